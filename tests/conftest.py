@@ -1,0 +1,24 @@
+"""Test-suite configuration: hypothesis profiles chosen by ``HYPOTHESIS_PROFILE``.
+
+* ``dev`` (default): 50 random examples per property, quick feedback.
+* ``ci``: derandomised (same examples every run), 60 examples, no deadline.
+* ``thorough``: 1000 examples per property, for release runs.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -1,0 +1,89 @@
+"""dsb-verifier's mathematics: the Walsh–Fourier effective model of EBMs.
+
+Conventions (states, subsets, spin signs, axis order, normalisation) are written
+once in :mod:`theory.walsh` and shared/THEORY.md §1. Claims C1–C6 refer to
+shared/THEORY.md §5.
+"""
+
+from theory.binary import (
+    bits_from_spins,
+    polynomial_bits_to_spins,
+    polynomial_spins_to_bits,
+    spins_from_bits,
+    state_index,
+)
+from theory.effective import (
+    couplings,
+    entropy,
+    fisher,
+    kl,
+    log_partition,
+    log_prob,
+    loglik,
+    moments,
+    neg_energy,
+    prob,
+)
+from theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
+from theory.targets import (
+    dirichlet_target,
+    empirical,
+    independent_sites,
+    ising_target,
+    k_body_target,
+    random_ising,
+)
+from theory.walsh import (
+    characters,
+    hadamard,
+    iwht,
+    order_masks,
+    order_norms,
+    orders,
+    states,
+    subset_indices,
+    subset_mask,
+    subsets,
+    wht,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MaxEntConvergenceError",
+    "MaxEntFit",
+    "bits_from_spins",
+    "characters",
+    "couplings",
+    "dirichlet_target",
+    "empirical",
+    "entropy",
+    "fisher",
+    "hadamard",
+    "independent_sites",
+    "ising_target",
+    "iwht",
+    "k_body_target",
+    "kl",
+    "log_partition",
+    "log_prob",
+    "loglik",
+    "maxent_fit",
+    "maxent_projection",
+    "moments",
+    "neg_energy",
+    "order_masks",
+    "order_norms",
+    "orders",
+    "polynomial_bits_to_spins",
+    "polynomial_spins_to_bits",
+    "prob",
+    "random_ising",
+    "spins_from_bits",
+    "state_index",
+    "states",
+    "subset_indices",
+    "subset_mask",
+    "subsets",
+    "wht",
+]

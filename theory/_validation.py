@@ -1,0 +1,133 @@
+"""Input validation shared by every public function of :mod:`theory`.
+
+House rule (shared/STYLE.md §7): validate, never coerce. Each helper raises
+:class:`ValueError` with a message that names the argument, says what was
+wrong, and says what is expected. Tests match these messages.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+#: Largest number of spins any exact-enumeration routine accepts outright;
+#: beyond it the memory estimate decides (see :func:`check_memory`).
+MAX_N_HARD = 30
+
+
+def _available_bytes() -> int:
+    """Physical memory currently available, or 8 GiB if it cannot be read."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 * 2**30
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_memory(n_bytes: float, what: str) -> None:
+    """Refuse a computation whose working set would not fit in memory.
+
+    Parameters
+    ----------
+    n_bytes
+        Estimated peak working set of the computation in bytes.
+    what
+        Human description used in the error message.
+
+    Raises
+    ------
+    ValueError
+        If ``n_bytes`` exceeds the physical memory available right now.
+    """
+    avail = _available_bytes()
+    if n_bytes > avail:
+        raise ValueError(
+            f"{what} needs an estimated {_fmt_bytes(n_bytes)} of memory but only "
+            f"{_fmt_bytes(avail)} is available; use a smaller N (exact enumeration "
+            "costs 2^N per state vector)"
+        )
+
+
+def check_n(n: object, name: str = "n", *, max_n: int = MAX_N_HARD) -> int:
+    """Validate a number of spins: an integer in ``[1, max_n]``."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise ValueError(f"{name} must be an integer number of spins, got {n!r}")
+    if not 1 <= int(n) <= max_n:
+        raise ValueError(f"{name} must be between 1 and {max_n}, got {n}")
+    return int(n)
+
+
+def n_from_length(length: int, name: str) -> int:
+    """Number of spins N from a state-axis length, which must be 2^N with N >= 1."""
+    if length < 2 or length & (length - 1):
+        raise ValueError(
+            f"{name} must have a last axis of length 2^N with N >= 1 "
+            f"(2, 4, 8, ...), got length {length}"
+        )
+    return length.bit_length() - 1
+
+
+def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1) -> NDArray[np.float64]:
+    """Convert to a float64 array, refusing NaN/inf, complex or non-numeric input."""
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating)
+        or np.issubdtype(arr.dtype, np.integer)
+        or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return arr
+
+
+def state_vector(x: ArrayLike, name: str) -> tuple[NDArray[np.float64], int]:
+    """A finite float64 array whose last axis is a state (or subset) axis of length 2^N."""
+    arr = as_float_array(x, name)
+    return arr, n_from_length(arr.shape[-1], name)
+
+
+def distribution(
+    p: ArrayLike, name: str = "p", *, normalize: bool = False
+) -> tuple[NDArray[np.float64], int]:
+    """Validate strictly positive probability vectors over 2^N states (batched).
+
+    Parameters
+    ----------
+    p
+        Array of shape ``(..., 2^N)``.
+    name
+        Argument name for messages.
+    normalize
+        If True, rescale each vector to sum to one instead of refusing an
+        unnormalised one (positivity and finiteness are still required).
+    """
+    arr, n = state_vector(p, name)
+    if np.any(arr <= 0):
+        raise ValueError(
+            f"{name} must be strictly positive (log p must be finite); "
+            f"smallest entry is {arr.min():.3g}"
+        )
+    total = arr.sum(axis=-1, keepdims=True)
+    if normalize:
+        return arr / total, n
+    err = float(np.max(np.abs(total - 1.0)))
+    tol = 64 * np.finfo(np.float64).eps * arr.shape[-1] ** 0.5 + 1e-12
+    if err > tol:
+        raise ValueError(
+            f"{name} must sum to 1 along its last axis (|sum - 1| = {err:.3g} > {tol:.1g}); "
+            "pass normalize=True to rescale explicitly"
+        )
+    return arr, n

@@ -1,0 +1,34 @@
+"""Named numerical tolerances, in one place (shared/STYLE.md §10).
+
+Each tolerance is derived from float64's machine epsilon and the size of the
+computation, with an absolute part wherever the true value can be zero.
+Tests and checks import these names instead of writing literals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["EPS", "transform_atol", "ROUNDTRIP_RTOL", "FD_RTOL", "SYMBOLIC_RTOL"]
+
+#: Machine epsilon of float64, the working precision of every numeric route.
+EPS: float = float(np.finfo(np.float64).eps)
+
+#: Relative tolerance of exact round trips (p -> J -> p, bits -> spins -> bits).
+ROUNDTRIP_RTOL: float = 1e-9
+
+#: Relative tolerance for analytic derivatives against central finite differences
+#: (truncation error O(h^2) with h ~ EPS^(1/3) leaves about 1e-10..1e-7).
+FD_RTOL: float = 1e-5
+
+#: Relative tolerance between lambdified sympy expressions and the numpy route.
+SYMBOLIC_RTOL: float = 1e-10
+
+
+def transform_atol(N: int, scale: float) -> float:
+    """Absolute tolerance for a length-2^N transform of data of magnitude ``scale``.
+
+    Each output sums 2^N terms: rounding grows like ``N * EPS * 2^N * scale`` in
+    the worst case; we allow a factor 16 over that.
+    """
+    return 16.0 * max(N, 1) * EPS * 2.0**N * max(scale, 1e-300)

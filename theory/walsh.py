@@ -1,0 +1,252 @@
+r"""The Walsh–Fourier core: states, subsets, characters and the fast transform.
+
+This module is the one written statement of the project's conventions
+(shared/THEORY.md §1); every other module refers here.
+
+Conventions
+-----------
+* A state of ``N`` spins is an integer ``b`` in ``[0, 2^N)``; spin ``i`` is
+  :math:`s_i = (-1)^{\text{bit } i \text{ of } b}` (bit 0 is variable 0), so bit 1
+  means spin :math:`-1`.
+* A subset :math:`S \subseteq \{0..N-1\}` is an integer bitmask in ``[0, 2^N)``;
+  its order is :math:`|S| =` ``popcount(S)``; ``S = 0`` is the empty set.
+* The character is :math:`\chi_S(s) = \prod_{i\in S} s_i = (-1)^{\mathrm{popcount}(b \,\&\, S)}`
+  and ``H[S, b] = chi_S(b)`` is the Sylvester-ordered Hadamard matrix,
+  :math:`H H = 2^N I`.
+* Arrays over states or subsets put that axis LAST (length ``2^N``); batch axes
+  come first.
+* :func:`wht` is unnormalised, ``out[..., S] = sum_b chi_S(b) f[..., b]``;
+  :func:`iwht` is its inverse, ``wht(f) / 2^N``.
+
+Glossary: ``N`` number of spins, ``n = 2^N`` number of states, ``S``/``T`` subset
+bitmasks, ``k`` an order, ``J`` coupling vector indexed by subsets.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from theory._validation import check_memory, check_n, state_vector
+
+__all__ = [
+    "states",
+    "subsets",
+    "orders",
+    "subset_indices",
+    "subset_mask",
+    "characters",
+    "hadamard",
+    "wht",
+    "iwht",
+    "order_masks",
+    "order_norms",
+]
+
+#: Largest Hadamard block applied as one matrix product inside :func:`wht`.
+#: Blocks of 2^4..2^5 were fastest on the reference 2-core machine (see benchmarks/).
+_WHT_BLOCK_BITS = 5
+
+
+def states(N: int) -> NDArray[np.int8]:
+    """All ``2^N`` spin configurations in state-index order.
+
+    Parameters
+    ----------
+    N
+        Number of spins.
+
+    Returns
+    -------
+    ndarray of int8, shape (2^N, N)
+        ``s[b, i] = (-1)^(bit i of b)``: row ``b`` is state ``b`` (THEORY.md §1).
+    """
+    N = check_n(N, "N")
+    check_memory(2**N * N, f"states({N})")
+    b = np.arange(2**N, dtype=np.int64)[:, None]
+    bits = (b >> np.arange(N, dtype=np.int64)) & 1
+    return (1 - 2 * bits).astype(np.int8)
+
+
+def subsets(N: int) -> NDArray[np.int64]:
+    """Subset bitmasks ``0 .. 2^N - 1`` in the order used along every subset axis."""
+    N = check_n(N, "N")
+    return np.arange(2**N, dtype=np.int64)
+
+
+def orders(N: int) -> NDArray[np.int64]:
+    """Order (popcount) of every subset bitmask, shape ``(2^N,)``."""
+    N = check_n(N, "N")
+    return _orders(N).copy()
+
+
+@lru_cache(maxsize=32)
+def _orders(N: int) -> NDArray[np.int64]:
+    S = np.arange(2**N, dtype=np.int64)
+    k = np.zeros_like(S)
+    for i in range(N):
+        k += (S >> i) & 1
+    k.setflags(write=False)
+    return k
+
+
+def subset_indices(S: int, N: int) -> tuple[int, ...]:
+    """Variable indices contained in the subset bitmask ``S`` (increasing)."""
+    N = check_n(N, "N")
+    if not 0 <= int(S) < 2**N:
+        raise ValueError(f"subset bitmask S must be in [0, 2^N) = [0, {2**N}), got {S}")
+    return tuple(i for i in range(N) if (int(S) >> i) & 1)
+
+
+def subset_mask(indices: tuple[int, ...] | list[int], N: int) -> int:
+    """Bitmask of the subset given by variable indices (inverse of :func:`subset_indices`)."""
+    N = check_n(N, "N")
+    mask = 0
+    for i in indices:
+        if not 0 <= int(i) < N:
+            raise ValueError(f"variable index must be in [0, {N}), got {i}")
+        if (mask >> int(i)) & 1:
+            raise ValueError(f"variable index {i} appears twice in {tuple(indices)}")
+        mask |= 1 << int(i)
+    return mask
+
+
+def characters(S: int | ArrayLike, N: int) -> NDArray[np.int8]:
+    r"""Characters :math:`\chi_S(b)` over all states for one or several subsets.
+
+    Parameters
+    ----------
+    S
+        Subset bitmask(s), integers in ``[0, 2^N)``.
+    N
+        Number of spins.
+
+    Returns
+    -------
+    ndarray of int8, shape ``np.shape(S) + (2^N,)``
+        ``(-1)^popcount(b & S)`` with the state axis last.
+    """
+    N = check_n(N, "N")
+    S_arr = np.asarray(S)
+    if not np.issubdtype(S_arr.dtype, np.integer):
+        raise ValueError(f"S must be integer subset bitmask(s), got dtype {S_arr.dtype}")
+    if np.any((S_arr < 0) | (S_arr >= 2**N)):
+        raise ValueError(f"subset bitmasks S must lie in [0, 2^N) = [0, {2**N})")
+    check_memory(S_arr.size * 2**N * 9, f"characters for {S_arr.size} subsets at N={N}")
+    b = np.arange(2**N, dtype=np.int64)
+    par = _orders(N)[S_arr[..., None].astype(np.int64) & b] & 1
+    return (1 - 2 * par).astype(np.int8)
+
+
+def hadamard(N: int) -> NDArray[np.float64]:
+    """Dense Sylvester Hadamard matrix ``H[S, b] = chi_S(b)`` (float64, 2^N x 2^N).
+
+    Only for small N and for cross-checks: :func:`wht` never forms it.
+    """
+    N = check_n(N, "N")
+    check_memory(8 * 4**N, f"the dense {2**N} x {2**N} Hadamard matrix")
+    return characters(np.arange(2**N), N).astype(np.float64)
+
+
+@lru_cache(maxsize=16)
+def _hadamard_block(k: int) -> NDArray[np.float64]:
+    H = np.ones((1, 1))
+    for _ in range(k):
+        H = np.block([[H, H], [H, -H]])
+    H.setflags(write=False)
+    return H
+
+
+def _block_bits(N: int) -> list[int]:
+    """Split N bits into nearly equal chunks of at most ``_WHT_BLOCK_BITS``."""
+    n_blocks = -(-N // _WHT_BLOCK_BITS)
+    base, extra = divmod(N, n_blocks)
+    return [base + 1] * extra + [base] * (n_blocks - extra)
+
+
+def wht(f: ArrayLike) -> NDArray[np.float64]:
+    r"""Fast unnormalised Walsh–Hadamard transform along the last axis.
+
+    .. math:: \mathrm{out}[..., S] = \sum_b \chi_S(b)\, f[..., b]
+
+    The Hadamard matrix of order ``2^N`` is the Kronecker product of small
+    Hadamard blocks; each block is applied to its group of bits as one batched
+    matrix product, so the cost is ``O(2^N N)`` with few passes over memory.
+    Applying it twice multiplies by ``2^N`` (Claim C1 rests on this bijection).
+
+    Parameters
+    ----------
+    f
+        Real array of shape ``(..., 2^N)``, finite.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``f``
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not a power of two ``>= 2`` or ``f`` is not finite.
+    """
+    x, N = state_vector(f, "f")
+    check_memory(3 * x.nbytes, f"wht of an array of shape {x.shape}")
+    lead = x.shape[:-1]
+    n = x.shape[-1]
+    B = int(np.prod(lead, dtype=np.int64))
+    out = x.reshape(B, n)
+    L, R = B, n
+    # bits are processed from the most significant group down, so the block
+    # axis of each step sits between a leading (L) and trailing (R) axis.
+    for k in _block_bits(N):
+        R //= 2**k
+        H = _hadamard_block(k)
+        y = out.reshape(L, 2**k, R)
+        out = y.reshape(-1, 2**k) @ H if R == 1 else np.matmul(H, y)
+        L *= 2**k
+    return out.reshape(x.shape)
+
+
+def iwht(F: ArrayLike) -> NDArray[np.float64]:
+    """Inverse of :func:`wht`: ``wht(F) / 2^N``, so ``iwht(wht(f)) == f``."""
+    x, N = state_vector(F, "F")
+    return wht(x) / 2.0**N
+
+
+def order_masks(N: int) -> NDArray[np.bool_]:
+    """Boolean masks of the subsets of each order, shape ``(N + 1, 2^N)``.
+
+    ``order_masks(N)[k, S]`` is True iff ``popcount(S) == k``.
+    """
+    N = check_n(N, "N")
+    return _orders(N)[None, :] == np.arange(N + 1)[:, None]
+
+
+def order_norms(J: ArrayLike, *, include_empty: bool = False) -> NDArray[np.float64]:
+    r"""Euclidean norm of a coupling vector restricted to each order.
+
+    .. math:: \|J_k\| = \Big(\sum_{|S| = k} J_S^2\Big)^{1/2}
+
+    This is the Frobenius norm of the order-k coupling tensor stored once per
+    subset (no symmetric copies). Used by the hierarchy analysis (Claim C5).
+
+    Parameters
+    ----------
+    J
+        Array of shape ``(..., 2^N)`` indexed by subset bitmasks.
+    include_empty
+        If False (default) entry ``k = 0`` of the result is 0 whatever ``J[..., 0]``
+        is, since ``J_0`` is the normalisation and not a coupling.
+
+    Returns
+    -------
+    ndarray, shape ``(..., N + 1)``
+        Entry ``k`` is the norm of the order-``k`` block.
+    """
+    x, N = state_vector(J, "J")
+    k = _orders(N)
+    sq = np.zeros(x.shape[:-1] + (N + 1,))
+    for order in range(0 if include_empty else 1, N + 1):
+        sq[..., order] = np.sum(x[..., k == order] ** 2, axis=-1)
+    return np.sqrt(sq)
