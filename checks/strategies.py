@@ -21,7 +21,7 @@ from scipy.special import logsumexp
 
 from theory.walsh import _orders
 
-__all__ = ["n_spins", "distributions", "coupling_vectors", "ORDER_PROFILES"]
+__all__ = ["ORDER_PROFILES", "coupling_vectors", "distributions", "n_spins"]
 
 #: Named order profiles (order -> coupling scale) used by tests and checks.
 ORDER_PROFILES: dict[str, dict[int, float]] = {

@@ -25,6 +25,7 @@ from theory.effective import (
     prob,
 )
 from theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
+from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
 from theory.targets import (
     dirichlet_target,
     empirical,
@@ -50,8 +51,13 @@ from theory.walsh import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "RBM",
+    "DirectModel",
+    "EnergyModel",
     "MaxEntConvergenceError",
     "MaxEntFit",
+    "TanhNetwork",
+    "TruncatedIsing",
     "bits_from_spins",
     "characters",
     "couplings",

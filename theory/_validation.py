@@ -70,8 +70,7 @@ def n_from_length(length: int, name: str) -> int:
     """Number of spins N from a state-axis length, which must be 2^N with N >= 1."""
     if length < 2 or length & (length - 1):
         raise ValueError(
-            f"{name} must have a last axis of length 2^N with N >= 1 "
-            f"(2, 4, 8, ...), got length {length}"
+            f"{name} must have a last axis of length 2^N with N >= 1 (2, 4, 8, ...), got length {length}"
         )
     return length.bit_length() - 1
 
@@ -117,8 +116,7 @@ def distribution(
     arr, n = state_vector(p, name)
     if np.any(arr <= 0):
         raise ValueError(
-            f"{name} must be strictly positive (log p must be finite); "
-            f"smallest entry is {arr.min():.3g}"
+            f"{name} must be strictly positive (log p must be finite); smallest entry is {arr.min():.3g}"
         )
     total = arr.sum(axis=-1, keepdims=True)
     if normalize:

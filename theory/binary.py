@@ -32,19 +32,17 @@ from numpy.typing import ArrayLike, NDArray
 from theory._validation import check_memory, state_vector
 
 __all__ = [
-    "spins_from_bits",
     "bits_from_spins",
-    "state_index",
     "polynomial_bits_to_spins",
     "polynomial_spins_to_bits",
+    "spins_from_bits",
+    "state_index",
 ]
 
 
 def _binary_array(x: ArrayLike, name: str, allowed: tuple[int, int]) -> NDArray[np.int8]:
     arr = np.asarray(x)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
         raise ValueError(f"{name} must be a numeric array of values {allowed}, got dtype {arr.dtype}")
     if arr.size and not np.all(np.isin(arr, allowed)):
         bad = arr[~np.isin(arr, allowed)].ravel()[0]
@@ -102,7 +100,7 @@ def _superset_transform(v: NDArray[np.float64], N: int, a: float, b: float) -> N
     out = v.copy()
     lead = v.shape[:-1]
     for i in range(N):
-        view = out.reshape(lead + (2 ** (N - i - 1), 2, 2**i))
+        view = out.reshape((*lead, 2 ** (N - i - 1), 2, 2**i))
         view[..., 0, :] += a * view[..., 1, :]
         view[..., 1, :] *= b
     return out

@@ -29,15 +29,15 @@ from theory.walsh import wht
 
 __all__ = [
     "couplings",
-    "neg_energy",
-    "log_partition",
-    "log_prob",
-    "prob",
-    "moments",
-    "loglik",
-    "kl",
     "entropy",
     "fisher",
+    "kl",
+    "log_partition",
+    "log_prob",
+    "loglik",
+    "moments",
+    "neg_energy",
+    "prob",
 ]
 
 

@@ -29,7 +29,7 @@ from theory._validation import check_memory, distribution
 from theory.effective import couplings, prob
 from theory.walsh import _orders, wht
 
-__all__ = ["MaxEntFit", "MaxEntConvergenceError", "maxent_fit", "maxent_projection"]
+__all__ = ["MaxEntConvergenceError", "MaxEntFit", "maxent_fit", "maxent_projection"]
 
 #: Default stopping tolerance on the largest moment residual of order <= K.
 MAXENT_GTOL = 1e-12
@@ -82,9 +82,7 @@ def _restricted(J_sub: NDArray[np.float64], idx: NDArray[np.int64], n: int) -> N
     return J
 
 
-def maxent_fit(
-    q: ArrayLike, max_order: int, *, gtol: float = MAXENT_GTOL, max_iter: int = 200
-) -> MaxEntFit:
+def maxent_fit(q: ArrayLike, max_order: int, *, gtol: float = MAXENT_GTOL, max_iter: int = 200) -> MaxEntFit:
     """Maximum-entropy model matching the moments of ``q`` up to order ``max_order``.
 
     Parameters
@@ -125,14 +123,14 @@ def maxent_fit(
     m_q = wht(qq)[idx]
     xor = idx[:, None] ^ idx[None, :]
 
-    def objective(J_sub: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    def objective(J_sub: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """L_K and the model moments at the restricted couplings."""
         u = wht(_restricted(J_sub, idx, n))
         logZ = float(logsumexp(u))
-        p = np.exp(u - logZ)
-        return float(J_sub @ m_q) - logZ, p, wht(p)
+        return float(J_sub @ m_q) - logZ, wht(np.exp(u - logZ))
 
     J_sub = np.zeros(idx.size)
-    L, p, m = objective(J_sub)
+    L, m = objective(J_sub)
     it = 0
     residual = float(np.max(np.abs(m_q - m[idx]))) if idx.size else 0.0
     while residual > gtol and it < max_iter:
@@ -146,12 +144,12 @@ def maxent_fit(
         slope = float(g @ delta)
         step = 1.0
         while True:
-            L_new, p_new, m_new = objective(J_sub + step * delta)
+            L_new, m_new = objective(J_sub + step * delta)
             # Armijo condition, with a float-rounding allowance near the optimum.
             if L_new >= L + 1e-4 * step * slope - 1e-13 * abs(L) or step < 1e-10:
                 break
             step *= 0.5
-        J_sub, L, p, m = J_sub + step * delta, L_new, p_new, m_new
+        J_sub, L, m = J_sub + step * delta, L_new, m_new
         residual = float(np.max(np.abs(m_q - m[idx])))
     J = _restricted(J_sub, idx, n)
     J[0] = -float(logsumexp(wht(J)))

@@ -28,19 +28,20 @@ from theory.effective import prob
 from theory.walsh import _orders, states
 
 __all__ = [
-    "random_ising",
-    "ising_target",
     "dirichlet_target",
-    "k_body_target",
-    "independent_sites",
     "empirical",
+    "independent_sites",
+    "ising_target",
+    "k_body_target",
+    "random_ising",
 ]
 
 
 def _check_rng(rng: object) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(
-            f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), got {type(rng).__name__}"
+            "rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
         )
     return rng
 
@@ -159,9 +160,7 @@ def independent_sites(m: ArrayLike) -> NDArray[np.float64]:
     return np.exp(logp)
 
 
-def empirical(
-    samples: ArrayLike, *, pseudo_count: float, values: str = "auto"
-) -> NDArray[np.float64]:
+def empirical(samples: ArrayLike, *, pseudo_count: float, values: str = "auto") -> NDArray[np.float64]:
     r"""Empirical distribution of binary samples with an explicit pseudo-count.
 
     .. math:: q(s) = \frac{c(s) + \alpha}{M + \alpha\, 2^N}
@@ -182,7 +181,9 @@ def empirical(
     """
     arr = np.asarray(samples)
     if arr.ndim != 2 or arr.shape[0] < 1:
-        raise ValueError(f"samples must be a 2-D array (M samples, N spins) with M >= 1, got shape {arr.shape}")
+        raise ValueError(
+            f"samples must be a 2-D array (M samples, N spins) with M >= 1, got shape {arr.shape}"
+        )
     N = check_n(arr.shape[1], "number of columns N")
     check_memory(8 * 2**N * 3, f"an empirical distribution over 2^{N} states")
     if not np.isfinite(pseudo_count) or not pseudo_count > 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EPS", "transform_atol", "ROUNDTRIP_RTOL", "FD_RTOL", "SYMBOLIC_RTOL"]
+__all__ = ["EPS", "FD_RTOL", "ROUNDTRIP_RTOL", "SYMBOLIC_RTOL", "transform_atol"]
 
 #: Machine epsilon of float64, the working precision of every numeric route.
 EPS: float = float(np.finfo(np.float64).eps)

@@ -32,17 +32,17 @@ from numpy.typing import ArrayLike, NDArray
 from theory._validation import check_memory, check_n, state_vector
 
 __all__ = [
-    "states",
-    "subsets",
-    "orders",
-    "subset_indices",
-    "subset_mask",
     "characters",
     "hadamard",
-    "wht",
     "iwht",
     "order_masks",
     "order_norms",
+    "orders",
+    "states",
+    "subset_indices",
+    "subset_mask",
+    "subsets",
+    "wht",
 ]
 
 #: Largest Hadamard block applied as one matrix product inside :func:`wht`.
@@ -246,7 +246,7 @@ def order_norms(J: ArrayLike, *, include_empty: bool = False) -> NDArray[np.floa
     """
     x, N = state_vector(J, "J")
     k = _orders(N)
-    sq = np.zeros(x.shape[:-1] + (N + 1,))
+    sq = np.zeros((*x.shape[:-1], N + 1))
     for order in range(0 if include_empty else 1, N + 1):
         sq[..., order] = np.sum(x[..., k == order] ** 2, axis=-1)
     return np.sqrt(sq)

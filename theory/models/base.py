@@ -33,7 +33,7 @@ from scipy.special import logsumexp
 from theory._validation import as_float_array, check_n, distribution
 from theory.walsh import _orders, characters, wht
 
-__all__ = ["EnergyModel", "DirectModel", "TruncatedIsing"]
+__all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
 
 
 class EnergyModel(ABC):
@@ -91,8 +91,7 @@ class EnergyModel(ABC):
         th = as_float_array(theta, "theta")
         if th.shape[-1] != self.n_params:
             raise ValueError(
-                f"theta must have last axis of length P={self.n_params} for {self!r}, "
-                f"got shape {th.shape}"
+                f"theta must have last axis of length P={self.n_params} for {self!r}, got shape {th.shape}"
             )
         return th
 
@@ -100,9 +99,7 @@ class EnergyModel(ABC):
         """Validate a target distribution over this model's ``2^N`` visible states."""
         qq, N = distribution(q, "q")
         if N != self.n_visible:
-            raise ValueError(
-                f"target q describes N={N} spins but the model has n_visible={self.n_visible}"
-            )
+            raise ValueError(f"target q describes N={N} spins but the model has n_visible={self.n_visible}")
         return qq
 
     # ---- analytic kernels (subclasses) --------------------------------------
@@ -185,7 +182,7 @@ class _LinearCouplingModel(EnergyModel):
         return self._idx.copy()
 
     def _full(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        J = np.zeros(theta.shape[:-1] + (2**self.n_visible,))
+        J = np.zeros((*theta.shape[:-1], 2**self.n_visible))
         J[..., self._idx] = theta
         return J
 
