@@ -24,6 +24,9 @@ from theory.effective import (
     neg_energy,
     prob,
 )
+from theory.flow import FLOW_METHODS, Trajectory, gradient_ascent, integrate_flow, integrate_flows
+from theory.kernel import kernel_block_norms, tangent_kernel
+from theory.likelihood import exact_hessian, gauss_newton, grad_loglik, residual
 from theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
 from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
 from theory.targets import (
@@ -51,12 +54,14 @@ from theory.walsh import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "FLOW_METHODS",
     "RBM",
     "DirectModel",
     "EnergyModel",
     "MaxEntConvergenceError",
     "MaxEntFit",
     "TanhNetwork",
+    "Trajectory",
     "TruncatedIsing",
     "bits_from_spins",
     "characters",
@@ -64,12 +69,19 @@ __all__ = [
     "dirichlet_target",
     "empirical",
     "entropy",
+    "exact_hessian",
     "fisher",
+    "gauss_newton",
+    "grad_loglik",
+    "gradient_ascent",
     "hadamard",
     "independent_sites",
+    "integrate_flow",
+    "integrate_flows",
     "ising_target",
     "iwht",
     "k_body_target",
+    "kernel_block_norms",
     "kl",
     "log_partition",
     "log_prob",
@@ -85,11 +97,13 @@ __all__ = [
     "polynomial_spins_to_bits",
     "prob",
     "random_ising",
+    "residual",
     "spins_from_bits",
     "state_index",
     "states",
     "subset_indices",
     "subset_mask",
     "subsets",
+    "tangent_kernel",
     "wht",
 ]
