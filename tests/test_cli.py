@@ -1,5 +1,6 @@
-"""The dsb-verify command: version, help, and a one-line refusal of unknown options."""
+"""The dsb-verify command: version, run, report files, one-line refusals with exit code 2."""
 
+import json
 import subprocess
 import sys
 
@@ -7,6 +8,12 @@ import pytest
 
 from checks.cli import main
 from theory import __version__
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "checks.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
+    )
 
 
 def test_version(capsys):
@@ -18,13 +25,67 @@ def test_version(capsys):
 
 def test_help_without_arguments(capsys):
     assert main([]) == 0
-    assert "dsb-verify" in capsys.readouterr().out
+    assert "run" in capsys.readouterr().out
 
 
-def test_unknown_option_exits_2():
-    proc = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "--bogus"], capture_output=True, text=True, check=False
-    )
+def test_run_writes_report(tmp_path):
+    out = tmp_path / "rep"
+    proc = _cli("run", "--claims", "C1", "--seed", "3", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "C1" in proc.stdout and "holds" in proc.stdout
+    assert "[1/1] C1" in proc.stderr  # progress
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["schema_version"]
+    assert [c["id"] for c in doc["claims"]] == ["C1"]
+    claim = doc["claims"][0]
+    for key in ("id", "status", "statement", "conditions", "evidence"):
+        assert key in claim
+    assert doc["controls"] and all(c["caught"] for c in doc["controls"])
+    prov = doc["provenance"]
+    assert prov["seed"] == 3 and prov["profile"]["name"] == "quick"
+    assert prov["dsb_verifier_version"] == __version__
+    assert "wall_seconds" in prov
+    assert (out / "report.md").read_text().startswith("# dsb-verifier report")
+
+
+def test_same_seed_same_report_apart_from_timings(tmp_path):
+    docs = []
+    for name in ("a", "b"):
+        proc = _cli("run", "--claims", "C1", "--seed", "7", "--out", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads((tmp_path / name / "report.json").read_text())
+        doc["provenance"].pop("wall_seconds")
+        for c in doc["claims"]:
+            c.pop("seconds")
+        docs.append(doc)
+    assert docs[0] == docs[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--claims", "C9"], "unknown claim id(s) 'C9'"),
+        (["run", "--claims", ""], "unknown claim id"),
+        (["run", "--profile", "fast"], "unknown profile 'fast'"),
+        (["run", "--seed", "-1"], "--seed must be a non-negative integer"),
+        (["run", "--seed", "x"], "invalid int value"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, message):
+    proc = _cli(*args)
     assert proc.returncode == 2
-    assert "unrecognized arguments: --bogus" in proc.stderr
+    assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_output_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = _cli("run", "--claims", "C1", "--out", str(blocker / "sub" / "deeper"))
+    assert proc.returncode == 2
+    assert "cannot write to output directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

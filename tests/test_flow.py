@@ -44,6 +44,10 @@ class Ball(DirectModel):
         G[np.linalg.norm(theta, axis=-1) > 1.0] = np.nan
         return G
 
+    def _weighted_grad(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        g = super()._weighted_grad(theta, w)
+        return g * np.nan if np.linalg.norm(theta) > 1.0 else g
+
 
 FAMILIES = ["direct", "truncated", "rbm-spin", "rbm-bit"]
 

@@ -374,3 +374,20 @@ def test_fields_matching_refuses_bad_targets():
 def test_rbm_teacher_refuses_underflowing_scale():
     with pytest.raises(ValueError, match="underflow to 0"):
         rbm_teacher(5, 4, np.random.default_rng(0), 200.0)
+
+
+@pytest.mark.parametrize("family", ["direct", "truncated", "rbm-spin", "rbm-bit", "tanh-1", "tanh-2"])
+def test_weighted_grad_two_routes(family):
+    """The O(2^N) weighted gradient equals du/dtheta @ w (the flow's hot path)."""
+    from checks._common import make_model
+
+    fam = {"truncated": "truncated-2"}.get(family, family)
+    model = make_model(fam, 4, width=3)
+    rng = np.random.default_rng(11)
+    theta = model.init(rng, 0.7)
+    w = rng.standard_normal(16)
+    np.testing.assert_allclose(
+        model.weighted_grad(theta, w), model.grad_neg_energy(theta) @ w, rtol=1e-12, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="w must have shape"):
+        model.weighted_grad(theta, w[:8])

@@ -39,7 +39,7 @@ import scipy.integrate
 from numpy.typing import ArrayLike, NDArray
 
 from theory.effective import couplings
-from theory.likelihood import exact_hessian, grad_loglik
+from theory.likelihood import _grad_unchecked, exact_hessian, grad_loglik
 from theory.models.base import EnergyModel
 from theory.walsh import _orders, wht
 
@@ -414,7 +414,7 @@ def _flow_one(
     gtol: float,
 ) -> Trajectory:
     def field(t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        g = grad_loglik(model, y, q)
+        g = _grad_unchecked(model, y, q)
         if not np.all(np.isfinite(g)):
             raise _NonFiniteError(f"the vector field is not finite at t={t:.6g}")
         return g

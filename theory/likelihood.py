@@ -135,9 +135,18 @@ def grad_loglik(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[n
     model = _check_model(model)
     qq = model.check_target(q)
     th = model.check_theta(theta)
+    if th.ndim == 1 and qq.ndim == 1:
+        return _grad_unchecked(model, th, qq)
     G = model.grad_neg_energy(th)
     d = qq - model.prob(th)
     return np.matmul(G, d[..., None])[..., 0]
+
+
+def _grad_unchecked(
+    model: EnergyModel, theta: NDArray[np.float64], q: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """:func:`grad_loglik` for one validated theta and target (the flow's hot path)."""
+    return model._weighted_grad(theta, q - np.exp(model._log_prob(theta)))
 
 
 def exact_hessian(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:

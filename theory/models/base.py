@@ -115,6 +115,19 @@ class EnergyModel(ABC):
     def _weighted_hessian(self, theta: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
         """``sum_s w(s) d^2u(s)/dtheta^2`` for one theta ``(P,)`` and weights ``(2^N,)``."""
 
+    def _weighted_grad(self, theta: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``sum_s w(s) du(s)/dtheta`` for one theta ``(P,)`` and weights ``(2^N,)``.
+
+        Default: through the full ``du/dtheta`` array; families override it with an
+        ``O(2^N)``-memory route (the gradient-flow hot path).
+        """
+        return self._grad_neg_energy(theta) @ w
+
+    def _log_prob(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Unvalidated :meth:`log_prob` (theta already checked)."""
+        u = self._neg_energy(theta)
+        return u - logsumexp(u, axis=-1, keepdims=True)
+
     @abstractmethod
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """A random parameter vector of overall size ``scale`` (family-specific recipe)."""
@@ -138,10 +151,24 @@ class EnergyModel(ABC):
             raise ValueError(f"w must have shape (2^N,) = ({2**self.n_visible},), got {ww.shape}")
         return self._weighted_hessian(th, ww)
 
+    def weighted_grad(self, theta: ArrayLike, w: ArrayLike) -> NDArray[np.float64]:
+        r""":math:`\sum_s w(s)\, \nabla_\theta u_\theta(s)`, shape ``(P,)``.
+
+        With ``w = q - p_theta`` this is the likelihood gradient :math:`A^\top r`
+        (shared/THEORY.md §4), computed without the ``(P, 2^N)`` array where the
+        family allows.
+        """
+        th = self.check_theta(theta)
+        if th.ndim != 1:
+            raise ValueError(f"weighted_grad takes one theta of shape (P,), got {th.shape}")
+        ww = as_float_array(w, "w")
+        if ww.shape != (2**self.n_visible,):
+            raise ValueError(f"w must have shape (2^N,) = ({2**self.n_visible},), got {ww.shape}")
+        return self._weighted_grad(th, ww)
+
     def log_prob(self, theta: ArrayLike) -> NDArray[np.float64]:
         """Normalised log-probabilities of the visible marginal (log-sum-exp)."""
-        u = self.neg_energy(theta)
-        return u - logsumexp(u, axis=-1, keepdims=True)
+        return self._log_prob(self.check_theta(theta))
 
     def prob(self, theta: ArrayLike) -> NDArray[np.float64]:
         """Probabilities of the visible marginal, shape ``(..., 2^N)``."""
@@ -189,9 +216,18 @@ class _LinearCouplingModel(EnergyModel):
     def _neg_energy(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         return wht(self._full(theta))
 
+    @cached_property
+    def _chi(self) -> NDArray[np.float64]:
+        """Characters of the kept subsets, ``du/dJ_S = chi_S``, shape ``(P, 2^N)`` (read-only)."""
+        G = characters(self._idx, self.n_visible).astype(np.float64)
+        G.setflags(write=False)
+        return G
+
     def _grad_neg_energy(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        G = characters(self._idx, self.n_visible).astype(np.float64)  # du/dJ_S = chi_S
-        return np.broadcast_to(G, theta.shape[:-1] + G.shape).copy()
+        return np.broadcast_to(self._chi, theta.shape[:-1] + self._chi.shape).copy()
+
+    def _weighted_grad(self, theta: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
+        return wht(w)[self._idx]
 
     def _weighted_hessian(self, theta: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.zeros((self.n_params, self.n_params))

@@ -1,0 +1,94 @@
+"""Run profiles of the claim checks: how many cases, which N, which scales.
+
+``quick`` is the default of ``dsb-verify run`` (about a minute on 2 cores);
+``thorough`` widens every sweep (N up to 10 for RBMs, more cases, more
+initialisation scales; about a quarter of an hour).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Profile", "PROFILES", "get_profile"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of the sweeps a claim check performs.
+
+    Attributes
+    ----------
+    name
+        Profile name.
+    n_cases
+        Generated (hypothesis-drawn) cases per sweep.
+    max_n_generic
+        Largest N for generic targets and the direct model.
+    max_n_rbm
+        Largest N for RBM experiments.
+    max_n_symbolic
+        Largest N for symbolic/numeric parity (sympy cost grows fast).
+    n_inits
+        Initialisations per (family, scale) in flow experiments.
+    init_scales
+        Initialisation scales swept by the hierarchy check (at least two decades).
+    taus
+        Settle fractions swept for the hierarchy readings.
+    t_max
+        Horizon of gradient flows.
+    """
+
+    name: str
+    n_cases: int
+    max_n_generic: int
+    max_n_rbm: int
+    max_n_symbolic: int
+    n_inits: int
+    init_scales: tuple[float, ...]
+    taus: tuple[float, ...]
+    t_max: float
+
+    def __post_init__(self) -> None:
+        if self.n_cases < 1 or self.n_inits < 1:
+            raise ValueError("a profile needs at least one case and one initialisation")
+        if not 1 <= self.max_n_symbolic <= 4:
+            raise ValueError("max_n_symbolic must be in [1, 4]")
+        scales = sorted(self.init_scales)
+        if len(scales) < 2 or scales[-1] / scales[0] < 100:
+            raise ValueError("init_scales must span at least two decades (THEORY.md §6)")
+        if not all(0 < t < 1 for t in self.taus):
+            raise ValueError("taus must lie in (0, 1)")
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick",
+        n_cases=12,
+        max_n_generic=6,
+        max_n_rbm=4,
+        max_n_symbolic=3,
+        n_inits=3,
+        init_scales=(0.01, 0.1, 1.0),
+        taus=(0.1, 0.01),
+        t_max=1e4,
+    ),
+    "thorough": Profile(
+        name="thorough",
+        n_cases=60,
+        max_n_generic=10,
+        max_n_rbm=10,
+        max_n_symbolic=4,
+        n_inits=8,
+        init_scales=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+        taus=(0.3, 0.1, 0.03, 0.01),
+        t_max=1e5,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; ``ValueError`` listing the known ones otherwise."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}") from None

@@ -1,0 +1,112 @@
+"""Write a :class:`checks.runner.Report` as ``report.json``, ``report.md`` and a terminal table."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from checks.runner import Report
+
+__all__ = ["verdict_table", "write_report", "markdown"]
+
+_MARK = {"holds": "HOLDS", "fails": "FAILS", "holds-under-conditions": "HOLDS*", "inconclusive": "??"}
+
+
+def _headline(claim: dict[str, Any]) -> str:
+    """One-line summary of a claim's evidence for the table (the check may provide it)."""
+    ev = claim["evidence"]
+    if "headline" in ev:
+        return str(ev["headline"])
+    n_ce = len(claim["counterexamples"])
+    return f"{n_ce} counterexample(s)" if n_ce else "no counterexample"
+
+
+def verdict_table(report: Report) -> str:
+    """Plain-text verdict table: claim, status, controls caught, seconds, headline."""
+    doc = report.to_json()
+    rows = [("claim", "status", "controls", "time", "evidence")]
+    for c in doc["claims"]:
+        ctl = [x for x in doc["controls"] if x["claim"] == c["id"]]
+        caught = sum(x["caught"] for x in ctl)
+        rows.append(
+            (c["id"], c["status"], f"{caught}/{len(ctl)} caught", f"{c['seconds']:.1f}s", _headline(c))
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for r in rows:
+        lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+    lines.insert(1, "-" * max(len(x) for x in lines))
+    return "\n".join(lines)
+
+
+def markdown(report: Report) -> str:
+    """The human-readable ``report.md``."""
+    doc = report.to_json()
+    prov = doc["provenance"]
+    out = [
+        "# dsb-verifier report",
+        "",
+        f"dsb-verifier {prov['dsb_verifier_version']} · profile `{prov['profile']['name']}` · "
+        f"seed {prov['seed']} · commit `{prov['git_commit'] or 'unknown'}` · {prov['wall_seconds']:.1f} s",
+        "",
+        f"Replay: `{prov['replay']}`",
+        "",
+        "| claim | status | controls caught | evidence |",
+        "|---|---|---|---|",
+    ]
+    for c in doc["claims"]:
+        ctl = [x for x in doc["controls"] if x["claim"] == c["id"]]
+        out.append(
+            f"| {c['id']} | **{c['status']}** | {sum(x['caught'] for x in ctl)}/{len(ctl)} | {_headline(c)} |"
+        )
+    for c in doc["claims"]:
+        out += ["", f"## {c['id']} — {c['status']}", "", f"> {c['statement']}", ""]
+        out.append("**Conditions.** " + ", ".join(f"{k}: `{v}`" for k, v in c["conditions"].items()))
+        out += ["", "**Tolerances.** " + ", ".join(f"{k} = {v:g}" for k, v in c["tolerances"].items())]
+        if c["counterexamples"]:
+            out += ["", "**Counterexamples** (worst first):", ""]
+            for ce in c["counterexamples"][:5]:
+                out.append(f"- {ce['description']} — case `{json.dumps(ce['case'])}` (seed {ce['seed']})")
+        ctl = [x for x in doc["controls"] if x["claim"] == c["id"]]
+        out += ["", "**Negative controls.**", ""]
+        for x in ctl:
+            mark = "caught" if x["caught"] else "NOT CAUGHT — the check is defective"
+            out.append(f"- `{x['name']}`: {x['description']} → reported `{x['observed']}` ({mark})")
+        for fig in c["figures"]:
+            out += ["", f"![{c['id']}]({fig})"]
+        out += [
+            "",
+            "<details><summary>Evidence (JSON)</summary>",
+            "",
+            "```json",
+            json.dumps(c["evidence"], indent=1)[:20000],
+            "```",
+            "",
+            "</details>",
+        ]
+    out += ["", "## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+    return "\n".join(out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so no partial file is ever left behind."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    j, m = out_dir / "report.json", out_dir / "report.md"
+    _atomic_write(j, json.dumps(report.to_json(), indent=1, sort_keys=False, allow_nan=False) + "\n")
+    _atomic_write(m, markdown(report))
+    return j, m

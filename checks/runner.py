@@ -1,0 +1,175 @@
+"""Run the claim checks and assemble a report with provenance.
+
+Each claim module (``checks/cN_*.py``) exposes ``run(profile, seed) ->
+ClaimReport`` and may expose ``figures(claim_report, out_dir) -> list[str]``
+drawing its figures from the evidence. :func:`run_checks` runs the selected
+claims in order, reports progress through a callback, and returns a frozen
+:class:`Report`; :mod:`checks.report` writes it out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import platform
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from checks.profiles import Profile
+from checks.verdict import CLAIM_IDS, ClaimReport, jsonable
+from theory import __version__
+
+__all__ = ["CLAIM_MODULES", "Report", "run_checks", "parse_claims", "provenance", "SCHEMA_VERSION"]
+
+#: Version of the ``report.json`` layout; bump on incompatible changes.
+SCHEMA_VERSION = "1.0"
+
+#: Module implementing each claim check.
+CLAIM_MODULES: dict[str, str] = {
+    "C1": "checks.c1_bijection",
+    "C2": "checks.c2_convexity",
+    "C3": "checks.c3_fixed_points",
+    "C4": "checks.c4_stability",
+    "C5": "checks.c5_hierarchy",
+    "C6": "checks.c6_saddles",
+}
+
+
+def parse_claims(spec: str | None) -> tuple[str, ...]:
+    """Parse ``"C1,C4"`` (case-insensitive) into claim ids in report order; None means all.
+
+    Raises
+    ------
+    ValueError
+        On an unknown or empty claim id, naming the known ones.
+    """
+    if spec is None:
+        return CLAIM_IDS
+    ids = [s.strip().upper() for s in spec.split(",")]
+    bad = [s for s in ids if s not in CLAIM_IDS]
+    if bad or not ids:
+        raise ValueError(
+            f"unknown claim id(s) {', '.join(repr(b) for b in bad) or repr(spec)}; "
+            f"expected a comma-separated subset of {','.join(CLAIM_IDS)}"
+        )
+    return tuple(c for c in CLAIM_IDS if c in ids)
+
+
+def _module(claim: str) -> ModuleType:
+    return importlib.import_module(CLAIM_MODULES[claim])
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def provenance(profile: Profile, seed: int, claims: Sequence[str]) -> dict[str, Any]:
+    """Versions, commit, seed and profile: what a paper needs to cite and replay a run."""
+    import hypothesis
+    import numpy
+    import scipy
+    import sympy
+
+    return {
+        "dsb_verifier_version": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+            "sympy": sympy.__version__,
+            "hypothesis": hypothesis.__version__,
+        },
+        "seed": seed,
+        "profile": dataclasses.asdict(profile),
+        "claims": list(claims),
+        "replay": f"dsb-verify run --profile {profile.name} --seed {seed} --claims {','.join(claims)}",
+    }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one ``dsb-verify run`` produced."""
+
+    claims: tuple[ClaimReport, ...]
+    provenance: dict[str, Any]
+    wall_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``report.json`` document (timing fields: ``wall_seconds`` and per-claim ``seconds``)."""
+        return jsonable(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "claims": [{**c.verdict.to_json(), "seconds": round(c.seconds, 3)} for c in self.claims],
+                "controls": [ctl.to_json() for c in self.claims for ctl in c.controls],
+                "provenance": {**self.provenance, "wall_seconds": round(self.wall_seconds, 3)},
+            }
+        )
+
+
+def run_checks(
+    profile: Profile,
+    seed: int,
+    claims: Sequence[str] = CLAIM_IDS,
+    *,
+    out_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Run the claim checks ``claims`` under ``profile`` and ``seed``.
+
+    Parameters
+    ----------
+    profile
+        Sizes of the sweeps (:mod:`checks.profiles`).
+    seed
+        Seed of every generated case; the same seed gives the same report
+        apart from timing fields.
+    claims
+        Claim ids in any order; run in report order.
+    out_dir
+        Where figures are written (``out_dir/figures``); None skips figures.
+    progress
+        Called with a one-line message before and after each claim.
+    """
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    results: list[ClaimReport] = []
+    ordered = [c for c in CLAIM_IDS if c in set(claims)]
+    for k, claim in enumerate(ordered, 1):
+        say(f"[{k}/{len(ordered)}] {claim}: running ({profile.name} profile) ...")
+        mod = _module(claim)
+        rep: ClaimReport = mod.run(profile, seed)
+        if out_dir is not None and hasattr(mod, "figures"):
+            fig_dir = out_dir / "figures"
+            fig_dir.mkdir(parents=True, exist_ok=True)
+            paths = tuple(mod.figures(rep, fig_dir))
+            rel = tuple(str(Path(p).resolve().relative_to(out_dir.resolve())) for p in paths)
+            rep = dataclasses.replace(rep, verdict=dataclasses.replace(rep.verdict, figures=rel))
+        results.append(rep)
+        caught = sum(c.caught for c in rep.controls)
+        say(
+            f"[{k}/{len(ordered)}] {claim}: {rep.verdict.status.value} "
+            f"(controls caught {caught}/{len(rep.controls)}, {rep.seconds:.1f} s)"
+        )
+    return Report(
+        claims=tuple(results),
+        provenance=provenance(profile, seed, ordered),
+        wall_seconds=time.perf_counter() - t0,
+    )
