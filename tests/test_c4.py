@@ -1,0 +1,112 @@
+"""Claim C4: verdict on a tiny profile, evidence rows, negative controls caught, determinism."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from checks import c4_stability as C4
+from checks.profiles import get_profile
+from checks.verdict import Status
+from theory.models import RBM, DirectModel
+
+TINY = dataclasses.replace(
+    get_profile("quick"), n_cases=6, max_n_generic=3, max_n_rbm=3, n_inits=3, init_scales=(0.01, 1.0)
+)
+
+ROW_KEYS = {
+    "family",
+    "status",
+    "n_points",
+    "N",
+    "P",
+    "max_identity_rel",
+    "n_stable",
+    "n_neutral",
+    "n_unstable",
+    "dim_ker",
+    "neutral_equals_ker_points",
+    "max_principal_angle",
+    "slope_neutral_dJ",
+    "slope_neutral_kl",
+    "slope_stable_dJ",
+    "slope_stable_kl",
+    "n_failed_points",
+    "n_undetermined_points",
+}
+
+
+@pytest.fixture(scope="module")
+def report():
+    return C4.run(TINY, 3)
+
+
+def test_c4_holds_with_evidence_rows(report):
+    v = report.verdict
+    assert v.status is Status.HOLDS, v.counterexamples
+    rows = {r["family"]: r for r in v.evidence["rows"]}
+    assert set(rows) == {"rbm-spin", "rbm-bit", "tanh-1", "tanh-2", "direct", "truncated-2"}
+    for r in rows.values():
+        assert ROW_KEYS <= set(r)
+        assert r["n_unstable"] == 0 and r["status"] == "holds"
+        assert r["max_identity_rel"] <= C4.TOLERANCES["hessian_identity_rel"]
+    for fam in ("rbm-spin", "rbm-bit", "tanh-1", "tanh-2"):  # over-parameterised: ker A != 0
+        assert rows[fam]["dim_ker"] > 0 and rows[fam]["n_neutral"] == rows[fam]["dim_ker"]
+        lo, hi = rows[fam]["slope_neutral_kl"]
+        assert 3.6 <= lo <= hi <= 4.4
+    for fam in ("direct", "truncated-2"):  # A injective: no neutral direction
+        assert rows[fam]["dim_ker"] == 0 and rows[fam]["slope_neutral_dJ"] is None
+    assert isinstance(v.evidence["headline"], str) and "; 0 unstable;" in v.evidence["headline"]
+    assert v.conditions["flows"]["run"] == 3
+
+
+def test_c4_controls_are_caught_for_the_right_reason(report):
+    controls = {c.name: c for c in report.controls}
+    assert set(controls) == {"perturbed-teacher", "spurious-fields-matching", "wrong-jacobian"}
+    assert all(c.caught for c in controls.values())
+    reasons = {
+        name: {x.description.split(":")[0] for x in c.verdict.counterexamples} for name, c in controls.items()
+    }
+    assert {"identity", "neutral_is_ker", "slopes_neutral"} <= reasons["perturbed-teacher"]
+    assert "no_unstable" in reasons["spurious-fields-matching"]  # a saddle
+    assert reasons["wrong-jacobian"] == {"identity"}  # only -A^T F A uses A, and ker A is unchanged
+
+
+def test_c4_report_is_json_and_deterministic(report):
+    doc = report.verdict.to_json()
+    json.dumps(doc, allow_nan=False)
+    json.dumps([c.to_json() for c in report.controls], allow_nan=False)
+    again = C4.run(TINY, 3)
+    assert again.verdict.to_json() == doc
+    assert [c.to_json() for c in again.controls] == [c.to_json() for c in report.controls]
+
+
+def test_c4_figures_are_written(report, tmp_path):
+    paths = C4.figures(report, tmp_path)
+    assert [p.split("/")[-1] for p in paths] == ["c4_hessian_spectra.png", "c4_eps_slopes.png"]
+    for p in paths:
+        with open(p, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_fails_on_a_point_that_is_not_data_consistent():
+    model = RBM(3, 2)
+    rng = np.random.default_rng(0)
+    theta = model.init(rng, 1.0)
+    q = DirectModel(3).prob(DirectModel(3).init(rng, 0.5))  # an unrelated target
+    v = C4.evaluate(
+        [C4.Point(model, theta, q, {"family": "rbm-spin", "N": 3, "P": model.n_params, "index": 0})],
+        seed=0,
+        conditions={},
+    )
+    assert v.status is Status.FAILS
+    assert v.counterexamples[0].description.startswith("identity")
+
+
+def test_point_and_evaluate_validate_their_input():
+    model = RBM(3, 2)
+    with pytest.raises(ValueError, match="wrong shape"):
+        C4.Point(model, np.zeros(3), np.full(8, 1 / 8), {"family": "x"})
+    with pytest.raises(ValueError, match="at least one point"):
+        C4.evaluate([], seed=0, conditions={})
