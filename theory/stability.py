@@ -470,7 +470,7 @@ class InvarianceSlopes:
     """
 
     eps: NDArray[np.float64]
-    dJ: NDArray[np.float64] (maths name)
+    dJ: NDArray[np.float64]
     kl: NDArray[np.float64]
     dJ_floor: float
     kl_floor: float
