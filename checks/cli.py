@@ -1,8 +1,18 @@
 """The ``dsb-verify`` command.
 
-``dsb-verify run [--profile quick|thorough] [--claims C1,C4] [--seed N] [--out DIR]``
+``dsb-verify run [--profile quick|thorough] [--claims C1,C4] [--seed N] [--out DIR]
+[--data FILE [--columns 0,3,5] [--pseudo-count ALPHA]]``
 runs the claim checks, shows progress on stderr, prints the verdict table and
 writes ``report.json``, ``report.md`` and figures to DIR (default ``report/``).
+With ``--data`` the empirical distribution of the samples in FILE
+(:func:`checks.io.load_target`; default pseudo-count ``2^-N``, one virtual
+sample spread uniformly) is passed to the claim checks that accept a target;
+the report states which claims used it and which ran on generated targets only.
+
+``dsb-verify effective MODEL [--checkpoint n | --all-checkpoints] [--format json|csv|npz]
+[--out FILE] [--figure PNG] [--units bernoulli|spin|V,H] [--compare-gaussian]``
+writes the exact effective couplings of every order of an RBM (``.npz`` or
+``rbms`` HDF5 checkpoints); see :mod:`checks.cmd_effective`.
 
 Exit codes: 0 when the run completed (whatever the verdicts), 2 for bad input
 (one line on stderr, no traceback), 1 for an internal error.
@@ -14,6 +24,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from theory import __version__
 
@@ -44,6 +55,61 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C4 (default: all)")
     run.add_argument("--seed", type=int, default=0, help="seed of every generated case (default 0)")
     run.add_argument("--out", type=Path, default=Path("report"), help="output directory (default report/)")
+    run.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="binary samples (.npy, HDF5 dataset 'samples', or whitespace-separated text; 0/1 or ±1): "
+        "claim checks that accept a target run on their empirical distribution",
+    )
+    run.add_argument("--columns", default=None, help="comma-separated columns of --data to keep, e.g. 0,3,5")
+    run.add_argument(
+        "--pseudo-count",
+        type=float,
+        default=None,
+        help="pseudo-count alpha added to every state's count (default 2^-N: one virtual sample, uniform)",
+    )
+
+    eff = sub.add_parser(
+        "effective",
+        help="exact effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints)",
+        description="Exact effective couplings J_S of the visible marginal of an RBM, by enumeration "
+        "of the 2^Nv visible states (Nv <= 24), with per-order norms. 0/1 units are converted "
+        "exactly to spins s = 2x - 1.",
+    )
+    eff.add_argument(
+        "model", type=Path, help=".npz (weight_matrix, vbias, hbias[, units]) or HDF5 (rbms layout)"
+    )
+    which = eff.add_mutually_exclusive_group()
+    which.add_argument(
+        "--checkpoint", type=int, default=None, metavar="N", help="HDF5: use update_N (default: the last)"
+    )
+    which.add_argument(
+        "--all-checkpoints",
+        action="store_true",
+        help="HDF5: per-order norms of every checkpoint against training time, plus a PNG",
+    )
+    eff.add_argument(
+        "--format", choices=("json", "csv", "npz"), default="json", help="output format (default json)"
+    )
+    eff.add_argument("--out", type=Path, default=None, help="output file (default: stdout; npz needs --out)")
+    eff.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="PNG path with --all-checkpoints (default: --out with suffix .png, "
+        "else <MODEL stem>_order_norms.png in the current directory)",
+    )
+    eff.add_argument(
+        "--units",
+        default=None,
+        help="unit convention: bernoulli (0/1, default), spin (±1), or VISIBLE,HIDDEN e.g. bernoulli,spin",
+    )
+    eff.add_argument(
+        "--compare-gaussian",
+        action="store_true",
+        help="also report the Gaussian (central-limit) approximation of orders 1-3 and its error per order",
+    )
     return parser
 
 
@@ -86,6 +152,10 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.seed < 0:
         return _fail(f"--seed must be a non-negative integer, got {args.seed}")
+    try:
+        target, target_info = _load_data(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     reason = _prepare_out(args.out)
     if reason:
         return _fail(reason)
@@ -94,10 +164,72 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(msg + "\n")
         sys.stderr.flush()
 
-    report = run_checks(profile, args.seed, claims, out_dir=args.out, progress=progress)
+    if target is None:
+        report = run_checks(profile, args.seed, claims, out_dir=args.out, progress=progress)
+    else:
+        report = run_checks(
+            profile,
+            args.seed,
+            claims,
+            out_dir=args.out,
+            progress=progress,
+            target=target,
+            target_info=target_info,
+        )
     json_path, md_path = write_report(report, args.out)
     print(verdict_table(report))
+    user = report.provenance.get("user_target")
+    if user is not None:
+        print(
+            f"\nuser data {user['path']}: used by {', '.join(user['used_by']) or 'no claim'}; "
+            f"generated targets only: {', '.join(user['generated_only']) or 'none'}"
+        )
     print(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)")
+    return 0
+
+
+def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
+    """The empirical target of ``--data`` (or ``None``) and its description for the report."""
+    from checks.io import default_pseudo_count, load_samples, parse_columns, target_from_samples
+
+    if args.data is None:
+        if args.columns is not None or args.pseudo_count is not None:
+            raise ValueError("--columns and --pseudo-count need --data FILE")
+        return None, None
+    columns = None if args.columns is None else parse_columns(args.columns)
+    samples = load_samples(args.data, columns=columns)
+    alpha = default_pseudo_count(samples.n_variables) if args.pseudo_count is None else args.pseudo_count
+    q = target_from_samples(samples, alpha)
+    replay = f"--data {args.data}" + (f" --columns {args.columns}" if args.columns is not None else "")
+    replay += f" --pseudo-count {alpha!r}" if args.pseudo_count is not None else ""
+    info = {
+        "path": str(args.data),
+        "columns": list(samples.columns),
+        "n_samples": samples.n_samples,
+        "n_variables": samples.n_variables,
+        "values": samples.values,
+        "pseudo_count": alpha,
+        "pseudo_count_rule": "explicit"
+        if args.pseudo_count is not None
+        else "default 2^-N (one virtual sample)",
+        "replay_args": replay,
+    }
+    return q, info
+
+
+def _effective(args: argparse.Namespace) -> int:
+    from checks.cmd_effective import run_effective
+
+    def err(msg: str) -> None:
+        sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
+
+    try:
+        run_effective(args, err)
+    except ValueError as exc:
+        return _fail(" ".join(str(exc).split()))
+    except OSError as exc:
+        return _fail(f"cannot write output: {exc.strerror or exc} ({exc.filename})")
     return 0
 
 
@@ -107,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "effective":
+        return _effective(args)
     parser.print_help(sys.stdout)
     return 0
 

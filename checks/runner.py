@@ -5,12 +5,18 @@ ClaimReport`` and may expose ``figures(claim_report, out_dir) -> list[str]``
 drawing its figures from the evidence. :func:`run_checks` runs the selected
 claims in order, reports progress through a callback, and returns a frozen
 :class:`Report`; :mod:`checks.report` writes it out.
+
+A user's target (``dsb-verify run --data``) is passed as ``run(profile, seed,
+target=q)`` to the modules whose ``run`` accepts a ``target`` keyword; the
+others run on generated targets only. Provenance (``user_target``) and each
+claim's conditions (``target``) record which is which.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import platform
 import subprocess
 import time
@@ -19,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from checks.profiles import Profile
 from checks.verdict import CLAIM_IDS, ClaimReport, jsonable
@@ -131,6 +139,8 @@ def run_checks(
     *,
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    target: np.ndarray | None = None,
+    target_info: dict[str, Any] | None = None,
 ) -> Report:
     """Run the claim checks ``claims`` under ``profile`` and ``seed``.
 
@@ -147,15 +157,34 @@ def run_checks(
         Where figures are written (``out_dir/figures``); None skips figures.
     progress
         Called with a one-line message before and after each claim.
+    target
+        Optional user target distribution, shape ``(2^N,)`` (e.g. from
+        :func:`checks.io.load_target`), passed to the claim modules whose
+        ``run`` accepts a ``target`` keyword.
+    target_info
+        Description of ``target`` for the provenance (path, columns,
+        pseudo-count...); its ``replay_args`` are appended to the replay command.
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     results: list[ClaimReport] = []
     ordered = [c for c in CLAIM_IDS if c in set(claims)]
+    used_by: list[str] = []
     for k, claim in enumerate(ordered, 1):
         say(f"[{k}/{len(ordered)}] {claim}: running ({profile.name} profile) ...")
         mod = _module(claim)
-        rep: ClaimReport = mod.run(profile, seed)
+        rep: ClaimReport
+        if target is not None and "target" in inspect.signature(mod.run).parameters:
+            rep = mod.run(profile, seed, target=target)
+            used_by.append(claim)
+        else:
+            rep = mod.run(profile, seed)
+        if target is not None:
+            note = (
+                "user data" if claim in used_by else "generated targets only (this check takes no user data)"
+            )
+            conditions = {**rep.verdict.conditions, "target": note}
+            rep = dataclasses.replace(rep, verdict=dataclasses.replace(rep.verdict, conditions=conditions))
         if out_dir is not None and hasattr(mod, "figures"):
             fig_dir = out_dir / "figures"
             fig_dir.mkdir(parents=True, exist_ok=True)
@@ -168,8 +197,20 @@ def run_checks(
             f"[{k}/{len(ordered)}] {claim}: {rep.verdict.status.value} "
             f"(controls caught {caught}/{len(rep.controls)}, {rep.seconds:.1f} s)"
         )
+    prov = provenance(profile, seed, ordered)
+    if target is not None:
+        info = dict(target_info or {})
+        replay = info.pop("replay_args", None)
+        if replay:
+            prov["replay"] += f" {replay}"
+        prov["user_target"] = {
+            **info,
+            "n_states": int(np.shape(target)[-1]),
+            "used_by": used_by,
+            "generated_only": [c for c in ordered if c not in used_by],
+        }
     return Report(
         claims=tuple(results),
-        provenance=provenance(profile, seed, ordered),
+        provenance=prov,
         wall_seconds=time.perf_counter() - t0,
     )
