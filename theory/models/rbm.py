@@ -43,6 +43,9 @@ __all__ = ["RBM", "rbm_teacher"]
 
 _HIDDEN_KINDS = ("spin", "bit")
 
+#: Float64 entries of the per-block hidden-input array in the energy kernel.
+_STATE_BLOCK_ENTRIES = 2**18
+
 #: Number of float64 entries of the per-chunk pair-product array in the Hessian kernel.
 _HESS_CHUNK_ENTRIES = 2**22
 
@@ -164,13 +167,33 @@ class RBM(EnergyModel):
 
     # ---- analytic kernels ---------------------------------------------------
     def _neg_energy(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``u = a.s + sum_mu f(h_mu)`` over all states, ``(..., P) -> (..., 2^N)``."""
-        a, _, _ = self._split(theta)
-        check_memory(
-            8 * 3 * max(theta.size // self.n_params, 1) * self.n_hidden * 2**self.n_visible,
-            f"neg_energy of {self!r} for theta of shape {theta.shape}",
-        )
-        return a @ self._sT + self._f(self._hidden_input(theta)).sum(axis=-2)
+        """``u = a.s + sum_mu f(h_mu)`` over all states, ``(..., P) -> (..., 2^N)``.
+
+        Evaluated over blocks of states with in-place stable forms, so the extra
+        memory is one ``(M, block)`` array instead of ``(M, 2^N)``.
+        """
+        a, c, W = self._split(theta)
+        u = a @ self._sT
+        WT = np.swapaxes(W, -1, -2)
+        step = max(1, _STATE_BLOCK_ENTRIES // self.n_hidden)
+        for lo in range(0, 2**self.n_visible, step):
+            h = WT @ self._sT[:, lo : lo + step]
+            h += c[..., :, None]
+            u[..., lo : lo + step] += self._f_sum_inplace(h)
+        return u
+
+    def _f_sum_inplace(self, h: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``sum_mu f(h_mu)`` over the hidden axis (-2), overwriting ``h``."""
+        if self.hidden == "spin":  # log 2cosh x = |x| + log1p(exp(-2|x|))
+            np.abs(h, out=h)
+            t = np.multiply(h, -2.0)
+        else:  # softplus x = max(x, 0) + log1p(exp(-|x|))
+            t = -np.abs(h)
+            np.maximum(h, 0.0, out=h)
+        np.exp(t, out=t)
+        np.log1p(t, out=t)
+        h += t
+        return h.sum(axis=-2)
 
     def _grad_neg_energy(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         r"""``du/dtheta`` over all states, ``(..., P) -> (..., P, 2^N)``.
