@@ -175,11 +175,16 @@ def _model_cases(
     return out
 
 
-def run(profile: Profile, seed: int) -> ClaimReport:
-    """Run C1 under ``profile`` with ``seed``; returns the verdict and its controls."""
+def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimReport:
+    """Run C1 under ``profile`` with ``seed``; returns the verdict and its controls.
+
+    A user ``target`` (``dsb-verify run --data``) is added to the round-trip cases.
+    """
     t0 = time.perf_counter()
     targets = draw_cases(distributions(max_n=profile.max_n_generic), profile.n_cases, seed)
     targets += [T.k_body_target(3, 0b111, 4.0), T.independent_sites(np.array([0.999999, -0.5]))]
+    if target is not None:
+        targets.append(np.asarray(target, dtype=np.float64))
     models = _model_cases(profile, seed)
     twin_cases = []
     for N in range(1, profile.max_n_symbolic + 1):

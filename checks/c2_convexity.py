@@ -147,14 +147,28 @@ def evaluate(
     )
 
 
-def run(profile: Profile, seed: int) -> ClaimReport:
-    """Run C2 under ``profile`` with ``seed``."""
+#: Largest N of a user target for the concavity probes and for the flows of C2.
+_MAX_N_USER_CONCAVITY, _MAX_N_USER_FLOW = 10, 8
+
+
+def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimReport:
+    """Run C2 under ``profile`` with ``seed``.
+
+    A user ``target`` (``dsb-verify run --data``) joins the concavity probes when
+    N <= 10 and the flows when N <= 8 (exact Hessians cost ``O(4^N)``).
+    """
     t0 = time.perf_counter()
     n_max = min(profile.max_n_generic, 6)
     targets = draw_cases(distributions(max_n=n_max, min_log10=-12), profile.n_cases, seed)
     flow_targets = draw_cases(
         distributions(max_n=min(n_max, 5), min_log10=-3), max(3, profile.n_cases // 4), seed + 1
     )
+    if target is not None:
+        user = np.asarray(target, dtype=np.float64)
+        if _n(user) <= _MAX_N_USER_CONCAVITY:
+            targets.append(user)
+        if _n(user) <= _MAX_N_USER_FLOW:
+            flow_targets.append(user)
     point_scales, flow_scales = (0.1, 1.0), (0.1, 1.0, 3.0)
     conditions = {
         "coordinates": "direct (theta = J)",

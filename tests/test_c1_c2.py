@@ -76,3 +76,13 @@ def test_broken_models_differ_from_the_real_ones():
     assert not np.allclose(WrongSpinSign(model).couplings(theta), model.couplings(theta))
     assert sorted(bit_reversal(3).tolist()) == list(range(8))
     assert bit_reversal(3)[1] == 4
+
+
+def test_user_target_joins_the_cases():
+    q = T.empirical(np.random.default_rng(4).integers(0, 2, (300, 5)), pseudo_count=0.2)
+    base = c1_bijection.run(TINY, 1).verdict.evidence["roundtrip"]["n_cases"]
+    with_user = c1_bijection.run(TINY, 1, target=q).verdict
+    assert with_user.evidence["roundtrip"]["n_cases"] == base + 1
+    assert with_user.status is Status.HOLDS
+    v2 = c2_convexity.run(TINY, 1, target=q).verdict
+    assert 5 in v2.conditions["N"]
