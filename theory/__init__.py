@@ -29,6 +29,9 @@ from theory.kernel import kernel_block_norms, tangent_kernel
 from theory.likelihood import exact_hessian, gauss_newton, grad_loglik, residual
 from theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
 from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
+from theory.rbm_gaussian import GaussianComparison, compare_gaussian, conditioned_couplings
+from theory.rbm_io import RBMParams, parse_units, rbm_from_params
+from theory.stability import HessianSpectrum, InvarianceSlopes, invariance_slopes, spectrum
 from theory.targets import (
     dirichlet_target,
     empirical,
@@ -54,6 +57,16 @@ from theory.walsh import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "GaussianComparison",
+    "HessianSpectrum",
+    "InvarianceSlopes",
+    "RBMParams",
+    "compare_gaussian",
+    "conditioned_couplings",
+    "invariance_slopes",
+    "parse_units",
+    "rbm_from_params",
+    "spectrum",
     "FLOW_METHODS",
     "RBM",
     "DirectModel",
