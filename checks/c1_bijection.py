@@ -146,7 +146,11 @@ def evaluate(
     status = Status.HOLDS if not failures else Status.FAILS
     if any(w.n == 0 for w in parts.values()):
         status = Status.INCONCLUSIVE if not failures else status
-    evidence = {name: w.summary() for name, w in parts.items()}
+    evidence: dict = {name: w.summary() for name, w in parts.items()}
+    evidence["headline"] = (
+        f"round trip ≤ {rt.value:.0e} on {rt.n} targets; J and A of {cpl.n} models ≤ "
+        f"{max(cpl.value, jd.value):.0e} (FD {jf.value:.0e}); sympy parity ≤ {sym.value:.0e}"
+    )
     return Verdict(
         claim="C1",
         statement=STATEMENT,

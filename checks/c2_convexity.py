@@ -46,6 +46,7 @@ STATEMENT = (
 
 TOLERANCES: dict[str, float] = {
     "fisher_two_routes_abs": 1e-10,
+    # |lambda_min| / lambda_max below this is not resolved by float64 (no evidence either way)
     "pd_relative_floor": 1e-13,
     "midpoint_gap_floor": 0.0,
     "flow_endpoint_abs": 1e-6,
@@ -88,6 +89,7 @@ def evaluate(
     lam_min: list[float] = []
     lam_rel: list[float] = []
     n_unfinished = 0
+    n_unresolved = 0  # points whose smallest eigenvalue is inside the rounding band
     direct = isinstance(model, DirectModel)
     N = model.n_visible
     for i, q in enumerate(targets):
@@ -100,7 +102,11 @@ def evaluate(
             lam_min.append(float(lam[0]))
             lam_rel.append(float(lam[0] / max(lam[-1], 1e-300)))
             # PD means lam_min > 0; eigenvalues below the rounding floor are not resolved
-            pd.add(-lam[0] / max(lam[-1], 1e-300) - TOLERANCES["pd_relative_floor"], point=j, **case)
+            rel = lam[0] / max(lam[-1], 1e-300)
+            if abs(rel) <= TOLERANCES["pd_relative_floor"]:
+                n_unresolved += 1  # float64 cannot tell this eigenvalue from 0: no evidence either way
+            else:
+                pd.add(-rel, point=j, **case)
             if direct:
                 two.add(float(np.max(np.abs(negH - fisher_fn(model.prob(theta))))), point=j, **case)
         for j in range(0, len(points) - 1, 2):
@@ -130,6 +136,7 @@ def evaluate(
     evidence["smallest_eigenvalue_of_minus_hessian"] = min(lam_min) if lam_min else None
     evidence["smallest_relative_eigenvalue"] = min(lam_rel) if lam_rel else None
     evidence["flows_unfinished_at_t_max"] = n_unfinished
+    evidence["points_with_unresolved_smallest_eigenvalue"] = n_unresolved
     if failures:
         status = Status.FAILS
     elif flow.n == 0 and flow_targets:
@@ -245,6 +252,18 @@ def _merge(verdicts: Sequence[Verdict], conditions: dict) -> Verdict:
         vals = [v.evidence[key] for v in verdicts if v.evidence[key] is not None]
         evidence[key] = min(vals) if vals else None
     evidence["flows_unfinished_at_t_max"] = sum(v.evidence["flows_unfinished_at_t_max"] for v in verdicts)
+    evidence["points_with_unresolved_smallest_eigenvalue"] = sum(
+        v.evidence["points_with_unresolved_smallest_eigenvalue"] for v in verdicts
+    )
+    n_pd = sum(e["hessian_pd"]["n_cases"] for e in evidence["per_N"])
+    n_flows = sum(e["flow_to_J_q"]["n_cases"] for e in evidence["per_N"])
+    worst_flow = max(e["flow_to_J_q"]["worst"] for e in evidence["per_N"])
+    evidence["headline"] = (
+        f"-Hess L positive definite at {n_pd} points "
+        f"({evidence['points_with_unresolved_smallest_eigenvalue']} more unresolved in float64); "
+        f"{n_flows} flows end at J(q) within {worst_flow:.0e}; "
+        f"{evidence['flows_unfinished_at_t_max']} unfinished"
+    )
     if failures:
         status = Status.FAILS
     elif any(v.status is Status.INCONCLUSIVE for v in verdicts):

@@ -38,7 +38,7 @@ def verdict_table(report: Report) -> str:
     lines = []
     for r in rows:
         lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
-    lines.insert(1, "-" * max(len(x) for x in lines))
+    lines.insert(1, "-" * min(100, max(len(x) for x in lines)))
     return "\n".join(lines)
 
 
