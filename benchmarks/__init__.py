@@ -1,0 +1,32 @@
+"""Benchmark suite of dsb-verifier: ``python -m benchmarks`` from the repository root.
+
+Each *section* is a function ``run(config: Config) -> SectionResult`` registered
+in :data:`SECTIONS`; add a section (models, flows, checks, ...) by writing a
+module with such a function and adding one entry here. Shared measurement
+machinery (timing, memory, log-log fits, tables) lives in
+:mod:`benchmarks._harness`; the command line in :mod:`benchmarks._cli`.
+
+Importing this package runs nothing. Benchmarks report; they never assert timings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from benchmarks import effective, transform
+from benchmarks._harness import Config, SectionResult
+
+__all__ = ["SECTIONS", "Config", "SectionResult", "main"]
+
+#: Registered sections, run in this order (``--only`` selects a subset).
+SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
+    "transform": transform.run,
+    "effective": effective.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks`` (see :func:`benchmarks._cli.main`)."""
+    from benchmarks._cli import main as _main
+
+    return _main(argv)
