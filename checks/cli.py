@@ -164,9 +164,9 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(msg + "\n")
         sys.stderr.flush()
 
-    if target is None:
-        report = run_checks(profile, args.seed, claims, out_dir=args.out, progress=progress)
-    else:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # see pyproject.toml: oversubscription
         report = run_checks(
             profile,
             args.seed,

@@ -8,6 +8,11 @@
 import os
 
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
+
+# One BLAS thread, as in the dsb-verify command: the many small matrix products of the
+# suite oversubscribe the cores otherwise. Results do not depend on the thread count.
+_BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(

@@ -24,6 +24,7 @@ bitmasks, ``k`` an order, ``J`` coupling vector indexed by subsets.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -194,7 +195,7 @@ def wht(f: ArrayLike) -> NDArray[np.float64]:
     check_memory(3 * x.nbytes, f"wht of an array of shape {x.shape}")
     lead = x.shape[:-1]
     n = x.shape[-1]
-    B = int(np.prod(lead, dtype=np.int64))
+    B = math.prod(lead)
     out = x.reshape(B, n)
     L, R = B, n
     # bits are processed from the most significant group down, so the block
