@@ -213,12 +213,13 @@ def test_run_with_data_end_to_end(tmp_path):
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "generated targets only: C1" in proc.stdout
+    assert "used by C1" in proc.stdout
     doc = json.loads((out / "report.json").read_text())
     user = doc["provenance"]["user_target"]
     assert user["columns"] == [0, 2, 4] and user["n_samples"] == 40 and user["values"] == "spin"
     assert user["pseudo_count"] == 2.0**-3
-    assert "target: `generated targets only" in (out / "report.md").read_text()
+    assert user["used_by"] == ["C1"]
+    assert "target: `user data`" in (out / "report.md").read_text()
 
 
 # ---- bad input: one line on stderr, exit code 2, no traceback, no output left ---
