@@ -1,0 +1,134 @@
+"""Tests of the C5 check (hierarchy): protocol, evidence layout, control, determinism, figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+import theory as T
+from checks import c5_hierarchy as c5
+from checks.profiles import get_profile
+from checks.verdict import ClaimReport, Status
+from theory.models import DirectModel
+
+#: The smallest profile that still spans two decades of initialisation scales.
+TINY = dataclasses.replace(get_profile("quick"), n_inits=1, init_scales=(0.01, 1.0), t_max=5e3)
+
+ROW_KEYS = {"family", "init_scale", "reading", "tau", "kendall_tau", "monotone_fraction", "n_runs"}
+
+
+@pytest.fixture(scope="module")
+def report() -> ClaimReport:
+    return c5.run(TINY, 0)
+
+
+def test_status_and_protocol(report):
+    assert isinstance(report, ClaimReport)
+    v = report.verdict
+    assert v.claim == "C5" and v.statement == c5.STATEMENT
+    assert v.status in {Status.HOLDS, Status.FAILS, Status.HOLDS_UNDER_CONDITIONS, Status.INCONCLUSIVE}
+    if v.status in (Status.FAILS, Status.HOLDS_UNDER_CONDITIONS):
+        assert v.counterexamples
+    assert isinstance(v.evidence["headline"], str) and v.evidence["headline"]
+
+
+def test_rows_cover_family_scale_reading_tau(report):
+    rows = report.verdict.evidence["rows"]
+    assert rows and all(ROW_KEYS <= set(r) for r in rows)
+    families = {r["family"] for r in rows}
+    assert "direct" in families  # the required A = I row
+    assert families & {"rbm-spin", "rbm-bit", "tanh-1"}  # at least one neural family
+    keys = {(r["family"], r["init_scale"], r["reading"], r["tau"]) for r in rows}
+    assert len(keys) == len(rows)
+    expected = {
+        (f, s, rd, t) for f in families for s in TINY.init_scales for rd in ("a", "b", "c") for t in TINY.taus
+    }
+    assert keys == expected
+    for r in rows:
+        assert r["n_runs"] == TINY.n_inits
+        assert r["kendall_tau"] == "nan" or -1.0 <= r["kendall_tau"] <= 1.0
+
+
+def test_kernel_slopes_reported_per_family_and_order(report):
+    slopes = report.verdict.evidence["kernel_slopes"]
+    assert "direct" in slopes and any(f in slopes for f in ("rbm-spin", "tanh-1"))
+    assert all(abs(v) < 1e-8 for v in slopes["direct"].values())
+    rbm = [slopes["rbm-spin"][str(k)] for k in range(1, 5)]
+    assert all(b >= a - 0.25 for a, b in itertools.pairwise(rbm)) and rbm[-1] > rbm[0] + 1
+
+
+def test_every_negative_control_is_caught(report):
+    assert report.controls
+    for control in report.controls:
+        assert control.caught, (control.name, control.observed, control.verdict.evidence["headline"])
+        assert control.verdict.counterexamples
+
+
+def test_json_serialisable_and_figure_data_is_small(report):
+    doc = report.verdict.to_json()
+    text = json.dumps(doc, allow_nan=False)
+    assert len(text) < 2_000_000
+    for curve in doc["evidence"]["curves"]:
+        assert len(curve["t"]) <= 60
+    for control in report.controls:
+        json.dumps(control.to_json(), allow_nan=False)
+
+
+def test_deterministic_for_a_seed(report):
+    again = c5.run(TINY, 0)
+    assert json.dumps(again.verdict.to_json()) == json.dumps(report.verdict.to_json())
+
+
+def test_figures_are_written(report, tmp_path):
+    paths = c5.figures(report, tmp_path)
+    assert len(paths) == 4
+    for p in paths:
+        with open(p, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- the control parameterisations --------------------------------------------------------------
+def test_high_orders_only_model_has_identity_rows_above_min_order():
+    m = c5.HighOrdersOnly(4, 3)
+    assert m.n_params == 5
+    A = m.jacobian(m.init(np.random.default_rng(0), 0.1))
+    k = T.orders(4)[1:]
+    np.testing.assert_array_equal(A[k < 3], 0.0)
+    np.testing.assert_array_equal(A[k >= 3] @ A[k >= 3].T, np.eye(5))
+    with pytest.raises(ValueError, match=r"min_order must be an integer in \[2, N\]"):
+        c5.HighOrdersOnly(4, 1)
+
+
+def test_high_order_gain_amplifies_high_orders_from_the_direct_models_start():
+    N, g = 3, 3.0
+    m = c5.HighOrderGain(N, g)
+    theta = m.init(np.random.default_rng(1), 0.1)
+    direct = DirectModel(N)
+    J_direct = direct.couplings(direct.init(np.random.default_rng(1), 0.1))
+    np.testing.assert_allclose(m.couplings(theta), J_direct, atol=1e-15)
+    gains = g ** T.orders(N)[1:].astype(float)
+    np.testing.assert_allclose(m.jacobian(theta), np.diag(gains), atol=1e-14)
+    with pytest.raises(ValueError, match="gain must be a positive finite number"):
+        c5.HighOrderGain(N, 0.0)
+
+
+def test_evaluate_refuses_no_runs():
+    with pytest.raises(ValueError, match="evaluate needs at least one flow run"):
+        c5.evaluate([], taus=(0.1,), seed=0, conditions={})
+
+
+def test_user_target_joins_the_experiment(monkeypatch):
+    q = T.ising_target(3, {1: 0.4, 2: 0.4, 3: 0.4}, np.random.default_rng(9))
+    rep = c5.run(TINY, 0, target=q)
+    cond = rep.verdict.conditions
+    assert cond["user_target"] == {"N": 3, "used": True}
+    assert {"N": 3, "user_data": True} in cond["targets"]
+    assert all(r["n_runs"] == 2 * TINY.n_inits for r in rep.verdict.evidence["rows"])
+    monkeypatch.setattr(c5, "MAX_N_USER", 2)
+    rep = c5.run(TINY, 0, target=q)
+    assert rep.verdict.conditions["user_target"]["used"] is False
+    assert all(r["n_runs"] == TINY.n_inits for r in rep.verdict.evidence["rows"])
