@@ -98,3 +98,13 @@ def test_fit_reports_status():
 def test_bad_orders(K, match):
     with pytest.raises(ValueError, match=match):
         T.maxent_projection(np.full(16, 1 / 16), K)
+
+
+def test_projection_converges_from_far_away():
+    """Regression: a full Newton step from J = 0 used to land where F is singular and stall."""
+    rng = np.random.default_rng(6)
+    for _ in range(5):
+        q = T.ising_target(6, {k: 0.5 for k in range(1, 7)}, rng)
+    for K in range(7):
+        fit = T.maxent_fit(q, K)
+        assert fit.converged, (K, fit.residual)

@@ -34,6 +34,9 @@ __all__ = ["MaxEntConvergenceError", "MaxEntFit", "maxent_fit", "maxent_projecti
 #: Default stopping tolerance on the largest moment residual of order <= K.
 MAXENT_GTOL = 1e-12
 
+#: Largest change of log p (nats, over all states) allowed in one Newton step.
+_MAX_DU = 4.0
+
 
 class MaxEntConvergenceError(RuntimeError):
     """Raised by :func:`maxent_projection` when Newton's method did not converge."""
@@ -142,7 +145,12 @@ def maxent_fit(q: ArrayLike, max_order: int, *, gtol: float = MAXENT_GTOL, max_i
         except np.linalg.LinAlgError:
             delta = np.linalg.lstsq(F, g, rcond=None)[0]
         slope = float(g @ delta)
-        step = 1.0
+        if not np.isfinite(slope) or slope <= 0:  # singular Fisher: fall back to the gradient
+            delta, slope = g, float(g @ g)
+        # trust region: change log p by at most _MAX_DU nats per step, so a full Newton step
+        # from far away cannot land where the Fisher matrix is numerically singular
+        du = float(np.max(np.abs(wht(_restricted(delta, idx, n)))))
+        step = min(1.0, _MAX_DU / du) if du > 0 else 1.0
         while True:
             L_new, m_new = objective(J_sub + step * delta)
             # Armijo condition, with a float-rounding allowance near the optimum.
