@@ -24,7 +24,17 @@ from theory.effective import (
     neg_energy,
     prob,
 )
+from theory.fixed_points import FixedPoint, classify, independent_point, maxent_point, polish, tied_point
 from theory.flow import FLOW_METHODS, Trajectory, gradient_ascent, integrate_flow, integrate_flows
+from theory.hierarchy import (
+    HierarchyRank,
+    KernelScaling,
+    connected_information,
+    hierarchy_rank,
+    kernel_scaling,
+    settle_times,
+    trajectory_settle_times,
+)
 from theory.kernel import kernel_block_norms, tangent_kernel
 from theory.likelihood import exact_hessian, gauss_newton, grad_loglik, residual
 from theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
@@ -57,6 +67,19 @@ from theory.walsh import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "FixedPoint",
+    "HierarchyRank",
+    "KernelScaling",
+    "classify",
+    "connected_information",
+    "hierarchy_rank",
+    "independent_point",
+    "kernel_scaling",
+    "maxent_point",
+    "polish",
+    "settle_times",
+    "tied_point",
+    "trajectory_settle_times",
     "GaussianComparison",
     "HessianSpectrum",
     "InvarianceSlopes",
