@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks import effective, transform
+from benchmarks import effective, models, transform
 from benchmarks._harness import Config, SectionResult
 
 __all__ = ["SECTIONS", "Config", "SectionResult", "main"]
@@ -22,6 +22,7 @@ __all__ = ["SECTIONS", "Config", "SectionResult", "main"]
 SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "transform": transform.run,
     "effective": effective.run,
+    "models": models.run,
 }
 
 

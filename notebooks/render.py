@@ -6,6 +6,7 @@ Usage: ``python notebooks/render.py`` (needs the ``notebooks`` extra). The ``.py
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,8 @@ HERE = Path(__file__).resolve().parent
 
 def main(names: list[str]) -> int:
     """Render the named notebooks (all when none are named)."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # kernels inherit it: see tests/test_notebooks.py
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     out_dir = HERE / "rendered"
     out_dir.mkdir(exist_ok=True)
     paths = [HERE / n for n in names] if names else sorted(HERE.glob("[0-9][0-9]_*.py"))
