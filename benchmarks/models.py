@@ -59,7 +59,9 @@ def run(config: Config) -> SectionResult:
             tr = integrate_flow(model, theta0, q, t_max=1e4, gtol=1e-6, n_checkpoints=50)
             wall = time.perf_counter() - t0
             flow_mem = peak_memory(
-                lambda m=model, q=q: integrate_flow(m, theta0, q, t_max=1e4, gtol=1e-6, n_checkpoints=50)
+                lambda m=model, th=theta0, q=q: integrate_flow(
+                    m, th, q, t_max=1e4, gtol=1e-6, n_checkpoints=50
+                )
             )
             rec["flow"] = {
                 "wall_s": wall,
