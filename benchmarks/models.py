@@ -58,11 +58,8 @@ def run(config: Config) -> SectionResult:
             t0 = time.perf_counter()
             tr = integrate_flow(model, theta0, q, t_max=1e4, gtol=1e-6, n_checkpoints=50)
             wall = time.perf_counter() - t0
-            flow_mem = peak_memory(
-                lambda m=model, th=theta0, q=q: integrate_flow(
-                    m, th, q, t_max=1e4, gtol=1e-6, n_checkpoints=50
-                )
-            )
+            flow_kw = {"t_max": 1e4, "gtol": 1e-6, "n_checkpoints": 50}
+            flow_mem = peak_memory(lambda m=model, th=theta0, q=q: integrate_flow(m, th, q, **flow_kw))
             rec["flow"] = {
                 "wall_s": wall,
                 "status": tr.status,
@@ -82,8 +79,8 @@ def run(config: Config) -> SectionResult:
                 )
             )
             summary.append(
-                f"flow N={N}, M={M} from scale 0.01: {tr.status} at t={tr.t[-1]:.3g} after {tr.n_steps} steps "
-                f"({tr.nfev} field evaluations) in {wall:.2f} s"
+                f"flow N={N}, M={M} from scale 0.01: {tr.status} at t={tr.t[-1]:.3g} after "
+                f"{tr.n_steps} steps ({tr.nfev} field evaluations) in {wall:.2f} s"
             )
         records.append(rec)
         summary.append(
