@@ -59,7 +59,7 @@ def run(config: Config) -> SectionResult:
             tr = integrate_flow(model, theta0, q, t_max=1e4, gtol=1e-6, n_checkpoints=50)
             wall = time.perf_counter() - t0
             flow_kw = {"t_max": 1e4, "gtol": 1e-6, "n_checkpoints": 50}
-            flow_mem = peak_memory(lambda m=model, th=theta0, q=q: integrate_flow(m, th, q, **flow_kw))
+            flow_mem = peak_memory(lambda m=model, th=theta0, q=q, kw=flow_kw: integrate_flow(m, th, q, **kw))
             rec["flow"] = {
                 "wall_s": wall,
                 "status": tr.status,
