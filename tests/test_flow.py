@@ -10,25 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import theory
+from checks._common import make_model as _roster_model
 from theory.flow import FLOW_METHODS, Trajectory, gradient_ascent, integrate_flow, integrate_flows
 from theory.likelihood import grad_loglik, loglik, residual
 from theory.models.base import DirectModel, EnergyModel, TruncatedIsing
 from theory.walsh import order_norms
 
-try:  # written concurrently by another engineer; tested when it imports
-    from theory.models.rbm import RBM
-except ImportError:  # pragma: no cover - depends on the checkout
-    RBM = None
-
 
 def make_model(family: str, N: int) -> EnergyModel:
-    if family == "direct":
-        return DirectModel(N)
-    if family == "truncated":
-        return TruncatedIsing(N, min(2, N))
-    if RBM is None:
-        pytest.skip("theory.models.rbm is not available")
-    return RBM(N, 3, hidden=family.split("-")[1])
+    """The roster of checks._common, with 3 hidden units for RBMs ("truncated" is pairwise)."""
+    return _roster_model({"truncated": "truncated-2"}.get(family, family), N, width=3)
 
 
 def target(N: int, seed: int, scales: dict[int, float] | None = None) -> np.ndarray:

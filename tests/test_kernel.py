@@ -9,24 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from checks._common import make_model as _roster_model
 from theory.kernel import KERNEL_BLOCK_METHODS, _block_norms_from_jacobian, kernel_block_norms, tangent_kernel
 from theory.models.base import DirectModel, EnergyModel, TruncatedIsing
 from theory.walsh import _orders
 
-try:  # written concurrently by another engineer; tested when it imports
-    from theory.models.rbm import RBM
-except ImportError:  # pragma: no cover - depends on the checkout
-    RBM = None
-
 
 def make_model(family: str, N: int) -> EnergyModel:
-    if family == "direct":
-        return DirectModel(N)
-    if family == "truncated":
-        return TruncatedIsing(N, min(2, N))
-    if RBM is None:
-        pytest.skip("theory.models.rbm is not available")
-    return RBM(N, 3, hidden=family.split("-")[1])
+    """The roster of checks._common, with 3 hidden units for RBMs ("truncated" is pairwise)."""
+    return _roster_model({"truncated": "truncated-2"}.get(family, family), N, width=3)
 
 
 def dense_block_norms(K: np.ndarray, N: int) -> np.ndarray:
