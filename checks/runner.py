@@ -31,6 +31,7 @@ import numpy as np
 from checks.profiles import Profile
 from checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from theory import __version__
+from theory.precision import audit
 
 __all__ = ["CLAIM_MODULES", "Report", "run_checks", "parse_claims", "provenance", "SCHEMA_VERSION"]
 
@@ -198,6 +199,7 @@ def run_checks(
             f"(controls caught {caught}/{len(rep.controls)}, {rep.seconds:.1f} s)"
         )
     prov = provenance(profile, seed, ordered)
+    prov["precision_audit"] = audit(seed).to_dict()  # float64 vs 50 digits, N <= 4
     if target is not None:
         info = dict(target_info or {})
         replay = info.pop("replay_args", None)

@@ -194,25 +194,28 @@ def _mp_log_prob_rbm_spin(model: RBM, theta: np.ndarray) -> list:
 
 
 def test_cancellation_free_kl_matches_mpmath_far_below_float_kl():
-    mpmath.mp.dps = 50
-    model, theta, q = _teacher("spin", 3, 14)
-    v = _unit(spectrum(model, theta, q).kernel[:, 0])
-    lq = _mp_log_prob_rbm_spin(model, theta)
-    u = model.neg_energy(theta)
-    # the module's error model: |error| <~ sqrt(2 KL) * delta_KL (theory.stability docstring)
-    delta = EPS * max(1.0, np.sqrt(q @ np.log(q) ** 2), np.sqrt(q @ u**2))
-    for eps in (1e-5, 1e-3):  # KL ~ 1e-24 and 1e-16 along ker A
-        th = theta + eps * v
-        lp = _mp_log_prob_rbm_spin(model, th)
-        kl_mp = float(sum(mpmath.exp(x) * (x - y) for x, y in zip(lq, lp, strict=True)))
-        ours = float(_kl(q, model.log_prob(th)))
-        naive = float(T.kl(q, model.prob(th)))
-        assert abs(ours - kl_mp) <= 4 * np.sqrt(2 * kl_mp) * delta
-        assert abs(ours - kl_mp) <= 1e-3 * kl_mp
-        assert abs(naive - kl_mp) > 1e3 * abs(ours - kl_mp)  # the naive sum is far worse here
-    # and where the naive formula is accurate, the two float routes agree
-    th = theta + 0.3 * v
-    np.testing.assert_allclose(float(_kl(q, model.log_prob(th))), float(T.kl(q, model.prob(th))), rtol=1e-9)
+    with mpmath.workdps(50):  # local precision: no global mpmath state
+        model, theta, q = _teacher("spin", 3, 14)
+        v = _unit(spectrum(model, theta, q).kernel[:, 0])
+        lq = _mp_log_prob_rbm_spin(model, theta)
+        u = model.neg_energy(theta)
+        # the module's error model: |error| <~ sqrt(2 KL) * delta_KL (theory.stability docstring)
+        delta = EPS * max(1.0, np.sqrt(q @ np.log(q) ** 2), np.sqrt(q @ u**2))
+        for eps in (1e-5, 1e-3):  # KL ~ 1e-24 and 1e-16 along ker A
+            th = theta + eps * v
+            lp = _mp_log_prob_rbm_spin(model, th)
+            kl_mp = float(sum(mpmath.exp(x) * (x - y) for x, y in zip(lq, lp, strict=True)))
+            ours = float(_kl(q, model.log_prob(th)))
+            naive = float(np.sum(q * (np.log(q) - model.log_prob(th))))  # textbook sum q log(q/p)
+            assert abs(ours - kl_mp) <= 4 * np.sqrt(2 * kl_mp) * delta
+            assert abs(ours - kl_mp) <= 1e-3 * kl_mp
+            assert abs(naive - kl_mp) > 1e3 * abs(ours - kl_mp)  # the naive sum is far worse here
+            assert abs(float(T.kl(q, model.prob(th))) - kl_mp) <= 1e-3 * kl_mp  # theory.kl uses phi too
+        # and where the naive formula is accurate, the two float routes agree
+        th = theta + 0.3 * v
+        np.testing.assert_allclose(
+            float(_kl(q, model.log_prob(th))), float(T.kl(q, model.prob(th))), rtol=1e-9
+        )
 
 
 # ---- invariants and validation ---------------------------------------------------------------

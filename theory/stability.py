@@ -66,7 +66,7 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
-from theory.effective import fisher
+from theory.effective import _phi, fisher
 from theory.likelihood import exact_hessian, gauss_newton
 from theory.models.base import EnergyModel
 from theory.tolerances import EPS
@@ -411,20 +411,6 @@ def spectrum(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> HessianSpect
 
 
 # ---- invariance along a direction ------------------------------------------------------------
-def _phi(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    r""":math:`\varphi(x) = e^x - 1 - x`, accurate to rounding for every ``x`` (series for ``|x| < 0.1``)."""
-    out = np.expm1(x) - x
-    small = np.abs(x) < 0.1
-    xs = x[small]
-    term = 0.5 * xs * xs
-    acc = term.copy()
-    for k in range(3, 18):  # |x|^16 / 16! < 1e-29 for |x| < 0.1
-        term = term * xs / k
-        acc += term
-    out[small] = acc
-    return out
-
-
 def _kl(q: NDArray[np.float64], log_p: NDArray[np.float64]) -> NDArray[np.float64]:
     r""":math:`KL(q\|p) = \sum_s q\,\varphi(\log p - \log q)` for normalised ``q``, ``p`` (batched)."""
     return np.asarray(np.sum(q * _phi(log_p - np.log(q)), axis=-1))

@@ -98,7 +98,7 @@ def ising_target(
 
 
 def dirichlet_target(
-    N: int, rng: np.random.Generator, *, alpha: float = 1.0, floor: float = 1e-3
+    N: int, rng: np.random.Generator, *, alpha: float = 1.0, floor: float | None = None
 ) -> NDArray[np.float64]:
     r"""A Dirichlet draw mixed with a floor: :math:`p = f + (1 - 2^N f)\, d`.
 
@@ -111,12 +111,15 @@ def dirichlet_target(
     alpha
         Dirichlet concentration (same for all states), ``> 0``.
     floor
-        Smallest probability guaranteed, in ``(0, 2^-N)``.
+        Smallest probability guaranteed, in ``(0, 2^-N)``. Default: ``1e-3`` where that
+        is allowed (N <= 9), else ``2^-N / 10``.
     """
     N = check_n(N, "N")
     rng = _check_rng(rng)
     if not alpha > 0 or not np.isfinite(alpha):
         raise ValueError(f"alpha must be a positive finite concentration, got {alpha!r}")
+    if floor is None:
+        floor = 1e-3 if 1e-3 < 2.0**-N else 0.1 * 2.0**-N
     if not 0 < floor < 2.0**-N:
         raise ValueError(f"floor must be in (0, 2^-N) = (0, {2.0**-N:.3g}), got {floor!r}")
     d = rng.dirichlet(np.full(2**N, float(alpha)))
