@@ -24,6 +24,7 @@ from theory.effective import (
     neg_energy,
     prob,
 )
+from theory.fisher_spectrum import fisher_eigenvalues
 from theory.fixed_points import FixedPoint, classify, independent_point, maxent_point, polish, tied_point
 from theory.flow import FLOW_METHODS, Trajectory, gradient_ascent, integrate_flow, integrate_flows
 from theory.hierarchy import (
@@ -67,6 +68,7 @@ from theory.walsh import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "fisher_eigenvalues",
     "FixedPoint",
     "HierarchyRank",
     "KernelScaling",
