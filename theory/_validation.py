@@ -66,6 +66,40 @@ def check_n(n: object, name: str = "n", *, max_n: int = MAX_N_HARD) -> int:
     return int(n)
 
 
+def check_real(
+    x: object, name: str, *, positive: bool = False, nonnegative: bool = False, finite: bool = True
+) -> float:
+    """Validate a real scalar (bool, str, None and complex are refused, not coerced)."""
+    if positive:
+        expected = "a positive finite number" if finite else "a positive number"
+    elif nonnegative:
+        expected = "a finite number >= 0" if finite else "a number >= 0"
+    else:
+        expected = "a finite real number" if finite else "a real number"
+    if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be {expected}, got {x!r}")
+    v = float(x)
+    if (finite and not np.isfinite(v)) or (positive and not v > 0) or (nonnegative and not v >= 0):
+        raise ValueError(f"{name} must be {expected}, got {x!r}")
+    return v
+
+
+def check_int(x: object, name: str, *, minimum: int | None = None) -> int:
+    """Validate an integer scalar (bool and non-integral floats are refused)."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {x!r}")
+    if minimum is not None and int(x) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {x!r}")
+    return int(x)
+
+
+def check_flag(x: object, name: str) -> bool:
+    """Validate a boolean flag (truthy strings or numbers are refused)."""
+    if not isinstance(x, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {x!r}")
+    return bool(x)
+
+
 def n_from_length(length: int, name: str) -> int:
     """Number of spins N from a state-axis length, which must be 2^N with N >= 1."""
     if length < 2 or length & (length - 1):
@@ -113,6 +147,7 @@ def distribution(
         If True, rescale each vector to sum to one instead of refusing an
         unnormalised one (positivity and finiteness are still required).
     """
+    normalize = check_flag(normalize, "normalize")
     arr, n = state_vector(p, name)
     if np.any(arr <= 0):
         raise ValueError(

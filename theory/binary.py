@@ -42,8 +42,9 @@ __all__ = [
 
 def _binary_array(x: ArrayLike, name: str, allowed: tuple[int, int]) -> NDArray[np.int8]:
     arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
-        raise ValueError(f"{name} must be a numeric array of values {allowed}, got dtype {arr.dtype}")
+    real = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    if arr.dtype == object or not (real or np.issubdtype(arr.dtype, np.bool_)):
+        raise ValueError(f"{name} must be a real numeric array of values {allowed}, got dtype {arr.dtype}")
     if arr.size and not np.all(np.isin(arr, allowed)):
         bad = arr[~np.isin(arr, allowed)].ravel()[0]
         raise ValueError(f"{name} must contain only the values {allowed}; found {bad!r}")

@@ -25,7 +25,7 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from theory._validation import check_memory, distribution
+from theory._validation import check_int, check_memory, check_real, distribution
 from theory.effective import couplings, prob
 from theory.walsh import _orders, wht
 
@@ -113,8 +113,8 @@ def maxent_fit(q: ArrayLike, max_order: int, *, gtol: float = MAXENT_GTOL, max_i
         raise ValueError(f"max_order must be an integer in [0, {N}], got {max_order!r}")
     if not 0 <= max_order <= N:
         raise ValueError(f"max_order must be in [0, N] = [0, {N}], got {max_order}")
-    if not gtol > 0:
-        raise ValueError(f"gtol must be positive, got {gtol}")
+    gtol = check_real(gtol, "gtol", positive=True)
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
     n = 2**N
     K = int(max_order)
     if K == N:

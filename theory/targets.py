@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory._validation import as_float_array, check_memory, check_n
+from theory._validation import as_float_array, check_memory, check_n, check_real
 from theory.binary import spins_from_bits, state_index
 from theory.effective import prob
 from theory.walsh import _orders, states
@@ -48,13 +48,15 @@ def _check_rng(rng: object) -> np.random.Generator:
 
 def _scale_profile(N: int, scales: Mapping[int, float] | Sequence[float]) -> NDArray[np.float64]:
     prof = np.zeros(N + 1)
+    if not isinstance(scales, Mapping | Sequence) or isinstance(scales, str):
+        raise ValueError(
+            f"scales must be a mapping order -> scale or a sequence indexed by order, got {scales!r}"
+        )
     items = scales.items() if isinstance(scales, Mapping) else enumerate(scales)
     for k, v in items:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 <= k <= N:
             raise ValueError(f"scale orders must be integers in [0, N] = [0, {N}], got {k!r}")
-        if not np.isfinite(v) or v < 0:
-            raise ValueError(f"scale for order {k} must be finite and >= 0, got {v!r}")
-        prof[int(k)] = float(v)
+        prof[int(k)] = check_real(v, f"scale for order {k}", nonnegative=True)
     if isinstance(scales, Sequence) and len(scales) > N + 1:
         raise ValueError(f"scales has {len(scales)} entries but orders only go up to N={N}")
     prof[0] = 0.0
@@ -116,10 +118,10 @@ def dirichlet_target(
     """
     N = check_n(N, "N")
     rng = _check_rng(rng)
-    if not alpha > 0 or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a positive finite concentration, got {alpha!r}")
+    alpha = check_real(alpha, "alpha (the Dirichlet concentration)", positive=True)
     if floor is None:
         floor = 1e-3 if 1e-3 < 2.0**-N else 0.1 * 2.0**-N
+    floor = check_real(floor, "floor")
     if not 0 < floor < 2.0**-N:
         raise ValueError(f"floor must be in (0, 2^-N) = (0, {2.0**-N:.3g}), got {floor!r}")
     d = rng.dirichlet(np.full(2**N, float(alpha)))
@@ -135,12 +137,10 @@ def k_body_target(N: int, S: int, beta: float) -> NDArray[np.float64]:
     the hierarchy and saddle claims (C5, C6).
     """
     N = check_n(N, "N")
-    if not isinstance(S, int | np.integer) or not 0 < int(S) < 2**N:
+    if isinstance(S, bool | np.bool_) or not isinstance(S, int | np.integer) or not 0 < int(S) < 2**N:
         raise ValueError(f"S must be a non-empty subset bitmask in [1, 2^N) = [1, {2**N}), got {S!r}")
-    if not np.isfinite(beta):
-        raise ValueError(f"beta must be finite, got {beta!r}")
     J = np.zeros(2**N)
-    J[int(S)] = float(beta)
+    J[int(S)] = check_real(beta, "beta")
     return prob(J)
 
 
@@ -189,8 +189,18 @@ def empirical(samples: ArrayLike, *, pseudo_count: float, values: str = "auto") 
         )
     N = check_n(arr.shape[1], "number of columns N")
     check_memory(8 * 2**N * 3, f"an empirical distribution over 2^{N} states")
+    if isinstance(pseudo_count, bool | np.bool_) or not isinstance(
+        pseudo_count, int | float | np.integer | np.floating
+    ):
+        raise ValueError(f"pseudo_count must be a positive finite number, got {pseudo_count!r}")
     if not np.isfinite(pseudo_count) or not pseudo_count > 0:
         raise ValueError(f"pseudo_count must be a positive finite number, got {pseudo_count!r}")
+    if not np.isfinite(float(pseudo_count) * 2.0**N + arr.shape[0]):
+        raise ValueError(
+            f"pseudo_count={pseudo_count!r} is too large: alpha * 2^N overflows float64 at N={N}"
+        )
+    if np.iscomplexobj(arr):
+        raise ValueError(f"samples must be real 0/1 or -1/+1 values, got dtype {arr.dtype}")
     if values not in ("auto", "spin", "bit"):
         raise ValueError(f"values must be 'auto', 'spin' or 'bit', got {values!r}")
     if values == "auto":

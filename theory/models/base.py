@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from theory._validation import as_float_array, check_n, distribution
+from theory._validation import as_float_array, check_n, check_real, distribution
 from theory.walsh import _orders, characters, wht
 
 __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
@@ -308,6 +308,4 @@ def _check_rng(rng: object) -> np.random.Generator:
 
 
 def _check_scale(scale: float) -> float:
-    if isinstance(scale, bool) or not np.isfinite(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    return float(scale)
+    return check_real(scale, "scale", nonnegative=True)
