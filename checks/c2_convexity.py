@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from checks.cases import draw_cases
 from checks.profiles import Profile
 from checks.strategies import distributions
 from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory.flow import integrate_flow
+from theory.flow import Trajectory, integrate_flow
 from theory.likelihood import exact_hessian, loglik
 from theory.models import RBM, DirectModel, EnergyModel
 
@@ -73,6 +74,7 @@ def evaluate(
     flow_scales: Sequence[float],
     t_max: float,
     fisher_fn: Callable[[np.ndarray], np.ndarray] = T.fisher,
+    executor: Executor | None = None,
 ) -> Verdict:
     """Evaluate C2 in the coordinates of ``model``.
 
@@ -81,6 +83,7 @@ def evaluate(
     scale in ``flow_scales`` for each target in ``flow_targets``. A flow that
     reaches ``t_max`` still improving is counted as inconclusive, not as a
     counterexample; one that ends away from ``J(q)`` or fails is a counterexample.
+    The flows run through ``executor.map`` (None: serially), with the same result.
     """
     pd = Worst(0.0, "relative negative eigenvalue of -Hess L beyond the rounding floor", seed)
     two = Worst(TOLERANCES["fisher_two_routes_abs"], "|-Hess L(J) - fisher(p)|", seed)
@@ -115,19 +118,19 @@ def evaluate(
                 loglik(model, x, q) + loglik(model, y, q)
             )
             mid.add(-gap / max(float(np.sum((x - y) ** 2)), 1e-300), pair=j, **case)
+    starts = []  # drawn here, in order; the flows are independent tasks
     for i, q in enumerate(flow_targets):
-        J_star = T.couplings(q)
         rng = seeded_rng(seed, "c2-flow", model.family, N, i)
-        for s in flow_scales:
-            tr = integrate_flow(
-                model, model.init(rng, s), q, t_max=t_max, gtol=TOLERANCES["flow_gtol"], n_checkpoints=20
-            )
-            case = {"family": model.family, "N": N, "flow_target": i, "init_scale": s, "status": tr.status}
-            if tr.status == "t_max" and np.all(np.diff(tr.L) >= -1e-12):
-                n_unfinished += 1
-                continue
-            err = float(np.max(np.abs(tr.J[-1][1:] - J_star[1:]))) if tr.status != "failed" else np.inf
-            flow.add(err, **case)
+        starts += [(i, s, (model, model.init(rng, s), q, t_max)) for s in flow_scales]
+    trajectories = (executor.map if executor is not None else map)(_flow, [task for *_, task in starts])
+    for (i, s, _), tr in zip(starts, trajectories, strict=True):
+        J_star = T.couplings(flow_targets[i])
+        case = {"family": model.family, "N": N, "flow_target": i, "init_scale": s, "status": tr.status}
+        if tr.status == "t_max" and np.all(np.diff(tr.L) >= -1e-12):
+            n_unfinished += 1
+            continue
+        err = float(np.max(np.abs(tr.J[-1][1:] - J_star[1:]))) if tr.status != "failed" else np.inf
+        flow.add(err, **case)
     parts = {"hessian_pd": pd, "midpoint_concavity": mid, "flow_to_J_q": flow}
     if direct:
         parts["fisher_two_routes"] = two
@@ -154,12 +157,20 @@ def evaluate(
     )
 
 
+def _flow(task: tuple[EnergyModel, np.ndarray, np.ndarray, float]) -> Trajectory:
+    """One flow of :func:`evaluate` from ``(model, theta0, q, t_max)`` (a task for an executor)."""
+    model, theta0, q, t_max = task
+    return integrate_flow(model, theta0, q, t_max=t_max, gtol=TOLERANCES["flow_gtol"], n_checkpoints=20)
+
+
 #: Largest N of a user target for the concavity probes and for the flows of C2.
 _MAX_N_USER_CONCAVITY, _MAX_N_USER_FLOW = 10, 8
 
 
-def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimReport:
-    """Run C2 under ``profile`` with ``seed``.
+def run(
+    profile: Profile, seed: int, target: np.ndarray | None = None, *, executor: Executor | None = None
+) -> ClaimReport:
+    """Run C2 under ``profile`` with ``seed``; the flows run through ``executor.map`` (None: serially).
 
     A user ``target`` (``dsb-verify run --data``) joins the concavity probes when
     N <= 10 and the flows when N <= 8 (exact Hessians cost ``O(4^N)``).
@@ -200,6 +211,7 @@ def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimR
                 point_scales=point_scales,
                 flow_scales=flow_scales,
                 t_max=profile.t_max,
+                executor=executor,
             )
         )
     verdict = _merge(verdicts, conditions)

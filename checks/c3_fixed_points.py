@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,12 @@ __all__ = [
     "Candidate",
     "FlowCase",
     "construction_candidates",
+    "construction_task",
     "evaluate",
     "figures",
     "flow_candidates",
     "flow_plan",
+    "flow_sweep",
     "classified",
     "point_row",
     "run",
@@ -282,38 +285,67 @@ def flow_plan(profile: Profile, seed: int) -> list[FlowCase]:
     return plan
 
 
-def flow_candidates(case: FlowCase) -> list[Candidate]:
+def flow_candidates(case: FlowCase, executor: Executor | None = None) -> list[Candidate]:
     """Integrate the flow from each start of ``case``, polish the end points, return candidates."""
+    return flow_sweep([case], executor)
+
+
+def flow_sweep(cases: Sequence[FlowCase], executor: Executor | None = None) -> list[Candidate]:
+    """:func:`flow_candidates` of every case, in order, the flows mapped through ``executor``.
+
+    Each (case, start) is one independent task (:func:`_flow_end`); None runs
+    them serially. The candidates do not depend on the executor.
+    """
+    tasks = [(c.model, theta0, c.q, c.t_max) for c in cases for _, theta0 in c.inits]
+    ends = iter((executor.map if executor is not None else map)(_flow_end, tasks))
     out = []
-    for j, (scale, theta0) in enumerate(case.inits):
-        tr = integrate_flow(
-            case.model,
-            theta0,
-            case.q,
-            t_max=case.t_max,
-            gtol=TOLERANCES["flow_gtol"],
-            rtol=TOLERANCES["flow_rtol"],
-            atol=TOLERANCES["flow_atol"],
-            n_checkpoints=1,
-        )
-        theta, g = polish(
-            case.model, tr.theta_end, case.q, gtol=TOLERANCES["polish_gtol"], max_iter=_POLISH_MAX_ITER
-        )
-        info = {
-            "init": j,
-            "init_scale": scale,
-            "flow_status": tr.status,
-            "t_end": float(tr.t[-1]),
-            "flow_grad_norm": float(tr.grad_norm[-1]),
-            "polish_displacement": float(np.linalg.norm(theta - tr.theta_end)),
-            "theta_norm": float(np.linalg.norm(theta)),
-        }
-        out.append(
-            Candidate(
-                "flow", case.family, case.N, case.target, case.sufficient, case.model, case.q, theta, g, info
+    for case in cases:
+        for j, (scale, _) in enumerate(case.inits):
+            theta, g, info = next(ends)
+            out.append(
+                Candidate(
+                    "flow",
+                    case.family,
+                    case.N,
+                    case.target,
+                    case.sufficient,
+                    case.model,
+                    case.q,
+                    theta,
+                    g,
+                    {"init": j, "init_scale": scale, **info},
+                )
             )
-        )
     return out
+
+
+def _flow_end(
+    task: tuple[EnergyModel, NDArray[np.float64], NDArray[np.float64], float],
+) -> tuple[NDArray[np.float64], float, dict[str, Any]]:
+    """One flow from ``theta0`` and its polished end point: ``(theta, |grad L|, info)``.
+
+    Module level and plain in/out so that worker processes of an executor can run it.
+    """
+    model, theta0, q, t_max = task
+    tr = integrate_flow(
+        model,
+        theta0,
+        q,
+        t_max=t_max,
+        gtol=TOLERANCES["flow_gtol"],
+        rtol=TOLERANCES["flow_rtol"],
+        atol=TOLERANCES["flow_atol"],
+        n_checkpoints=1,
+    )
+    theta, g = polish(model, tr.theta_end, q, gtol=TOLERANCES["polish_gtol"], max_iter=_POLISH_MAX_ITER)
+    info = {
+        "flow_status": tr.status,
+        "t_end": float(tr.t[-1]),
+        "flow_grad_norm": float(tr.grad_norm[-1]),
+        "polish_displacement": float(np.linalg.norm(theta - tr.theta_end)),
+        "theta_norm": float(np.linalg.norm(theta)),
+    }
+    return theta, g, info
 
 
 def construction_candidates(
@@ -387,6 +419,12 @@ def construction_candidates(
             )
         )  # fmt: skip
     return out
+
+
+def construction_task(task: tuple[int, int, tuple[str, ...], float]) -> list[Candidate]:
+    """:func:`construction_candidates` of one ``(N, seed, hidden, t_max)`` (a task for an executor)."""
+    N, seed, hidden, t_max = task
+    return construction_candidates(N, seed, hidden=hidden, t_max=t_max)
 
 
 def _construction_teacher(
@@ -670,18 +708,21 @@ def construction_Ns(profile: Profile) -> list[int]:
     return sorted({4, 5, 6, 8, profile.max_n_rbm} & set(range(4, profile.max_n_rbm + 1)))
 
 
-def run(profile: Profile, seed: int) -> ClaimReport:
-    """Run C3 under ``profile`` with ``seed``; returns the verdict and its controls."""
+def run(profile: Profile, seed: int, *, executor: Executor | None = None) -> ClaimReport:
+    """Run C3 under ``profile`` with ``seed``; returns the verdict and its controls.
+
+    The flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`;
+    None: serially); the report does not depend on it.
+    """
     t0 = time.perf_counter()
     plan = flow_plan(profile, seed)
-    candidates: list[Candidate] = []
-    for case in plan:
-        candidates += flow_candidates(case)
     Ns = construction_Ns(profile)
-    for N in Ns:
-        candidates += construction_candidates(
-            N, seed, hidden=("spin", "bit") if N <= 6 else ("spin",), t_max=max(profile.t_max, _TS_T_MAX)
-        )
+    t_max = max(profile.t_max, _TS_T_MAX)
+    tasks = [(N, seed, ("spin", "bit") if N <= 6 else ("spin",), t_max) for N in Ns]
+    built = (executor.map if executor is not None else map)(construction_task, tasks)  # submitted first
+    candidates = flow_sweep(plan, executor)
+    for cs in built:
+        candidates += cs
     conditions = {
         "flow_pairs": [
             f"{c.family} N={c.N} {c.target}{'' if c.sufficient else ' (not declared sufficient)'}"
@@ -697,13 +738,15 @@ def run(profile: Profile, seed: int) -> ClaimReport:
     }
     verdict = evaluate(candidates, seed=seed, conditions=conditions)
     controls = (
-        _control_under_expressive(profile, seed, conditions),
+        _control_under_expressive(profile, seed, conditions, executor),
         _control_wrong_jacobian(candidates, seed, conditions),
     )
     return ClaimReport(verdict=verdict, controls=controls, seconds=time.perf_counter() - t0)
 
 
-def _control_under_expressive(profile: Profile, seed: int, conditions: Mapping[str, Any]) -> ControlResult:
+def _control_under_expressive(
+    profile: Profile, seed: int, conditions: Mapping[str, Any], executor: Executor | None = None
+) -> ControlResult:
     N = 3
     _, _, q = rbm_teacher(N, _TEACHER_UNITS, seeded_rng(seed, "c3-teacher", N), _TEACHER_SCALE, "spin")
     model = TruncatedIsing(N, 2)
@@ -711,7 +754,7 @@ def _control_under_expressive(profile: Profile, seed: int, conditions: Mapping[s
     inits = tuple((s, model.init(rng, s)) for s in (0.1, 1.0)[: max(1, min(2, profile.n_inits))])
     case = FlowCase("truncated-2", N, "rbm-teacher", True, model, q, inits, profile.t_max)
     verdict = evaluate(
-        flow_candidates(case),
+        flow_candidates(case, executor),
         seed=seed,
         conditions={**conditions, "control": "under-expressive-as-sufficient"},
     )

@@ -83,6 +83,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -264,14 +265,39 @@ def flows(
     *,
     seed: int,
     t_max: float,
+    executor: Executor | None = None,
 ) -> list[FlowRun]:
     """Integrate every (family, target, init, scale) flow of the experiment.
 
     ``families`` pairs a label with a builder ``N -> model``. Seed ``j``'s
     initial direction is drawn once per (target, ``j``) with
     :func:`checks._common.seeded_rng` and scaled by each :math:`\\sigma`.
+    Every start is drawn here; the flows themselves are independent and run
+    through ``executor.map`` (None: serially), in order, with the same result.
     """
-    out = []
+    coords, cases = _flow_cases(families, targets, scales, n_inits, seed=seed, t_max=t_max)
+    trajectories = (executor.map if executor is not None else map)(_integrate, cases)
+    return [FlowRun(*c, tr) for c, tr in zip(coords, trajectories, strict=True)]
+
+
+#: One flow of :func:`flows`: model, start, target, horizon (picklable, for an executor).
+_FlowCase = tuple[EnergyModel, NDArray[np.float64], NDArray[np.float64], float]
+#: Coordinates of one flow: family, N, target index, init scale, init index, target.
+_Coords = tuple[str, int, int, float, int, NDArray[np.float64]]
+
+
+def _flow_cases(
+    families: Sequence[tuple[str, Callable[[int], EnergyModel]]],
+    targets: Sequence[NDArray[np.float64]],
+    scales: Sequence[float],
+    n_inits: int,
+    *,
+    seed: int,
+    t_max: float,
+) -> tuple[list[_Coords], list[_FlowCase]]:
+    """The coordinates and the (seeded) tasks of the flows of :func:`flows`, in order."""
+    coords: list[_Coords] = []
+    cases: list[_FlowCase] = []
     for family, build in families:
         for i, q in enumerate(targets):
             N = int(q.size).bit_length() - 1
@@ -279,18 +305,24 @@ def flows(
             for j in range(n_inits):
                 for s in scales:
                     theta0 = model.init(seeded_rng(seed, "c5-init", N, i, j), float(s))
-                    tr = integrate_flow(
-                        model,
-                        theta0,
-                        q,
-                        t_max=t_max,
-                        t_min=FLOW_T_MIN,
-                        n_checkpoints=FLOW_CHECKPOINTS,
-                        gtol=TOLERANCES["flow_gtol"],
-                        method="LSODA",
-                    )
-                    out.append(FlowRun(family, N, i, float(s), j, q, tr))
-    return out
+                    coords.append((family, N, i, float(s), j, q))
+                    cases.append((model, theta0, q, t_max))
+    return coords, cases
+
+
+def _integrate(case: _FlowCase) -> Trajectory:
+    """The exact gradient flow of one case (module level, so that worker processes can run it)."""
+    model, theta0, q, t_max = case
+    return integrate_flow(
+        model,
+        theta0,
+        q,
+        t_max=t_max,
+        t_min=FLOW_T_MIN,
+        n_checkpoints=FLOW_CHECKPOINTS,
+        gtol=TOLERANCES["flow_gtol"],
+        method="LSODA",
+    )
 
 
 # ---- evaluation ---------------------------------------------------------------------------
@@ -313,6 +345,13 @@ def _run_settle(run: FlowRun, reading: str, taus: Sequence[float]) -> tuple[NDAr
     return np.stack(
         [settle_times(run.trajectory.t, curves, tau, structure=struct, floor_rel=floor) for tau in taus]
     ), None
+
+
+def _settle_task(
+    task: tuple[FlowRun, str, tuple[float, ...]],
+) -> tuple[NDArray[np.float64], str | None]:
+    """:func:`_run_settle` of one ``(run, reading, taus)`` (module level: a task for an executor)."""
+    return _run_settle(*task)
 
 
 def _mechanism(ks: KernelScaling) -> dict[str, Any]:
@@ -377,6 +416,7 @@ def evaluate(
     kernels: Mapping[str, KernelScaling] | None = None,
     mechanism_families: Sequence[str] = (),
     extra_evidence: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> Verdict:
     """Evaluate C5 on recorded flows and kernel scalings; the real run and the control use it.
 
@@ -397,18 +437,25 @@ def evaluate(
         Families whose kernel mechanism enters the status (the neural ones).
     extra_evidence
         Further plain-JSON entries for the evidence (diagnostics), not used to decide.
+    executor
+        Where the settle times of each (run, reading) are computed (``executor.map``;
+        None: serially); the verdict does not depend on it.
     """
     if not runs:
         raise ValueError("evaluate needs at least one flow run")
     taus = [float(t) for t in taus]
     settle: dict[tuple[int, str], NDArray[np.float64]] = {}
     problems: list[dict[str, Any]] = []
-    for i, r in enumerate(runs):
-        for rd in READINGS:
-            settle[(i, rd)], err = _run_settle(r, rd, taus)
-            if err is not None:
-                where = {"family": r.family, "init_scale": r.init_scale, "target": r.target, "init": r.init}
-                problems.append({**where, "reading": rd, "error": err})
+    keys = [(i, rd) for i in range(len(runs)) for rd in READINGS]
+    tasks = [(runs[i], rd, tuple(taus)) for i, rd in keys]
+    for (i, rd), (times, err) in zip(
+        keys, (executor.map if executor is not None else map)(_settle_task, tasks), strict=True
+    ):
+        settle[(i, rd)] = times
+        if err is not None:
+            r = runs[i]
+            where = {"family": r.family, "init_scale": r.init_scale, "target": r.target, "init": r.init}
+            problems.append({**where, "reading": rd, "error": err})
     groups: dict[tuple[str, float], list[int]] = defaultdict(list)
     for i, r in enumerate(runs):
         groups[(r.family, r.init_scale)].append(i)
@@ -637,8 +684,17 @@ def _model(family: str, N: int) -> EnergyModel:
     return make_model(family, N, width)
 
 
-def run(profile: Profile, seed: int, target: NDArray[np.float64] | None = None) -> ClaimReport:
+def run(
+    profile: Profile,
+    seed: int,
+    target: NDArray[np.float64] | None = None,
+    *,
+    executor: Executor | None = None,
+) -> ClaimReport:
     """Run C5 under ``profile`` with ``seed``; returns the verdict and its control.
+
+    The flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`;
+    None: serially); the report does not depend on it.
 
     A user ``target`` (``dsb-verify run --data``) with ``N <= MAX_N_USER`` joins
     the generated targets (same families, scales and seeds; figures and the
@@ -663,8 +719,31 @@ def run(profile: Profile, seed: int, target: NDArray[np.float64] | None = None) 
         else:
             user_note["reason"] = f"N > {MAX_N_USER}: flows too costly; generated targets only"
     scales = sorted(float(s) for s in profile.init_scales)
+    small = [s for s in scales if s <= TOLERANCES["small_init_max"]] or scales[:1]
     specs = [(f, lambda N, f=f: _model(f, N)) for f in families]
-    runs = flows(specs, targets, scales, profile.n_inits, seed=seed, t_max=profile.t_max)
+    # all flows (experiment, diagnostic, control) in one batch: submitted before the kernels are measured
+    batches = [
+        _flow_cases(specs, targets, scales, profile.n_inits, seed=seed, t_max=profile.t_max),
+        _flow_cases(
+            [(HighOrderGain.family, lambda N: HighOrderGain(N, CONTROL_GAIN))],
+            targets[:1],
+            small,
+            min(profile.n_inits, 2),
+            seed=seed,
+            t_max=profile.t_max,
+        ),
+        _flow_cases(
+            [(HighOrdersOnly.family, lambda N: HighOrdersOnly(N, CONTROL_MIN_ORDER))],
+            targets[:1],
+            small,
+            profile.n_inits,
+            seed=seed,
+            t_max=profile.t_max,
+        ),
+    ]
+    pending = (executor.map if executor is not None else map)(
+        _integrate, [c for _, cs in batches for c in cs]
+    )
     N_kernel = int(targets[0].size).bit_length() - 1
     window = (TOLERANCES["kernel_window_lo"], TOLERANCES["kernel_window_hi"])
     kernels = {
@@ -673,8 +752,11 @@ def run(profile: Profile, seed: int, target: NDArray[np.float64] | None = None) 
         )
         for f in families
     }
+    trajectories = iter(pending)
+    runs, hog_runs, control_runs = (
+        [FlowRun(*c, next(trajectories)) for c in coords] for coords, _ in batches
+    )
     neural = [f for f in families if f != "direct"]
-    small = [s for s in scales if s <= TOLERANCES["small_init_max"]] or scales[:1]
     conditions = {
         "families": list(families),
         "n_params": {f: _model(f, N_kernel).n_params for f in families},
@@ -701,15 +783,7 @@ def run(profile: Profile, seed: int, target: NDArray[np.float64] | None = None) 
         "seed": seed,
     }
     # diagnostic (not a control: its outcome under readings b and c is not a false claim, see docstring)
-    hog_runs = flows(
-        [(HighOrderGain.family, lambda N: HighOrderGain(N, CONTROL_GAIN))],
-        targets[:1],
-        small,
-        min(profile.n_inits, 2),
-        seed=seed,
-        t_max=profile.t_max,
-    )
-    hog = evaluate(hog_runs, taus=profile.taus, seed=seed, conditions={})
+    hog = evaluate(hog_runs, taus=profile.taus, seed=seed, conditions={}, executor=executor)
     diagnostic = {
         "model": f"J_S = g^|S| theta_S, g = {CONTROL_GAIN:g}: K = diag(g^(2|S|)) amplifies high orders",
         "status_under_this_check": hog.status.value,
@@ -724,14 +798,7 @@ def run(profile: Profile, seed: int, target: NDArray[np.float64] | None = None) 
         kernels=kernels,
         mechanism_families=neural,
         extra_evidence={"reversed_kernel_diagnostic": diagnostic},
-    )
-    control_runs = flows(
-        [(HighOrdersOnly.family, lambda N: HighOrdersOnly(N, CONTROL_MIN_ORDER))],
-        targets[:1],
-        small,
-        profile.n_inits,
-        seed=seed,
-        t_max=profile.t_max,
+        executor=executor,
     )
     control = ControlResult(
         claim="C5",
@@ -745,6 +812,7 @@ def run(profile: Profile, seed: int, target: NDArray[np.float64] | None = None) 
             taus=profile.taus,
             seed=seed,
             conditions={**conditions, "families": [HighOrdersOnly.family], "control": "high-orders-only"},
+            executor=executor,
         ),
     )
     return ClaimReport(verdict=verdict, controls=(control,), seconds=time.perf_counter() - t0)

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +84,9 @@ from checks.c3_fixed_points import (
 from checks.c3_fixed_points import (
     Candidate,
     classified,
-    construction_candidates,
-    flow_candidates,
+    construction_task,
     flow_plan,
+    flow_sweep,
     point_row,
 )
 from checks.profiles import Profile
@@ -419,24 +420,24 @@ def three_body_candidates() -> list[Candidate]:
     return out
 
 
-def run(profile: Profile, seed: int) -> ClaimReport:
-    """Run C6 under ``profile`` with ``seed``."""
+def run(profile: Profile, seed: int, *, executor: Executor | None = None) -> ClaimReport:
+    """Run C6 under ``profile`` with ``seed``.
+
+    The constructions and flows run through ``executor.map`` (any
+    :class:`concurrent.futures.Executor`; None: serially); the report does not depend on it.
+    """
     t0 = time.perf_counter()
     Ns = [4] if profile.max_n_rbm <= 4 else sorted({4, 5, 6} & set(range(4, profile.max_n_rbm + 1)))
-    constructions: list[Candidate] = []
-    for N in Ns:
-        constructions += construction_candidates(
-            N, seed, hidden=("spin", "bit"), t_max=max(profile.t_max, 1e5)
-        )
-    constructions += three_body_candidates()
+    tasks = [(N, seed, ("spin", "bit"), max(profile.t_max, 1e5)) for N in Ns]
+    built = (executor.map if executor is not None else map)(construction_task, tasks)  # submitted first
     generic = [
         case
         for case in flow_plan(profile, seed)
         if case.target == "generic" or (case.target == "rbm-teacher" and case.N >= 4)
     ]
-    flows: list[Candidate] = []
-    for case in generic:
-        flows += flow_candidates(case)
+    flows = flow_sweep(generic, executor)
+    constructions: list[Candidate] = [c for cs in built for c in cs]
+    constructions += three_body_candidates()
     conditions = {
         "k_low": K_LOW,
         "alternative_k_low": "N (every order)",

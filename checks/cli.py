@@ -1,13 +1,16 @@
 """The ``dsb-verify`` command.
 
 ``dsb-verify run [--profile quick|thorough] [--claims C1,C4] [--seed N] [--out DIR]
-[--data FILE [--columns 0,3,5] [--pseudo-count ALPHA]]``
+[--workers N] [--data FILE [--columns 0,3,5] [--pseudo-count ALPHA]]``
 runs the claim checks, shows progress on stderr, prints the verdict table and
 writes ``report.json``, ``report.md`` and figures to DIR (default ``report/``).
 With ``--data`` the empirical distribution of the samples in FILE
 (:func:`checks.io.load_target`; default pseudo-count ``2^-N``, one virtual
 sample spread uniformly) is passed to the claim checks that accept a target;
 the report states which claims used it and which ran on generated targets only.
+With ``--workers N > 1`` the independent flows of the checks run in a pool of
+N local processes (:func:`checks.runner.process_executor`); the report is the
+same as the serial one.
 
 ``dsb-verify effective MODEL [--checkpoint n | --all-checkpoints] [--format json|csv|npz]
 [--out FILE] [--figure PNG] [--units bernoulli|spin|V,H] [--compare-gaussian]``
@@ -55,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C4 (default: all)")
     run.add_argument("--seed", type=int, default=0, help="seed of every generated case (default 0)")
     run.add_argument("--out", type=Path, default=Path("report"), help="output directory (default report/)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for the independent flows (default 1: serial, in this process); same report",
+    )
     run.add_argument(
         "--data",
         type=Path,
@@ -125,6 +134,11 @@ def _prepare_out(out: Path) -> str | None:
     while not probe_dir.exists() and probe_dir.parent != probe_dir:
         created.append(probe_dir)
         probe_dir = probe_dir.parent
+    for name in ("report.json", "report.md", "figures"):
+        target = out / name
+        if target.exists() and (target.is_dir() != (name == "figures")):
+            kind = "a directory" if target.is_dir() else "a file"
+            return f"cannot write to output directory {str(out)!r}: {name} exists there as {kind}"
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".dsb-verify-write-test"
@@ -152,6 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.seed < 0:
         return _fail(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.workers < 1:
+        return _fail(f"--workers must be an integer >= 1, got {args.workers}")
     try:
         target, target_info = _load_data(args)
     except ValueError as exc:
@@ -164,9 +180,14 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(msg + "\n")
         sys.stderr.flush()
 
+    from contextlib import nullcontext
+
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):  # see pyproject.toml: oversubscription
+    from checks.runner import process_executor
+
+    pool = process_executor(args.workers) if args.workers > 1 else nullcontext(None)
+    with pool as executor, threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
         report = run_checks(
             profile,
             args.seed,
@@ -175,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
             target=target,
             target_info=target_info,
+            executor=executor,
         )
     json_path, md_path = write_report(report, args.out)
     print(verdict_table(report))

@@ -10,6 +10,14 @@ A user's target (``dsb-verify run --data``) is passed as ``run(profile, seed,
 target=q)`` to the modules whose ``run`` accepts a ``target`` keyword; the
 others run on generated targets only. Provenance (``user_target``) and each
 claim's conditions (``target``) record which is which.
+
+Independent cases (chiefly gradient flows) can be spread over cores or a
+cluster: ``run_checks(..., executor=ex)`` passes any
+:class:`concurrent.futures.Executor` as ``run(..., executor=ex)`` to the
+modules whose ``run`` accepts it; they map a module-level function over cases
+generated in the parent (order preserved), so the report is the same as the
+serial one for the same seed. :func:`process_executor` builds the local pool of
+``dsb-verify run --workers N``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -33,7 +42,15 @@ from checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from theory import __version__
 from theory.precision import audit
 
-__all__ = ["CLAIM_MODULES", "Report", "run_checks", "parse_claims", "provenance", "SCHEMA_VERSION"]
+__all__ = [
+    "CLAIM_MODULES",
+    "Report",
+    "run_checks",
+    "parse_claims",
+    "process_executor",
+    "provenance",
+    "SCHEMA_VERSION",
+]
 
 #: Version of the ``report.json`` layout; bump on incompatible changes.
 SCHEMA_VERSION = "1.0"
@@ -67,6 +84,26 @@ def parse_claims(spec: str | None) -> tuple[str, ...]:
             f"expected a comma-separated subset of {','.join(CLAIM_IDS)}"
         )
     return tuple(c for c in CLAIM_IDS if c in ids)
+
+
+def _limit_blas() -> None:
+    """Worker initializer: one BLAS thread per process (``workers`` processes share the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def process_executor(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` local processes, each limited to one BLAS thread.
+
+    Raises
+    ------
+    ValueError
+        If ``workers`` is not an integer ``>= 1``.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    return ProcessPoolExecutor(max_workers=workers, initializer=_limit_blas)
 
 
 def _module(claim: str) -> ModuleType:
@@ -142,6 +179,7 @@ def run_checks(
     progress: Callable[[str], None] | None = None,
     target: np.ndarray | None = None,
     target_info: dict[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> Report:
     """Run the claim checks ``claims`` under ``profile`` and ``seed``.
 
@@ -165,6 +203,12 @@ def run_checks(
     target_info
         Description of ``target`` for the provenance (path, columns,
         pseudo-count...); its ``replay_args`` are appended to the replay command.
+    executor
+        Where independent cases run (any :class:`concurrent.futures.Executor`:
+        :func:`process_executor`, a Dask ``Client.get_executor()``, ...),
+        passed to the claim modules whose ``run`` accepts an ``executor``
+        keyword; None runs everything serially in this process. The report
+        does not depend on it.
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -174,12 +218,14 @@ def run_checks(
     for k, claim in enumerate(ordered, 1):
         say(f"[{k}/{len(ordered)}] {claim}: running ({profile.name} profile) ...")
         mod = _module(claim)
-        rep: ClaimReport
-        if target is not None and "target" in inspect.signature(mod.run).parameters:
-            rep = mod.run(profile, seed, target=target)
+        params = inspect.signature(mod.run).parameters
+        kwargs: dict[str, Any] = {}
+        if target is not None and "target" in params:
+            kwargs["target"] = target
             used_by.append(claim)
-        else:
-            rep = mod.run(profile, seed)
+        if executor is not None and "executor" in params:
+            kwargs["executor"] = executor
+        rep: ClaimReport = mod.run(profile, seed, **kwargs)
         if target is not None:
             note = (
                 "user data" if claim in used_by else "generated targets only (this check takes no user data)"

@@ -1,0 +1,984 @@
+r"""Bad calls of the public :mod:`theory` API, one :class:`ApiCase` each.
+
+Every case names a callable by its dotted path in :mod:`theory` (``"wht"``,
+``"RBM.couplings"`` — an unbound method, so the builder passes the instance
+first), a builder of its arguments (run lazily, inside the test) and a regular
+expression the :class:`ValueError` message must match (``re.search``). The
+regexes quote the part of the message that says what is *expected*, not only
+what was wrong (shared/STYLE.md §7).
+
+Glossary: ``N`` spins, ``2^N`` states, ``P`` parameters, ``q`` a target
+distribution, ``J`` couplings, ``theta`` model parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import theory as T
+
+Args = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ApiCase:
+    """One bad call: ``theory.<func>(*args, **kwargs)`` must raise a matching ``ValueError``.
+
+    Attributes
+    ----------
+    id
+        Short unique name (the pytest id).
+    func
+        Dotted path inside :mod:`theory`, e.g. ``"kl"`` or ``"RBM.couplings"``.
+    build
+        Zero-argument callable returning ``(args, kwargs)``.
+    match
+        Regular expression searched in the message.
+    bug
+        If set, the library does not refuse this input cleanly yet; the test is a
+        strict ``xfail`` with this reason.
+    """
+
+    id: str
+    func: str
+    build: Callable[[], Args] = field(repr=False)
+    match: str
+    bug: str | None = None
+
+
+def resolve(func: str) -> Callable[..., Any]:
+    """The callable ``theory.<func>`` (dotted paths reach methods)."""
+    obj: Any = T
+    for part in func.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _args(*args: Any, **kwargs: Any) -> Callable[[], Args]:
+    """A builder for fixed arguments (for inputs cheap and immutable enough to share)."""
+    return lambda: (args, kwargs)
+
+
+def _u(N: int) -> np.ndarray:
+    """Uniform distribution over ``2^N`` states."""
+    return np.full(2**N, 2.0**-N)
+
+
+def _with(x: np.ndarray, i: int, v: float) -> np.ndarray:
+    y = np.array(x, dtype=np.float64)
+    y[i] = v
+    return y
+
+
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+_POW2 = r"last axis of length 2\^N with N >= 1 \(2, 4, 8, \.\.\.\)"
+_REAL = r"must be a real numeric array, got dtype"
+_FINITE = r"must be finite; it contains NaN or inf"
+_POSITIVE = r"must be strictly positive \(log p must be finite\)"
+_SUM1 = r"must sum to 1 along its last axis .*pass normalize=True"
+
+# The RBM used for method cases: N = 3 visible, 2 hidden spins, P = 3 + 2 + 6 = 11.
+_RBM = T.RBM(3, 2)
+_P = _RBM.n_params
+
+
+def _theta(P: int = _P) -> np.ndarray:
+    return np.zeros(P)
+
+
+CASES: list[ApiCase] = [
+    # ---- Walsh transform ------------------------------------------------------
+    ApiCase("wht-length-3", "wht", _args(np.ones(3)), rf"f must have a {_POW2}, got length 3"),
+    ApiCase("wht-length-1", "wht", _args(np.ones(1)), rf"f must have a {_POW2}, got length 1"),
+    ApiCase("wht-empty", "wht", _args(np.array([])), rf"f must have a {_POW2}, got length 0"),
+    ApiCase("wht-scalar", "wht", _args(1.0), r"f must have at least 1 dimension\(s\), got shape \(\)"),
+    ApiCase("wht-2d-bad-last-axis", "wht", _args(np.ones((4, 3))), r"got length 3"),
+    ApiCase("wht-nan", "wht", lambda: ((_with(np.ones(4), 2, np.nan),), {}), rf"f {_FINITE}"),
+    ApiCase("wht-inf", "wht", lambda: ((_with(np.ones(4), 0, np.inf),), {}), rf"f {_FINITE}"),
+    ApiCase("wht-complex", "wht", _args(np.ones(4, dtype=complex)), rf"f {_REAL} complex128"),
+    ApiCase("wht-strings", "wht", _args(np.array(["1", "2", "3", "4"])), rf"f {_REAL} <U1"),
+    ApiCase("wht-object", "wht", _args(np.array([1, 2, 3, None], dtype=object)), rf"f {_REAL} object"),
+    ApiCase("wht-list-of-strings", "wht", _args(["a", "b"]), rf"f {_REAL} <U1"),
+    ApiCase("iwht-length-6", "iwht", _args(np.ones(6)), rf"F must have a {_POW2}, got length 6"),
+    ApiCase("iwht-nan", "iwht", lambda: ((_with(np.ones(2), 1, np.nan),), {}), rf"F {_FINITE}"),
+    ApiCase("iwht-complex", "iwht", _args(np.ones(2, dtype=complex)), rf"F {_REAL} complex128"),
+    ApiCase("iwht-empty", "iwht", _args(np.zeros((3, 0))), rf"F must have a {_POW2}, got length 0"),
+    # ---- distributions --------------------------------------------------------
+    ApiCase("couplings-zero", "couplings", lambda: ((_with(_u(2), 1, 0.0),), {}), rf"p {_POSITIVE}"),
+    ApiCase(
+        "couplings-negative", "couplings", lambda: ((np.array([0.5, 0.6, -0.2, 0.1]),), {}), rf"p {_POSITIVE}"
+    ),
+    ApiCase("couplings-unnormalised", "couplings", lambda: ((2 * _u(3),), {}), rf"p {_SUM1}"),
+    ApiCase(
+        "couplings-zero-normalize",
+        "couplings",
+        lambda: ((_with(_u(2), 0, 0.0),), {"normalize": True}),
+        rf"p {_POSITIVE}",
+    ),
+    ApiCase("couplings-nan", "couplings", lambda: ((_with(_u(2), 0, np.nan),), {}), rf"p {_FINITE}"),
+    ApiCase(
+        "couplings-length-5", "couplings", _args(np.full(5, 0.2)), rf"p must have a {_POW2}, got length 5"
+    ),
+    ApiCase("couplings-empty", "couplings", _args(np.array([])), rf"p must have a {_POW2}, got length 0"),
+    ApiCase("couplings-strings", "couplings", _args(np.array(["0.5", "0.5"])), rf"p {_REAL} <U3"),
+    ApiCase("couplings-complex", "couplings", _args(np.full(2, 0.5 + 0j)), rf"p {_REAL} complex128"),
+    ApiCase("moments-unnormalised", "moments", lambda: ((0.5 * _u(2),), {}), rf"p {_SUM1}"),
+    ApiCase("moments-negative", "moments", _args(np.array([1.5, -0.5])), rf"p {_POSITIVE}"),
+    ApiCase("moments-inf", "moments", lambda: ((_with(_u(1), 0, np.inf),), {}), rf"p {_FINITE}"),
+    ApiCase("fisher-unnormalised", "fisher", lambda: ((3 * _u(2),), {}), rf"p {_SUM1}"),
+    ApiCase("fisher-length-3", "fisher", _args(np.full(3, 1 / 3)), rf"p must have a {_POW2}, got length 3"),
+    ApiCase("fisher-batch", "fisher", lambda: ((np.stack([_u(2), _u(2)]),), {}), r"one distribution"),
+    ApiCase("fisher-zero", "fisher", lambda: ((_with(_u(2), 3, 0.0),), {}), rf"p {_POSITIVE}"),
+    ApiCase("log_prob-length-3", "log_prob", _args(np.zeros(3)), rf"J must have a {_POW2}, got length 3"),
+    ApiCase("log_prob-nan", "log_prob", lambda: ((_with(np.zeros(4), 1, np.nan),), {}), rf"J {_FINITE}"),
+    ApiCase("log_prob-complex", "log_prob", _args(np.zeros(4, dtype=complex)), rf"J {_REAL} complex128"),
+    ApiCase("log_prob-object", "log_prob", _args(np.array([0.0, "x"], dtype=object)), rf"J {_REAL} object"),
+    ApiCase("prob-inf", "prob", lambda: ((_with(np.zeros(2), 1, -np.inf),), {}), rf"J {_FINITE}"),
+    ApiCase("log_partition-empty", "log_partition", _args(np.zeros(0)), rf"J must have a {_POW2}"),
+    ApiCase("loglik-mismatched-N", "loglik", lambda: ((np.zeros(4), _u(3)), {}), r"same N"),
+    ApiCase("loglik-q-zero", "loglik", lambda: ((np.zeros(4), _with(_u(2), 2, 0.0)), {}), rf"q {_POSITIVE}"),
+    ApiCase("loglik-J-nan", "loglik", lambda: ((_with(np.zeros(4), 0, np.nan), _u(2)), {}), rf"J {_FINITE}"),
+    ApiCase("loglik-q-unnormalised", "loglik", lambda: ((np.zeros(4), 2 * _u(2)), {}), rf"q {_SUM1}"),
+    ApiCase("kl-mismatched-N", "kl", lambda: ((_u(2), _u(3)), {}), r"same N"),
+    ApiCase("kl-p-zero", "kl", lambda: ((_u(2), _with(_u(2), 1, 0.0)), {}), rf"p {_POSITIVE}"),
+    ApiCase("kl-q-unnormalised", "kl", lambda: ((2 * _u(2), _u(2)), {}), rf"q {_SUM1}"),
+    ApiCase("entropy-zero", "entropy", lambda: ((_with(_u(1), 0, 0.0),), {}), rf"p {_POSITIVE}"),
+    ApiCase("entropy-unnormalised", "entropy", lambda: ((0.9 * _u(2),), {}), rf"p {_SUM1}"),
+    ApiCase("entropy-strings", "entropy", _args(["0.5", "0.5"]), rf"p {_REAL} <U3"),
+    # ---- max-entropy projection ----------------------------------------------
+    ApiCase(
+        "maxent-order-negative",
+        "maxent_projection",
+        lambda: ((_u(3), -1), {}),
+        r"max_order must be in \[0, N\] = \[0, 3\], got -1",
+    ),
+    ApiCase(
+        "maxent-order-too-big",
+        "maxent_projection",
+        lambda: ((_u(3), 4), {}),
+        r"max_order must be in \[0, N\] = \[0, 3\], got 4",
+    ),
+    ApiCase(
+        "maxent-order-float", "maxent_projection", lambda: ((_u(3), 1.5), {}), r"max_order must be .*integer"
+    ),
+    ApiCase(
+        "maxent-order-bool", "maxent_projection", lambda: ((_u(3), True), {}), r"max_order must be .*integer"
+    ),
+    ApiCase("maxent-q-unnormalised", "maxent_projection", lambda: ((2 * _u(3), 2), {}), rf"q {_SUM1}"),
+    ApiCase("maxent-q-zero", "maxent_projection", lambda: ((_with(_u(3), 0, 0.0), 2), {}), rf"q {_POSITIVE}"),
+    ApiCase(
+        "maxent-gtol-negative",
+        "maxent_projection",
+        lambda: ((_u(3), 2), {"gtol": -1.0}),
+        r"gtol must be a positive finite number, got -1\.0",
+    ),
+    # ---- empirical distribution ----------------------------------------------
+    ApiCase(
+        "empirical-alpha-0",
+        "empirical",
+        lambda: ((np.array([[0, 1], [1, 1]]),), {"pseudo_count": 0.0}),
+        r"pseudo_count must be a positive finite number, got 0\.0",
+    ),
+    ApiCase(
+        "empirical-alpha-nan",
+        "empirical",
+        lambda: ((np.array([[0, 1]]),), {"pseudo_count": float("nan")}),
+        r"pseudo_count must be a positive finite number, got nan",
+    ),
+    ApiCase(
+        "empirical-alpha-string",
+        "empirical",
+        lambda: ((np.array([[0, 1]]),), {"pseudo_count": "0.1"}),
+        r"pseudo_count must be a positive finite number, got '0\.1'",
+    ),
+    ApiCase(
+        "empirical-alpha-bool",
+        "empirical",
+        lambda: ((np.array([[0, 1]]),), {"pseudo_count": True}),
+        r"pseudo_count must be a positive finite number, got True",
+    ),
+    ApiCase(
+        "empirical-alpha-overflow",
+        "empirical",
+        lambda: ((np.array([[0, 1], [1, 1]]),), {"pseudo_count": 1e308}),
+        r"pseudo_count=1e\+308 is too large",
+    ),
+    ApiCase(
+        "empirical-non-binary",
+        "empirical",
+        lambda: ((np.array([[0, 2], [1, 1]]),), {"pseudo_count": 0.5}),
+        r"samples must be all 0/1 or all -1/\+1; found values \[0, 1, 2\]",
+    ),
+    ApiCase(
+        "empirical-mixed",
+        "empirical",
+        lambda: ((np.array([[0, -1], [1, 1]]),), {"pseudo_count": 0.5}),
+        r"samples must be all 0/1 or all -1/\+1",
+    ),
+    ApiCase(
+        "empirical-1d",
+        "empirical",
+        lambda: ((np.array([0, 1, 1]),), {"pseudo_count": 0.5}),
+        r"samples must be a 2-D array \(M samples, N spins\) with M >= 1, got shape \(3,\)",
+    ),
+    ApiCase(
+        "empirical-no-rows",
+        "empirical",
+        lambda: ((np.zeros((0, 3)),), {"pseudo_count": 0.5}),
+        r"samples must be a 2-D array .* with M >= 1, got shape \(0, 3\)",
+    ),
+    ApiCase(
+        "empirical-no-columns",
+        "empirical",
+        lambda: ((np.zeros((2, 0)),), {"pseudo_count": 0.5}),
+        r"number of columns N must be between 1 and 30, got 0",
+    ),
+    ApiCase(
+        "empirical-too-many-columns",
+        "empirical",
+        lambda: ((np.zeros((2, 40), dtype=np.int8),), {"pseudo_count": 0.5}),
+        r"number of columns N must be between 1 and 30, got 40",
+    ),
+    ApiCase(
+        "empirical-values-unknown",
+        "empirical",
+        lambda: ((np.array([[0, 1]]),), {"pseudo_count": 0.5, "values": "ising"}),
+        r"values must be 'auto', 'spin' or 'bit', got 'ising'",
+    ),
+    ApiCase(
+        "empirical-bits-declared-spin",
+        "empirical",
+        lambda: ((np.array([[0, 1]]),), {"pseudo_count": 0.5, "values": "spin"}),
+        r"s must contain only the values \(-1, 1\); found",
+    ),
+    ApiCase(
+        "empirical-strings",
+        "empirical",
+        lambda: ((np.array([["0", "1"]]),), {"pseudo_count": 0.5}),
+        r"samples must be all 0/1 or all -1/\+1",
+    ),
+    ApiCase(
+        "empirical-complex",
+        "empirical",
+        lambda: ((np.array([[0, 1], [1, 0]], dtype=complex),), {"pseudo_count": 0.5}),
+        r"samples must be .*real|got dtype complex",
+    ),
+    ApiCase(
+        "empirical-nan",
+        "empirical",
+        lambda: ((np.array([[0.0, np.nan]]),), {"pseudo_count": 0.5}),
+        r"samples must be all 0/1 or all -1/\+1; found values \[0\.0, nan\]",
+    ),
+    # ---- bits and spins -------------------------------------------------------
+    ApiCase(
+        "spins_from_bits-2",
+        "spins_from_bits",
+        _args(np.array([0, 2])),
+        r"x must contain only the values \(0, 1\); found (np\.int64\()?2\b",
+    ),
+    ApiCase(
+        "spins_from_bits-spins",
+        "spins_from_bits",
+        _args(np.array([-1, 1])),
+        r"x must contain only the values \(0, 1\); found (np\.int64\()?-1\b",
+    ),
+    ApiCase(
+        "spins_from_bits-half",
+        "spins_from_bits",
+        _args([0.5]),
+        r"x must contain only the values \(0, 1\); found (np\.float64\()?0\.5",
+    ),
+    ApiCase(
+        "spins_from_bits-nan",
+        "spins_from_bits",
+        _args([np.nan, 1.0]),
+        r"x must contain only the values \(0, 1\); found (np\.float64\()?nan",
+    ),
+    ApiCase(
+        "spins_from_bits-strings",
+        "spins_from_bits",
+        _args(np.array(["0", "1"])),
+        r"x must be a real numeric array of values \(0, 1\), got dtype <U1",
+    ),
+    ApiCase(
+        "spins_from_bits-object",
+        "spins_from_bits",
+        _args(np.array([0, 1], dtype=object)),
+        r"x must be a real numeric array of values \(0, 1\), got dtype object",
+    ),
+    ApiCase(
+        "spins_from_bits-complex",
+        "spins_from_bits",
+        _args(np.array([0, 1], dtype=complex)),
+        r"x must be a real numeric array of values \(0, 1\), got dtype complex128",
+    ),
+    ApiCase(
+        "bits_from_spins-bits",
+        "bits_from_spins",
+        _args(np.array([0, 1])),
+        r"s must contain only the values \(-1, 1\); found (np\.int64\()?0\b",
+    ),
+    ApiCase(
+        "bits_from_spins-object",
+        "bits_from_spins",
+        _args(np.array([1, None], dtype=object)),
+        r"s must be a real numeric array of values \(-1, 1\), got dtype object",
+    ),
+    ApiCase(
+        "bits_from_spins-strings",
+        "bits_from_spins",
+        _args(["+1", "-1"]),
+        r"s must be a real numeric array of values \(-1, 1\), got dtype <U2",
+    ),
+    ApiCase("state_index-scalar", "state_index", _args(1), r"s must have a last axis over the N spins"),
+    ApiCase(
+        "state_index-too-wide",
+        "state_index",
+        _args(np.ones((2, 63), dtype=np.int8)),
+        r"state_index supports at most 62 spins, got 63",
+    ),
+    ApiCase(
+        "state_index-bits",
+        "state_index",
+        _args(np.array([[0, 1]])),
+        r"s must contain only the values \(-1, 1\); found (np\.int64\()?0\b",
+    ),
+    ApiCase(
+        "poly_b2s-length-3",
+        "polynomial_bits_to_spins",
+        _args(np.zeros(3)),
+        rf"c must have a {_POW2}, got length 3",
+    ),
+    ApiCase(
+        "poly_b2s-nan",
+        "polynomial_bits_to_spins",
+        lambda: ((_with(np.zeros(4), 3, np.nan),), {}),
+        rf"c {_FINITE}",
+    ),
+    ApiCase(
+        "poly_b2s-complex",
+        "polynomial_bits_to_spins",
+        _args(np.zeros(2, dtype=complex)),
+        rf"c {_REAL} complex128",
+    ),
+    ApiCase(
+        "poly_s2b-length-5",
+        "polynomial_spins_to_bits",
+        _args(np.zeros(5)),
+        rf"J must have a {_POW2}, got length 5",
+    ),
+    # ---- target generators ----------------------------------------------------
+    ApiCase(
+        "random_ising-N-0",
+        "random_ising",
+        lambda: ((0, [0.0, 1.0], _rng()), {}),
+        r"N must be between 1 and 30, got 0",
+    ),
+    ApiCase(
+        "random_ising-N-float",
+        "random_ising",
+        lambda: ((2.0, [0.0, 1.0], _rng()), {}),
+        r"N must be an integer number of spins, got 2\.0",
+    ),
+    ApiCase(
+        "random_ising-N-bool",
+        "random_ising",
+        lambda: ((True, [0.0, 1.0], _rng()), {}),
+        r"N must be an integer number of spins, got True",
+    ),
+    ApiCase(
+        "random_ising-N-too-large",
+        "random_ising",
+        lambda: ((31, [0.0, 1.0], _rng()), {}),
+        r"N must be between 1 and 30, got 31",
+    ),
+    ApiCase(
+        "random_ising-order-above-N",
+        "random_ising",
+        lambda: ((2, {3: 1.0}, _rng()), {}),
+        r"scale orders must be integers in \[0, N\] = \[0, 2\], got 3",
+    ),
+    ApiCase(
+        "random_ising-negative-scale",
+        "random_ising",
+        lambda: ((2, {1: -1.0}, _rng()), {}),
+        r"scale for order 1 must be a finite number >= 0, got -1\.0",
+    ),
+    ApiCase(
+        "random_ising-nan-scale",
+        "random_ising",
+        lambda: ((2, [0.0, np.nan], _rng()), {}),
+        r"scale for order 1 must be a finite number >= 0, got nan",
+    ),
+    ApiCase(
+        "random_ising-too-many-scales",
+        "random_ising",
+        lambda: ((2, [0.0, 1.0, 1.0, 1.0], _rng()), {}),
+        r"scales has 4 entries but orders only go up to N=2"
+        r"|scale orders must be integers in \[0, N\] = \[0, 2\], got 3",
+    ),
+    ApiCase(
+        "random_ising-seed-not-rng",
+        "random_ising",
+        lambda: ((2, [0.0, 1.0], 0), {}),
+        r"rng must be a numpy\.random\.Generator",
+    ),
+    ApiCase(
+        "ising_target-rng-none",
+        "ising_target",
+        lambda: ((2, [0.0, 1.0], None), {}),
+        r"rng must be a numpy\.random\.Generator",
+    ),
+    ApiCase(
+        "dirichlet-alpha-0",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"alpha": 0.0}),
+        r"alpha \(the Dirichlet concentration\) must be a positive finite number, got 0\.0",
+    ),
+    ApiCase(
+        "dirichlet-alpha-inf",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"alpha": np.inf}),
+        r"alpha \(the Dirichlet concentration\) must be a positive finite number, got inf",
+    ),
+    ApiCase(
+        "dirichlet-floor-too-big",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"floor": 0.5}),
+        r"floor must be in \(0, 2\^-N\) = \(0, 0\.125\), got 0\.5",
+    ),
+    ApiCase(
+        "dirichlet-floor-0",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"floor": 0.0}),
+        r"floor must be in \(0, 2\^-N\)",
+    ),
+    ApiCase(
+        "dirichlet-rng-int",
+        "dirichlet_target",
+        lambda: ((3, 42), {}),
+        r"rng must be a numpy\.random\.Generator",
+    ),
+    ApiCase(
+        "dirichlet-N-negative",
+        "dirichlet_target",
+        lambda: ((-1, _rng()), {}),
+        r"N must be between 1 and 30, got -1",
+    ),
+    ApiCase(
+        "k_body-S-0",
+        "k_body_target",
+        _args(3, 0, 1.0),
+        r"S must be a non-empty subset bitmask in \[1, 2\^N\) = \[1, 8\), got 0",
+    ),
+    ApiCase(
+        "k_body-S-too-big",
+        "k_body_target",
+        _args(3, 8, 1.0),
+        r"S must be a non-empty subset bitmask in \[1, 2\^N\) = \[1, 8\), got 8",
+    ),
+    ApiCase(
+        "k_body-beta-nan",
+        "k_body_target",
+        _args(3, 3, float("nan")),
+        r"beta must be a finite real number, got nan",
+    ),
+    ApiCase(
+        "k_body-N-bool",
+        "k_body_target",
+        _args(True, 1, 1.0),
+        r"N must be an integer number of spins, got True",
+    ),
+    ApiCase(
+        "independent-m-1",
+        "independent_sites",
+        _args([0.2, 1.0]),
+        r"magnetisations m must lie strictly inside \(-1, 1\)",
+    ),
+    ApiCase(
+        "independent-m-big",
+        "independent_sites",
+        _args([1.5]),
+        r"magnetisations m must lie strictly inside \(-1, 1\)",
+    ),
+    ApiCase(
+        "independent-m-2d",
+        "independent_sites",
+        _args([[0.1, 0.2]]),
+        r"m must be a vector of N magnetisations, got shape \(1, 2\)",
+    ),
+    ApiCase(
+        "independent-m-empty", "independent_sites", _args([]), r"len\(m\) must be between 1 and 30, got 0"
+    ),
+    ApiCase("independent-m-nan", "independent_sites", _args([np.nan]), r"m must be finite"),
+    ApiCase("independent-m-strings", "independent_sites", _args(["0.1"]), rf"m {_REAL} <U3"),
+    # ---- models: constructors -------------------------------------------------
+    ApiCase(
+        "RBM-n_hidden-0",
+        "RBM",
+        _args(3, 0),
+        r"n_hidden must be a positive integer number of hidden units, got 0",
+    ),
+    ApiCase(
+        "RBM-n_hidden-negative",
+        "RBM",
+        _args(3, -2),
+        r"n_hidden must be a positive integer number of hidden units, got -2",
+    ),
+    ApiCase(
+        "RBM-n_hidden-float",
+        "RBM",
+        _args(3, 2.0),
+        r"n_hidden must be a positive integer number of hidden units, got 2\.0",
+    ),
+    ApiCase(
+        "RBM-n_hidden-bool",
+        "RBM",
+        _args(3, True),
+        r"n_hidden must be a positive integer number of hidden units, got True",
+    ),
+    ApiCase("RBM-n_visible-0", "RBM", _args(0, 2), r"n_visible must be between 1 and"),
+    ApiCase(
+        "RBM-n_visible-bool", "RBM", _args(True, 2), r"n_visible must be an integer number of spins, got True"
+    ),
+    ApiCase(
+        "RBM-n_visible-string", "RBM", _args("3", 2), r"n_visible must be an integer number of spins, got '3'"
+    ),
+    ApiCase("RBM-hidden-unknown", "RBM", _args(3, 2, "ising"), r"hidden must be 'spin' or 'bit'"),
+    ApiCase(
+        "Tanh-widths-empty",
+        "TanhNetwork",
+        _args(3, ()),
+        r"hidden must be a tuple of one or two positive integer widths",
+    ),
+    ApiCase(
+        "Tanh-width-0",
+        "TanhNetwork",
+        _args(3, (0,)),
+        r"hidden must be a tuple of one or two positive integer widths.*got \(0,\)",
+    ),
+    ApiCase(
+        "Tanh-three-layers",
+        "TanhNetwork",
+        _args(3, (4, 4, 4)),
+        r"hidden must be a tuple of one or two positive integer widths",
+    ),
+    ApiCase(
+        "Tanh-width-int",
+        "TanhNetwork",
+        _args(3, 8),
+        r"hidden must be a tuple of one or two positive integer widths.*got 8",
+    ),
+    ApiCase(
+        "Tanh-width-float",
+        "TanhNetwork",
+        _args(3, (2.5,)),
+        r"hidden must be a tuple of one or two positive integer widths",
+    ),
+    ApiCase(
+        "Tanh-width-bool",
+        "TanhNetwork",
+        _args(3, (True,)),
+        r"hidden must be a tuple of one or two positive integer widths",
+    ),
+    ApiCase(
+        "Tanh-width-string",
+        "TanhNetwork",
+        _args(3, "8"),
+        r"hidden must be a tuple of one or two positive integer widths",
+    ),
+    ApiCase(
+        "Truncated-order-0", "TruncatedIsing", _args(3, 0), r"max_order must be in \[1, N\] = \[1, 3\], got 0"
+    ),
+    ApiCase(
+        "Truncated-order-above-N",
+        "TruncatedIsing",
+        _args(3, 4),
+        r"max_order must be in \[1, N\] = \[1, 3\], got 4",
+    ),
+    ApiCase(
+        "Truncated-order-float",
+        "TruncatedIsing",
+        _args(3, 2.0),
+        r"max_order must be an integer in \[1, 3\], got 2\.0",
+    ),
+    ApiCase(
+        "Truncated-order-bool",
+        "TruncatedIsing",
+        _args(3, True),
+        r"max_order must be an integer in \[1, 3\], got True",
+    ),
+    ApiCase("Direct-N-too-large", "DirectModel", _args(31), r"n_visible must be between 1 and"),
+    # ---- models: methods (theta of P = 11 for RBM(3, 2)) ---------------------
+    ApiCase(
+        "RBM.couplings-short-theta",
+        "RBM.couplings",
+        lambda: ((_RBM, _theta(_P - 1)), {}),
+        rf"theta must have last axis of length P={_P}",
+    ),
+    ApiCase(
+        "RBM.couplings-nan-theta",
+        "RBM.couplings",
+        lambda: ((_RBM, _with(_theta(), 0, np.nan)), {}),
+        r"theta must be finite",
+    ),
+    ApiCase(
+        "RBM.couplings-complex-theta",
+        "RBM.couplings",
+        lambda: ((_RBM, _theta().astype(complex)), {}),
+        r"theta must be a real numeric array",
+    ),
+    ApiCase(
+        "RBM.couplings-string-theta",
+        "RBM.couplings",
+        lambda: ((_RBM, ["0"] * _P), {}),
+        r"theta must be a real numeric array",
+    ),
+    ApiCase(
+        "RBM.log_prob-inf-theta",
+        "RBM.log_prob",
+        lambda: ((_RBM, _with(_theta(), 3, np.inf)), {}),
+        r"theta must be finite",
+    ),
+    ApiCase(
+        "RBM.prob-long-theta",
+        "RBM.prob",
+        lambda: ((_RBM, _theta(_P + 1)), {}),
+        rf"theta must have last axis of length P={_P}",
+    ),
+    ApiCase(
+        "RBM.jacobian-empty-theta",
+        "RBM.jacobian",
+        lambda: ((_RBM, np.zeros(0)), {}),
+        rf"theta must have last axis of length P={_P}",
+    ),
+    ApiCase(
+        "RBM.neg_energy-scalar-theta",
+        "RBM.neg_energy",
+        lambda: ((_RBM, 0.0), {}),
+        r"theta must have at least 1 dimension",
+    ),
+    ApiCase(
+        "RBM.init-rng-int",
+        "RBM.init",
+        lambda: ((_RBM, 0, 0.1), {}),
+        r"rng must be a numpy\.random\.Generator",
+    ),
+    ApiCase(
+        "RBM.init-scale-negative",
+        "RBM.init",
+        lambda: ((_RBM, _rng(), -0.1), {}),
+        r"scale must be a finite number >= 0, got -0\.1",
+    ),
+    ApiCase(
+        "RBM.init-scale-nan",
+        "RBM.init",
+        lambda: ((_RBM, _rng(), float("nan")), {}),
+        r"scale must be a finite number >= 0, got nan",
+    ),
+    ApiCase(
+        "RBM.weighted_hessian-w-length",
+        "RBM.weighted_hessian",
+        lambda: ((_RBM, _theta(), np.ones(4)), {}),
+        r"w must have shape \(2\^N,\)",
+    ),
+    ApiCase(
+        "RBM.unpack-short",
+        "RBM.unpack",
+        lambda: ((_RBM, _theta(3)), {}),
+        rf"theta must have last axis of length P={_P}",
+    ),
+    ApiCase(
+        "Tanh.couplings-nan",
+        "TanhNetwork.couplings",
+        lambda: ((T.TanhNetwork(2, (3,)), np.full(T.TanhNetwork(2, (3,)).n_params, np.nan)), {}),
+        r"theta must be finite",
+    ),
+    ApiCase(
+        "Truncated.couplings-short",
+        "TruncatedIsing.couplings",
+        lambda: ((T.TruncatedIsing(3, 2), np.zeros(3)), {}),
+        r"theta must have last axis of length P=6",
+    ),
+    # ---- flows and likelihood -------------------------------------------------
+    ApiCase(
+        "integrate_flow-method",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"method": "Euler"}),
+        r"method must be one of \('RK45', 'DOP853', 'Radau', 'BDF', 'LSODA'\), got 'Euler'",
+    ),
+    ApiCase(
+        "integrate_flow-method-lower",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"method": "lsoda"}),
+        r"method must be one of .*got 'lsoda'",
+    ),
+    ApiCase(
+        "integrate_flow-t_max-0",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"t_max": 0.0}),
+        r"t_max must be a positive finite number, got 0",
+    ),
+    ApiCase(
+        "integrate_flow-t_max-nan",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"t_max": float("nan")}),
+        r"t_max must be a positive finite number, got nan",
+    ),
+    ApiCase(
+        "integrate_flow-t_max-inf",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"t_max": np.inf}),
+        r"t_max must be a positive finite number, got inf",
+    ),
+    ApiCase(
+        "integrate_flow-t_max-string",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"t_max": "10"}),
+        r"t_max must be a positive (finite )?number, got '10'",
+    ),
+    ApiCase(
+        "integrate_flow-target-N",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(4)), {}),
+        r"target q describes N=4 spins but the model has n_visible=3",
+    ),
+    ApiCase(
+        "integrate_flow-target-unnormalised",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), 2 * _u(3)), {}),
+        rf"q {_SUM1}",
+    ),
+    ApiCase(
+        "integrate_flow-theta-length",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(5), _u(3)), {}),
+        rf"theta0? must have .*P={_P}",
+    ),
+    ApiCase(
+        "integrate_flow-model-string",
+        "integrate_flow",
+        lambda: (("rbm", _theta(), _u(3)), {}),
+        r"model must be a theory\.models\.EnergyModel, got str",
+    ),
+    ApiCase(
+        "integrate_flow-n_checkpoints-0",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"n_checkpoints": 0}),
+        r"n_checkpoints must be an integer >= 1",
+    ),
+    ApiCase(
+        "integrate_flow-n_checkpoints-bool",
+        "integrate_flow",
+        lambda: ((_RBM, _theta(), _u(3)), {"n_checkpoints": True}),
+        r"n_checkpoints must be an integer >= 1",
+    ),
+    ApiCase(
+        "gradient_ascent-lr-0",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.0, "n_steps": 5}),
+        r"lr must be a positive finite number, got 0",
+    ),
+    ApiCase(
+        "gradient_ascent-lr-negative",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": -0.1, "n_steps": 5}),
+        r"lr must be a positive finite number, got -0\.1",
+    ),
+    ApiCase(
+        "gradient_ascent-lr-nan",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": float("nan"), "n_steps": 5}),
+        r"lr must be a positive finite number, got nan",
+    ),
+    ApiCase(
+        "gradient_ascent-lr-inf",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": np.inf, "n_steps": 5}),
+        r"lr must be a positive finite number, got inf",
+    ),
+    ApiCase(
+        "gradient_ascent-n_steps-negative",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": -1}),
+        r"n_steps must be an integer >= 0",
+    ),
+    ApiCase(
+        "gradient_ascent-n_steps-float",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": 2.5}),
+        r"n_steps must be an integer >= 0",
+    ),
+    ApiCase(
+        "gradient_ascent-n_steps-bool",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": True}),
+        r"n_steps must be an integer >= 0",
+    ),
+    ApiCase(
+        "gradient_ascent-record_every-0",
+        "gradient_ascent",
+        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": 5, "record_every": 0}),
+        r"record_every must be",
+    ),
+    ApiCase(
+        "exact_hessian-theta-2d",
+        "exact_hessian",
+        lambda: ((_RBM, np.zeros((2, _P)), _u(3)), {}),
+        r"exact_hessian takes one theta of shape \(P,\)",
+    ),
+    ApiCase(
+        "exact_hessian-q-2d",
+        "exact_hessian",
+        lambda: ((_RBM, _theta(), np.stack([_u(3), _u(3)])), {}),
+        r"exact_hessian takes one target q of shape \(2\^N,\)",
+    ),
+    ApiCase(
+        "exact_hessian-theta-length",
+        "exact_hessian",
+        lambda: ((_RBM, _theta(_P + 2), _u(3)), {}),
+        rf"theta must have last axis of length P={_P}",
+    ),
+    ApiCase(
+        "exact_hessian-q-N",
+        "exact_hessian",
+        lambda: ((_RBM, _theta(), _u(2)), {}),
+        r"target q describes N=2 spins but the model has n_visible=3",
+    ),
+    ApiCase(
+        "grad_loglik-q-nan",
+        "grad_loglik",
+        lambda: ((_RBM, _theta(), _with(_u(3), 0, np.nan)), {}),
+        rf"q {_FINITE}",
+    ),
+    ApiCase(
+        "residual-model-none",
+        "residual",
+        lambda: ((None, _theta(), _u(3)), {}),
+        r"model must be a theory\.models\.EnergyModel, got NoneType",
+    ),
+    # ---- non-numbers and bools where numbers are expected --------------------
+    # (the house rule of theory._validation.check_n and models._check_scale: refuse bools
+    # and strings with a ValueError, never compare or cast them)
+    ApiCase(
+        "empirical-alpha-none",
+        "empirical",
+        lambda: ((np.array([[0, 1]]),), {"pseudo_count": None}),
+        r"pseudo_count must be a positive finite number, got None",
+    ),
+    ApiCase(
+        "k_body-beta-bool",
+        "k_body_target",
+        _args(3, 3, True),
+        r"beta must be (a )?finite.*got True",
+    ),
+    ApiCase(
+        "k_body-beta-string",
+        "k_body_target",
+        _args(3, 3, "1"),
+        r"beta must be (a )?finite.*got '1'",
+    ),
+    ApiCase(
+        "k_body-S-bool",
+        "k_body_target",
+        _args(3, True, 1.0),
+        r"S must be a non-empty subset bitmask .*got True",
+    ),
+    ApiCase(
+        "dirichlet-alpha-bool",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"alpha": True}),
+        r"alpha \(the Dirichlet concentration\) must be a positive finite number, got True",
+    ),
+    ApiCase(
+        "dirichlet-alpha-string",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"alpha": "1"}),
+        r"alpha \(the Dirichlet concentration\) must be a positive finite number, got '1'",
+    ),
+    ApiCase(
+        "dirichlet-floor-string",
+        "dirichlet_target",
+        lambda: ((3, _rng()), {"floor": "x"}),
+        r"floor must be a finite real number, got 'x'",
+    ),
+    ApiCase(
+        "random_ising-bool-scale",
+        "random_ising",
+        lambda: ((3, {1: True}, _rng()), {}),
+        r"scale for order 1 must be a finite number >= 0, got True",
+    ),
+    ApiCase(
+        "random_ising-string-scale",
+        "random_ising",
+        lambda: ((3, {1: "a"}, _rng()), {}),
+        r"scale for order 1 must be a finite number >= 0, got 'a'",
+    ),
+    ApiCase(
+        "random_ising-scales-float",
+        "random_ising",
+        lambda: ((3, 3.0, _rng()), {}),
+        r"scales must be a mapping .*or a sequence",
+    ),
+    ApiCase(
+        "maxent-gtol-bool",
+        "maxent_projection",
+        lambda: ((_u(3), 2), {"gtol": True}),
+        r"gtol must be a positive finite number, got True",
+    ),
+    ApiCase(
+        "maxent-gtol-string",
+        "maxent_projection",
+        lambda: ((_u(3), 2), {"gtol": "a"}),
+        r"gtol must be a positive finite number, got 'a'",
+    ),
+    ApiCase(
+        "maxent_fit-max_iter-negative",
+        "maxent_fit",
+        lambda: ((_u(3), 2), {"max_iter": -1}),
+        r"max_iter must be an integer >= 1, got -1",
+    ),
+    ApiCase(
+        "RBM.init-scale-string",
+        "RBM.init",
+        lambda: ((_RBM, _rng(), "1"), {}),
+        r"scale must be a finite number >= 0, got '1'",
+    ),
+    ApiCase(
+        "couplings-normalize-string",
+        "couplings",
+        lambda: ((2 * _u(2),), {"normalize": "no"}),
+        r"normalize must be True or False",
+    ),
+    # ---- conventions as arrays ------------------------------------------------
+    ApiCase("states-N-0", "states", _args(0), r"N must be between 1 and 30, got 0"),
+    ApiCase("states-N-float", "states", _args(3.0), r"N must be an integer number of spins, got 3\.0"),
+    ApiCase(
+        "hadamard-N-too-large",
+        "hadamard",
+        _args(24),
+        r"needs an estimated .* of memory but only .* is available; use a smaller N",
+    ),
+    ApiCase(
+        "characters-S-out-of-range",
+        "characters",
+        _args(8, 3),
+        r"subset bitmasks S must lie in \[0, 2\^N\) = \[0, 8\)",
+    ),
+    ApiCase(
+        "characters-S-float",
+        "characters",
+        _args(np.array([1.0]), 3),
+        r"S must be integer subset bitmask\(s\), got dtype float64",
+    ),
+    ApiCase(
+        "order_norms-length-3", "order_norms", _args(np.zeros(3)), rf"J must have a {_POW2}, got length 3"
+    ),
+]
