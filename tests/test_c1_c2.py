@@ -63,8 +63,15 @@ def test_c2_flags_a_non_concave_parameterisation():
 def test_c2_flags_a_wrong_fisher():
     q = T.dirichlet_target(2, np.random.default_rng(1))
     v = c2_convexity.evaluate(
-        DirectModel(2), [q], [], seed=0, conditions={}, point_scales=(0.5,), flow_scales=(),
-        t_max=10.0, fisher_fn=c2_convexity.fisher_or,
+        DirectModel(2),
+        [q],
+        [],
+        seed=0,
+        conditions={},
+        point_scales=(0.5,),
+        flow_scales=(),
+        t_max=10.0,
+        fisher_fn=c2_convexity.fisher_or,
     )
     assert v.status is Status.FAILS
 
