@@ -177,3 +177,17 @@ def test_mismatched_sizes():
         T.kl(np.full(4, 0.25), np.full(8, 0.125))
     with pytest.raises(ValueError, match="one distribution"):
         T.fisher(np.full((2, 4), 0.25))
+
+
+@given(st.integers(1, 10), st.floats(1e-3, 700.0), st.integers(0, 2**32 - 1))
+def test_logsumexp_two_routes(n, scale, seed):
+    """The package's log-sum-exp equals scipy's (batched, with and without keepdims)."""
+    from scipy.special import logsumexp as scipy_lse
+
+    from theory._validation import logsumexp
+
+    x = scale * np.random.default_rng(seed).standard_normal((3, 2**n))
+    np.testing.assert_allclose(logsumexp(x), scipy_lse(x, axis=-1), rtol=1e-14, atol=1e-13)
+    np.testing.assert_allclose(
+        logsumexp(x, keepdims=True), scipy_lse(x, axis=-1, keepdims=True), rtol=1e-14, atol=1e-13
+    )

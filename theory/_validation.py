@@ -33,6 +33,18 @@ def _fmt_bytes(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def logsumexp(x: NDArray[np.float64], axis: int = -1, keepdims: bool = False) -> NDArray[np.float64]:
+    r""":math:`\log\sum e^{x}` along ``axis``, stabilised by the maximum (finite input).
+
+    The one normalisation routine of the package. Plain numpy: ``scipy.special.logsumexp``
+    gives the same values (tested) but its array-API dispatch dominated the cost of
+    gradient flows on small state spaces (about 60% of a quick run, measured with cProfile).
+    """
+    m = np.max(x, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
 def check_memory(n_bytes: float, what: str) -> None:
     """Refuse a computation whose working set would not fit in memory.
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
-from theory._validation import check_memory, distribution, state_vector
+from theory._validation import check_memory, distribution, logsumexp, state_vector
 from theory.walsh import characters, wht
 
 __all__ = [

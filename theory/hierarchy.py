@@ -114,9 +114,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
-from theory._validation import as_float_array, distribution
+from theory._validation import as_float_array, distribution, logsumexp
 from theory.effective import couplings, moments
 from theory.flow import Trajectory
 from theory.kernel import kernel_block_norms

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
-from theory._validation import check_int, check_memory, check_real, distribution
+from theory._validation import check_int, check_memory, check_real, distribution, logsumexp
 from theory.effective import couplings, prob
 from theory.walsh import _orders, wht
 

@@ -28,9 +28,8 @@ from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
-from theory._validation import as_float_array, check_n, check_real, distribution
+from theory._validation import as_float_array, check_n, check_real, distribution, logsumexp
 from theory.walsh import _orders, characters, wht
 
 __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
