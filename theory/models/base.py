@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory._validation import as_float_array, check_n, check_real, distribution, logsumexp
-from theory.walsh import _orders, characters, wht
+from theory.walsh import _orders, characters, states, wht
 
 __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
 
@@ -55,6 +55,20 @@ class EnergyModel(ABC):
     @abstractmethod
     def layout(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """Named blocks of ``theta`` in order, as ``(name, shape)`` pairs (row-major)."""
+
+    @cached_property
+    def _s(self) -> NDArray[np.float64]:
+        """Visible states as floats, shape ``(2^N, N)`` (read-only)."""
+        s = states(self.n_visible).astype(np.float64)
+        s.setflags(write=False)
+        return s
+
+    @cached_property
+    def _sT(self) -> NDArray[np.float64]:
+        """Visible states with the state axis last, shape ``(N, 2^N)``, C-contiguous (read-only)."""
+        sT = np.ascontiguousarray(self._s.T)
+        sT.setflags(write=False)
+        return sT
 
     @cached_property
     def n_params(self) -> int:

@@ -42,7 +42,6 @@ from numpy.typing import NDArray
 from theory._validation import check_memory
 from theory.models.base import EnergyModel, _check_rng, _check_scale
 from theory.models.rbm import _weighted_outer_sums
-from theory.walsh import states
 
 __all__ = ["TanhNetwork"]
 
@@ -98,20 +97,6 @@ class TanhNetwork(EnergyModel):
             H2 = self.hidden[1]
             out += (("W2", (H2, H1)), ("b2", (H2,)))
         return (*out, ("v", (self.hidden[-1],)))
-
-    @cached_property
-    def _s(self) -> NDArray[np.float64]:
-        """Visible states as floats, shape ``(2^N, N)`` (read-only)."""
-        s = states(self.n_visible).astype(np.float64)
-        s.setflags(write=False)
-        return s
-
-    @cached_property
-    def _sT(self) -> NDArray[np.float64]:
-        """Visible states with the state axis last, shape ``(N, 2^N)``, C-contiguous (read-only)."""
-        sT = np.ascontiguousarray(self._s.T)
-        sT.setflags(write=False)
-        return sT
 
     @cached_property
     def _slices(self) -> dict[str, slice]:

@@ -29,15 +29,13 @@ weighted curvature ``w(s) f''(h_mu(s))``, ``q`` a target distribution.
 
 from __future__ import annotations
 
-from functools import cached_property
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
 from theory._validation import check_memory, check_n
 from theory.models.base import EnergyModel, _check_rng, _check_scale
-from theory.walsh import states, wht
+from theory.walsh import wht
 
 __all__ = ["RBM", "rbm_teacher"]
 
@@ -126,20 +124,6 @@ class RBM(EnergyModel):
         """``(("a", (N,)), ("c", (M,)), ("W", (N, M)))``."""
         N, M = self.n_visible, self.n_hidden
         return (("a", (N,)), ("c", (M,)), ("W", (N, M)))
-
-    @cached_property
-    def _s(self) -> NDArray[np.float64]:
-        """Visible states as floats, shape ``(2^N, N)`` (read-only)."""
-        s = states(self.n_visible).astype(np.float64)
-        s.setflags(write=False)
-        return s
-
-    @cached_property
-    def _sT(self) -> NDArray[np.float64]:
-        """Visible states with the state axis last, shape ``(N, 2^N)``, C-contiguous (read-only)."""
-        sT = np.ascontiguousarray(self._s.T)
-        sT.setflags(write=False)
-        return sT
 
     def _split(
         self, theta: NDArray[np.float64]
