@@ -60,7 +60,9 @@ def markdown(report: Report) -> str:
     for c in doc["claims"]:
         ctl = [x for x in doc["controls"] if x["claim"] == c["id"]]
         out.append(
-            f"| {c['id']} | **{c['status']}** | {sum(x['caught'] for x in ctl)}/{len(ctl)} | {_headline(c)} |"
+            f"| {c['id']} | **{c['status']}** | {sum(x['caught'] for x in ctl)}/{len(ctl)} | "
+            + _headline(c).replace("|", "\\|")  # a pipe would end the table cell
+            + " |"
         )
     for c in doc["claims"]:
         out += ["", f"## {c['id']} — {c['status']}", "", f"> {c['statement']}", ""]

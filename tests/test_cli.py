@@ -89,3 +89,12 @@ def test_unwritable_output_leaves_nothing(tmp_path):
     assert "cannot write to output directory" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_markdown_table_escapes_pipes_in_headlines(tmp_path):
+    out = tmp_path / "rep"
+    proc = _cli("run", "--claims", "C4", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| C4"))
+    cells = [c for c in row.replace("\\|", "").split("|")]
+    assert len(cells) == 6  # 4 cells between the outer pipes: claim, status, controls, evidence
