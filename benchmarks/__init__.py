@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks import effective, models, spectrum, transform
+from benchmarks import effective, models, scaling, spectrum, transform
 from benchmarks._harness import Config, SectionResult
 
 __all__ = ["SECTIONS", "Config", "SectionResult", "main"]
@@ -23,6 +23,7 @@ SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "transform": transform.run,
     "effective": effective.run,
     "models": models.run,
+    "scaling": scaling.run,
     "spectrum": spectrum.run,
 }
 
