@@ -105,6 +105,16 @@ def check_int(x: object, name: str, *, minimum: int | None = None) -> int:
     return int(x)
 
 
+def check_rng(rng: object) -> np.random.Generator:
+    """Validate an explicit source of randomness (the only one the package uses)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
 def check_flag(x: object, name: str) -> bool:
     """Validate a boolean flag (truthy strings or numbers are refused)."""
     if not isinstance(x, bool | np.bool_):

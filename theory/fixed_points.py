@@ -61,7 +61,7 @@ from theory.effective import prob
 from theory.flow import integrate_flow
 from theory.likelihood import exact_hessian, grad_loglik, residual
 from theory.maxent import maxent_projection
-from theory.models.base import EnergyModel, TruncatedIsing
+from theory.models.base import EnergyModel, TruncatedIsing, check_model
 from theory.models.rbm import RBM
 from theory.tolerances import EPS
 from theory.walsh import order_norms, wht
@@ -119,12 +119,6 @@ _STALL_FACTOR = 0.5
 
 
 # ---- validation -------------------------------------------------------------------
-def _check_model(model: object) -> EnergyModel:
-    if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
-    return model
-
-
 def _one_theta(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
     th = model.check_theta(theta)
     if th.ndim != 1:
@@ -192,7 +186,7 @@ def polish(
     grad_norm : float
         :math:`\|\nabla L\|` there; compare with a tolerance to decide stationarity.
     """
-    model = _check_model(model)
+    model = check_model(model)
     th, qq = _check_point(model, theta, q)
     gtol_ = _positive(gtol, "gtol")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 0:
@@ -424,7 +418,7 @@ def classify(
     -------
     FixedPoint
     """
-    model = _check_model(model)
+    model = check_model(model)
     th, qq = _check_point(model, theta, q)
     atol = _positive(residual_atol, "residual_atol")
     rrt = _positive(rank_rtol, "rank_rtol")
@@ -480,7 +474,7 @@ def represented_orders(model: EnergyModel, theta: ArrayLike) -> NDArray[np.bool_
         Entry ``k``: the order-``k`` block of ``A`` has norm above ``RANK_RTOL * |A|``
         (entry 0, the constant, is False).
     """
-    model = _check_model(model)
+    model = check_model(model)
     th = _one_theta(model, theta)
     A = model.jacobian(th)
     blocks = order_norms(np.concatenate([np.zeros((1, A.shape[1])), A], axis=0).T)  # (P, N + 1)

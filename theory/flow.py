@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.effective import couplings
 from theory.likelihood import _grad_unchecked, exact_hessian, grad_loglik
-from theory.models.base import EnergyModel
+from theory.models.base import EnergyModel, check_model
 from theory.walsh import _orders, wht
 
 __all__ = [
@@ -179,12 +179,6 @@ class Trajectory:
 
 
 # ---- validation ---------------------------------------------------------------
-def _check_model(model: object) -> EnergyModel:
-    if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
-    return model
-
-
 def _check_start(
     model: EnergyModel, theta0: ArrayLike, q: ArrayLike, *, batch: bool, hint: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -365,7 +359,7 @@ def integrate_flow(
         For invalid arguments (target of the wrong ``N``, wrong ``theta0`` length,
         non-positive times or tolerances, unknown ``method``).
     """
-    model = _check_model(model)
+    model = check_model(model)
     th0, qq = _check_start(model, theta0, q, batch=False, hint="; for a batch use integrate_flows")
     if method not in FLOW_METHODS:
         raise ValueError(f"method must be one of {FLOW_METHODS}, got {method!r}")
@@ -395,7 +389,7 @@ def integrate_flows(model: EnergyModel, theta0: ArrayLike, q: ArrayLike, **optio
     times, so the result is a list of ``B`` :class:`Trajectory` objects. Keyword
     ``options`` are those of :func:`integrate_flow`.
     """
-    model = _check_model(model)
+    model = check_model(model)
     th0, qq = _check_start(model, theta0, q, batch=True, hint="; for one start use integrate_flow")
     return [integrate_flow(model, row, qq, **options) for row in th0]
 
@@ -549,7 +543,7 @@ def gradient_ascent(
         ``"failed"`` (the gradient or the iterate became non-finite, or the model
         raised; the message says where).
     """
-    model = _check_model(model)
+    model = check_model(model)
     th0, qq = _check_start(model, theta0, q, batch=False, hint="")
     lr_ = _positive(lr, "lr")
     n = _count(n_steps, "n_steps", minimum=0)

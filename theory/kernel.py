@@ -50,19 +50,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory._validation import check_memory
-from theory.models.base import EnergyModel
+from theory.models.base import EnergyModel, check_model
 from theory.walsh import _orders
 
 __all__ = ["tangent_kernel", "kernel_block_norms", "KERNEL_BLOCK_METHODS"]
 
 #: Routes accepted by :func:`kernel_block_norms`.
 KERNEL_BLOCK_METHODS = ("qr", "gram", "dense")
-
-
-def _check_model(model: object) -> EnergyModel:
-    if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
-    return model
 
 
 def tangent_kernel(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
@@ -81,7 +75,7 @@ def tangent_kernel(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
         Symmetric positive semidefinite; row/column ``i`` is subset ``S = i + 1``.
         Only for small ``N``: prefer :func:`kernel_block_norms`.
     """
-    model = _check_model(model)
+    model = check_model(model)
     th = model.check_theta(theta)
     if th.ndim != 1:
         raise ValueError(f"tangent_kernel takes one theta of shape (P,), P={model.n_params}; got {th.shape}")
@@ -135,7 +129,7 @@ def kernel_block_norms(model: EnergyModel, theta: ArrayLike, *, method: str = "q
         row and column 0 (the constant subset, which has no coupling) are zero,
         so indices match :func:`theory.order_norms`. Symmetric in ``k, l``.
     """
-    model = _check_model(model)
+    model = check_model(model)
     if method not in KERNEL_BLOCK_METHODS:
         raise ValueError(f"method must be one of {KERNEL_BLOCK_METHODS}, got {method!r}")
     th = model.check_theta(theta)

@@ -43,16 +43,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory._validation import check_memory
-from theory.models.base import EnergyModel
+from theory.models.base import EnergyModel, check_model
 from theory.walsh import wht
 
 __all__ = ["residual", "loglik", "grad_loglik", "exact_hessian", "gauss_newton"]
-
-
-def _check_model(model: object) -> EnergyModel:
-    if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
-    return model
 
 
 def _one_theta(model: EnergyModel, theta: ArrayLike, what: str) -> NDArray[np.float64]:
@@ -99,7 +93,7 @@ def residual(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[np.f
         Entry ``i`` is subset ``S = i + 1``, the row order of :meth:`EnergyModel.jacobian`.
         ``r = 0`` exactly characterises data-consistent points (Claim C3).
     """
-    model = _check_model(model)
+    model = check_model(model)
     qq = model.check_target(q)
     return (wht(qq) - wht(model.prob(theta)))[..., 1:]
 
@@ -111,7 +105,7 @@ def loglik(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[np.flo
     one of each). :func:`theory.loglik` is the same quantity in the coupling
     coordinates ``J``; ``L(theta) == theory.loglik(model.couplings(theta), q)``.
     """
-    model = _check_model(model)
+    model = check_model(model)
     qq = model.check_target(q)
     return np.asarray(np.sum(qq * model.log_prob(theta), axis=-1))
 
@@ -132,7 +126,7 @@ def grad_loglik(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[n
     -------
     ndarray, shape ``(..., P)``
     """
-    model = _check_model(model)
+    model = check_model(model)
     qq = model.check_target(q)
     th = model.check_theta(theta)
     if th.ndim == 1 and qq.ndim == 1:
@@ -174,7 +168,7 @@ def exact_hessian(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray
     ndarray, shape ``(P, P)``
         Symmetric.
     """
-    model = _check_model(model)
+    model = check_model(model)
     qq = _one_target(model, q, "exact_hessian")
     th = _one_theta(model, theta, "exact_hessian")
     check_memory(8.0 * (3 * model.n_params * 2**model.n_visible + 3 * model.n_params**2), "exact_hessian")
@@ -205,7 +199,7 @@ def gauss_newton(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
     ndarray, shape ``(P, P)``
         Symmetric negative semidefinite; its kernel is ``ker A`` (Claim C4).
     """
-    model = _check_model(model)
+    model = check_model(model)
     th = _one_theta(model, theta, "gauss_newton")
     check_memory(8.0 * (3 * model.n_params * 2**model.n_visible + 2 * model.n_params**2), "gauss_newton")
     return -_covariance(model.grad_neg_energy(th), model.prob(th))

@@ -68,7 +68,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from theory.effective import _phi, fisher
 from theory.likelihood import exact_hessian, gauss_newton
-from theory.models.base import EnergyModel
+from theory.models.base import EnergyModel, check_model
 from theory.tolerances import EPS
 from theory.walsh import wht
 
@@ -112,12 +112,6 @@ _UNIT_ATOL: float = 1e-8
 
 
 # ---- validation -------------------------------------------------------------------------
-def _check_model(model: object) -> EnergyModel:
-    if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
-    return model
-
-
 def _one_point(
     model: EnergyModel, theta: ArrayLike, q: ArrayLike, what: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -365,7 +359,7 @@ def spectrum(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> HessianSpect
         If ``model`` is not an EnergyModel, or ``theta`` / ``q`` are not one valid
         parameter vector / one valid target of the model.
     """
-    model = _check_model(model)
+    model = check_model(model)
     th, qq = _one_point(model, theta, q, "spectrum")
     N, P = model.n_visible, model.n_params
     H = exact_hessian(model, th, qq)
@@ -581,7 +575,7 @@ def invariance_slopes(
         On an invalid point, a direction that is not a unit vector of length ``P``,
         an invalid grid, or ``max_points`` below :data:`MIN_WINDOW_POINTS`.
     """
-    model = _check_model(model)
+    model = check_model(model)
     th, qq = _one_point(model, theta_star, q, "invariance_slopes")
     vv = _check_direction(model, v)
     eps = _check_eps_grid(eps_grid)

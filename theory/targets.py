@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory._validation import as_float_array, check_memory, check_n, check_real
+from theory._validation import as_float_array, check_memory, check_n, check_real, check_rng
 from theory.binary import spins_from_bits, state_index
 from theory.effective import prob
 from theory.walsh import _orders, states
@@ -35,15 +35,6 @@ __all__ = [
     "k_body_target",
     "random_ising",
 ]
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            "rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
-            f"got {type(rng).__name__}"
-        )
-    return rng
 
 
 def _scale_profile(N: int, scales: Mapping[int, float] | Sequence[float]) -> NDArray[np.float64]:
@@ -87,7 +78,7 @@ def random_ising(
         Couplings; use :func:`theory.prob` (or :func:`ising_target`) for ``p``.
     """
     N = check_n(N, "N")
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     prof = _scale_profile(N, scales)
     return prof[_orders(N)] * rng.standard_normal(2**N)
 
@@ -117,7 +108,7 @@ def dirichlet_target(
         is allowed (N <= 9), else ``2^-N / 10``.
     """
     N = check_n(N, "N")
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     alpha = check_real(alpha, "alpha (the Dirichlet concentration)", positive=True)
     if floor is None:
         floor = 1e-3 if 1e-3 < 2.0**-N else 0.1 * 2.0**-N

@@ -29,7 +29,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory._validation import as_float_array, check_n, check_real, distribution, logsumexp
+from theory._validation import as_float_array, check_n, check_real, check_rng, distribution, logsumexp
 from theory.walsh import _orders, characters, states, wht
 
 __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
@@ -276,7 +276,7 @@ class DirectModel(_LinearCouplingModel):
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """Couplings drawn i.i.d. normal with standard deviation ``scale``."""
-        return _check_scale(scale) * _check_rng(rng).standard_normal(self.n_params)
+        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
 
 
 class TruncatedIsing(_LinearCouplingModel):
@@ -308,16 +308,17 @@ class TruncatedIsing(_LinearCouplingModel):
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """Couplings drawn i.i.d. normal with standard deviation ``scale``."""
-        return _check_scale(scale) * _check_rng(rng).standard_normal(self.n_params)
+        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
 
     def __repr__(self) -> str:
         return f"TruncatedIsing(n_visible={self.n_visible}, max_order={self.max_order}, P={self.n_params})"
 
 
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
+def check_model(model: object) -> EnergyModel:
+    """Validate that ``model`` is an :class:`EnergyModel` (shared by every function taking one)."""
+    if not isinstance(model, EnergyModel):
+        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
+    return model
 
 
 def _check_scale(scale: float) -> float:

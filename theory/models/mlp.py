@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from theory._validation import check_memory
-from theory.models.base import EnergyModel, _check_rng, _check_scale
+from theory._validation import check_memory, check_rng
+from theory.models.base import EnergyModel, _check_scale
 from theory.models.rbm import _weighted_outer_sums
 
 __all__ = ["TanhNetwork"]
@@ -240,7 +240,7 @@ class TanhNetwork(EnergyModel):
         No fan-in rescaling: ``scale`` is the typical size of every entry, so
         ``scale -> 0`` is the small-initialisation regime of Claim C5.
         """
-        return _check_scale(scale) * _check_rng(rng).standard_normal(self.n_params)
+        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
 
     def __repr__(self) -> str:
         return f"TanhNetwork(n_visible={self.n_visible}, hidden={self.hidden}, P={self.n_params})"

@@ -33,8 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
-from theory._validation import check_memory, check_n
-from theory.models.base import EnergyModel, _check_rng, _check_scale
+from theory._validation import check_memory, check_n, check_rng
+from theory.models.base import EnergyModel, _check_scale
 from theory.walsh import wht
 
 __all__ = ["RBM", "rbm_teacher"]
@@ -258,7 +258,7 @@ class RBM(EnergyModel):
         ``scale`` is the typical size of every entry (no fan-in rescaling), so
         ``scale -> 0`` is the small-initialisation regime of Claim C5.
         """
-        return _check_scale(scale) * _check_rng(rng).standard_normal(self.n_params)
+        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
 
     def fields_matching(self, q: ArrayLike, c: ArrayLike | None = None) -> NDArray[np.float64]:
         r"""The independent-site point matching ``q``'s magnetisations (spurious point of Claim C3).
