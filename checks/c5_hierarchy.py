@@ -879,16 +879,13 @@ def figures(report: ClaimReport, fig_dir: Path | str) -> list[str]:
         chosen = [c for c in curves if c["family"] == rbm]
         picks = _pick_three([c["init_scale"] for c in chosen])
         chosen = [next(c for c in chosen if c["init_scale"] == s) for s in picks]
-        fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 3.6), sharey=True, squeeze=False)
-        for ax, c in zip(axes[0], chosen, strict=True):
-            _draw_curves(ax, c)
-        axes[0][0].legend(fontsize=8, loc="lower right")
-        fig.suptitle(f"C5: effective couplings per order during training ({rbm}); {note}", fontsize=9)
-        fig.tight_layout()
-        p = out_dir / "c5_fig1_rbm_couplings.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(
+            _curve_panels(
+                chosen,
+                f"C5: effective couplings per order during training ({rbm}); {note}",
+                out_dir / "c5_fig1_rbm_couplings.png",
+            )
+        )
 
     summary = ev.get("settle_summary", {})
     if summary:
@@ -961,14 +958,26 @@ def figures(report: ClaimReport, fig_dir: Path | str) -> list[str]:
             for f in ("direct", rbm or neural[0])
         ]
         pair = [c for c in found if c is not None]
-        fig, axes = plt.subplots(1, len(pair), figsize=(4.4 * len(pair), 3.6), sharey=True, squeeze=False)
-        for ax, c in zip(axes[0], pair, strict=True):
-            _draw_curves(ax, c)
-        axes[0][0].legend(fontsize=8, loc="lower right")
-        fig.suptitle(f"C5: direct effective model (A = I) vs neural parameterisation; {note}", fontsize=9)
-        fig.tight_layout()
-        p = out_dir / "c5_fig4_direct_vs_neural.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(
+            _curve_panels(
+                pair,
+                f"C5: direct effective model (A = I) vs neural parameterisation; {note}",
+                out_dir / "c5_fig4_direct_vs_neural.png",
+            )
+        )
     return paths
+
+
+def _curve_panels(curves: list[dict], title: str, path: Path) -> str:
+    """One panel of per-order coupling norms per curve, side by side; returns the PNG path."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.3 * len(curves), 3.6), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], curves, strict=True):
+        _draw_curves(ax, c)
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
