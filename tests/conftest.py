@@ -3,6 +3,9 @@
 * ``dev`` (default): 50 random examples per property, quick feedback.
 * ``ci``: derandomised (same examples every run), 60 examples, no deadline.
 * ``thorough``: 1000 examples per property, for release runs.
+* ``mutation``: derandomised, 10 examples, no example database: used by the mutation
+  run (``mutmut run``, see the README), where each test runs once per mutant, so a test
+  must be cheap and give the same verdict every time.
 """
 
 import os
@@ -25,5 +28,13 @@ settings.register_profile(
 )
 settings.register_profile(
     "thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "mutation",
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -137,6 +137,7 @@ def _assert_refused(
     assert left == [], f"partial output left behind: {left}"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("case", _params([c for c in files.CASES if c.subprocess], _needs_h5))
 def test_cli_refuses_subprocess(corpus, subprocess_results, case: files.CliCase):
     _assert_refused(corpus, case, *subprocess_results[case.id])

@@ -11,9 +11,20 @@ from theory import __version__
 
 
 def _cli(*args, cwd=None):
+    """The command as a separate Python process (exit code, one-line stderr, no traceback)."""
     return subprocess.run(
         [sys.executable, "-m", "checks.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
     )
+
+
+def _main(capsys, *args):
+    """The command in this process: ``(exit code, stdout, stderr)``; argparse errors exit 2."""
+    try:
+        rc = main(list(args))
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
 
 
 def test_version(capsys):
@@ -28,12 +39,12 @@ def test_help_without_arguments(capsys):
     assert "run" in capsys.readouterr().out
 
 
-def test_run_writes_report(tmp_path):
+def test_run_writes_report(tmp_path, capsys):
     out = tmp_path / "rep"
-    proc = _cli("run", "--claims", "C1", "--seed", "3", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert "C1" in proc.stdout and "holds" in proc.stdout
-    assert "[1/1] C1" in proc.stderr  # progress
+    rc, stdout, stderr = _main(capsys, "run", "--claims", "C1", "--seed", "3", "--out", str(out))
+    assert rc == 0, stderr
+    assert "C1" in stdout and "holds" in stdout
+    assert "[1/1] C1" in stderr  # progress
     doc = json.loads((out / "report.json").read_text())
     assert doc["schema_version"]
     assert [c["id"] for c in doc["claims"]] == ["C1"]
@@ -48,6 +59,7 @@ def test_run_writes_report(tmp_path):
     assert (out / "report.md").read_text().startswith("# dsb-verifier report")
 
 
+@pytest.mark.subprocess
 def test_same_seed_same_report_apart_from_timings(tmp_path):
     docs = []
     for name in ("a", "b"):
@@ -73,6 +85,7 @@ def test_same_seed_same_report_apart_from_timings(tmp_path):
         (["run", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
+@pytest.mark.subprocess
 def test_bad_input_is_one_line_exit_2(args, message):
     proc = _cli(*args)
     assert proc.returncode == 2
@@ -81,20 +94,20 @@ def test_bad_input_is_one_line_exit_2(args, message):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_unwritable_output_leaves_nothing(tmp_path):
+def test_unwritable_output_leaves_nothing(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    proc = _cli("run", "--claims", "C1", "--out", str(blocker / "sub" / "deeper"))
-    assert proc.returncode == 2
-    assert "cannot write to output directory" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    rc, _, stderr = _main(capsys, "run", "--claims", "C1", "--out", str(blocker / "sub" / "deeper"))
+    assert rc == 2
+    assert "cannot write to output directory" in stderr
+    assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_markdown_table_escapes_pipes_in_headlines(tmp_path):
+def test_markdown_table_escapes_pipes_in_headlines(tmp_path, capsys):
     out = tmp_path / "rep"
-    proc = _cli("run", "--claims", "C4", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    rc, _, stderr = _main(capsys, "run", "--claims", "C4", "--out", str(out))
+    assert rc == 0, stderr
     row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| C4"))
     cells = [c for c in row.replace("\\|", "").split("|")]
     assert len(cells) == 6  # 4 cells between the outer pipes: claim, status, controls, evidence

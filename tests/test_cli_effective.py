@@ -200,6 +200,7 @@ def test_run_checks_passes_target_where_accepted(monkeypatch):
     assert "user_target" not in plain.provenance and "target" not in plain.claims[0].verdict.conditions
 
 
+@pytest.mark.subprocess
 def test_run_with_data_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
     np.savetxt(tmp_path / "d.txt", 2 * (rng.random((40, 6)) < 0.4) - 1, fmt="%d")
@@ -345,6 +346,7 @@ def _assert_refused(d: Path, name: str, rc: int, out: str, err: str) -> None:
     assert [p.name for p in d.iterdir() if p.name.startswith(("out-", ".out-", "f.png"))] == []
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", [n for n, v in BAD.items() if v[2]])
 def test_bad_input_subprocess(bad_dir, bad_runs, name):
     _assert_refused(bad_dir, name, *bad_runs[name])
