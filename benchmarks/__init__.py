@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks import effective, models, scaling, spectrum, transform
+from benchmarks import claim_checks, effective, flows, models, scaling, spectrum, transform
 from benchmarks._harness import Config, SectionResult
 
 __all__ = ["SECTIONS", "Config", "SectionResult", "main"]
@@ -25,6 +25,8 @@ SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "models": models.run,
     "scaling": scaling.run,
     "spectrum": spectrum.run,
+    "flows": flows.run,
+    "checks": claim_checks.run,
 }
 
 

@@ -32,7 +32,7 @@ from benchmarks._harness import (
 __all__ = ["FIT_WINDOW", "N_VALUES", "run"]
 
 #: Sizes timed (capped by ``--max-n``).
-N_VALUES: tuple[int, ...] = tuple(range(8, 21, 2))
+N_VALUES: tuple[int, ...] = tuple(range(4, 21, 2))
 #: Window of N for the growth-exponent fits.
 FIT_WINDOW: tuple[int, int] = (12, 20)
 ROUTES: tuple[str, ...] = ("moments", "log_partition", "couplings")

@@ -787,7 +787,7 @@ def _control_wrong_jacobian(
 
 
 # ---- figures ------------------------------------------------------------------------------
-def figures(report: ClaimReport, fig_dir: Path) -> list[str]:
+def figures(report: ClaimReport, fig_dir: Path) -> list[str]:  # pragma: no mutate block
     """Residual order profiles of the spurious points, and |r| against the rank of A."""
     import matplotlib
 

@@ -675,7 +675,7 @@ def run(profile: Profile, seed: int) -> ClaimReport:
 
 
 # ---- figures ---------------------------------------------------------------------------------
-def figures(report: ClaimReport, fig_dir: Path) -> list[str]:
+def figures(report: ClaimReport, fig_dir: Path) -> list[str]:  # pragma: no mutate block
     """Hessian spectra at the data-consistent points and the eps-slopes plot (PNG)."""
     import matplotlib
 

@@ -490,7 +490,7 @@ def _gauss_newton_hessian(
 
 
 # ---- figures ------------------------------------------------------------------------------------------
-def figures(report: ClaimReport, fig_dir: Path) -> list[str]:
+def figures(report: ClaimReport, fig_dir: Path) -> list[str]:  # pragma: no mutate block
     """Hessian spectra at the spurious points; histogram of the lowest inconsistent orders of flow ends."""
     import matplotlib
 

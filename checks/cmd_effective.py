@@ -332,7 +332,7 @@ def _npz_arrays(res: EffectiveResult) -> dict[str, Any]:
 
 
 # ---- figure -----------------------------------------------------------------
-def write_figure(res: EffectiveResult, fh: BinaryIO) -> None:
+def write_figure(res: EffectiveResult, fh: BinaryIO) -> None:  # pragma: no mutate block
     """PNG of the per-order norms against training time (the paper's Fig. 1 for one's own training).
 
     One curve per order ``k``, log norm axis (zero norms are not drawn), log

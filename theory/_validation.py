@@ -131,8 +131,13 @@ def n_from_length(length: int, name: str) -> int:
     return length.bit_length() - 1
 
 
-def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1) -> NDArray[np.float64]:
-    """Convert to a float64 array, refusing NaN/inf, complex or non-numeric input."""
+def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1, finite: bool = True) -> NDArray[np.float64]:
+    """Convert to a float64 array, refusing NaN/inf, complex or non-numeric input.
+
+    ``finite=False`` skips the NaN/inf scan (one pass over the data) for a caller
+    that checks its *result* instead and calls this again on failure, as
+    :func:`theory.wht` does.
+    """
     arr = np.asarray(x)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating)
@@ -143,7 +148,7 @@ def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1) -> NDArray[np.
     if arr.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
     arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
     return arr
 

@@ -25,12 +25,13 @@ bitmasks, ``k`` an order, ``J`` coupling vector indexed by subsets.
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory._validation import check_memory, check_n, state_vector
+from theory._validation import as_float_array, check_memory, check_n, n_from_length, state_vector
 
 __all__ = [
     "characters",
@@ -47,8 +48,10 @@ __all__ = [
 ]
 
 #: Largest Hadamard block applied as one matrix product inside :func:`wht`.
-#: Blocks of 2^4..2^5 were fastest on the reference 2-core machine (see benchmarks/).
-_WHT_BLOCK_BITS = 5
+#: A block of k bits costs 2^(k+1) flops per entry per pass and there are N/k passes:
+#: 4 bits (5 passes at N = 20) beat 5 bits (4 passes, 60 % more flops) by about 10 % on
+#: the reference 2-core machine; 3 and 6 bits were slower (``python -m benchmarks``).
+_WHT_BLOCK_BITS = 4
 
 
 def states(N: int) -> NDArray[np.int8]:
@@ -147,7 +150,8 @@ def hadamard(N: int) -> NDArray[np.float64]:
     Only for small N and for cross-checks: :func:`wht` never forms it.
     """
     N = check_n(N, "N")
-    check_memory(8 * 4**N, f"the dense {2**N} x {2**N} Hadamard matrix")
+    # the int8 characters and their int64 parities (9 bytes per entry) plus the float64 copy
+    check_memory(17 * 4**N, f"the dense {2**N} x {2**N} Hadamard matrix")
     return characters(np.arange(2**N), N).astype(np.float64)
 
 
@@ -158,6 +162,25 @@ def _hadamard_block(k: int) -> NDArray[np.float64]:
         H = np.block([[H, H], [H, -H]])
     H.setflags(write=False)
     return H
+
+
+#: Largest scratch buffer :func:`wht` keeps between calls (per thread), in bytes.
+_SCRATCH_MAX_BYTES = 64 * 2**20
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> NDArray[np.float64]:
+    """A float64 work buffer of ``size`` entries, reused between calls of this thread.
+
+    Buffers above :data:`_SCRATCH_MAX_BYTES` are allocated afresh (not kept).
+    """
+    if 8 * size > _SCRATCH_MAX_BYTES:
+        return np.empty(size)
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size)
+        _SCRATCH.buf = buf
+    return buf[:size]
 
 
 def _block_bits(N: int) -> list[int]:
@@ -189,9 +212,25 @@ def wht(f: ArrayLike) -> NDArray[np.float64]:
     Raises
     ------
     ValueError
-        If the last axis is not a power of two ``>= 2`` or ``f`` is not finite.
+        If the last axis is not a power of two ``>= 2``, ``f`` is not finite, or the
+        transform overflows float64 (entries near ``1e308 / 2^N``).
+
+    Notes
+    -----
+    Works in the result array and one scratch array of the same size, which is kept
+    per thread between calls (up to 64 MiB; larger ones are freed): re-touching fresh
+    memory at every call cost about 40 % of the time at ``N = 20``. Peak memory is the
+    input plus two arrays of its size.
     """
-    x, N = state_vector(f, "f")
+    return _wht(f, "f")
+
+
+def _wht(f: ArrayLike, name: str) -> NDArray[np.float64]:
+    # Finiteness is checked on the result: NaN or inf anywhere in the input reaches the
+    # sum of the output (inf - inf = NaN), so one read-only reduction replaces the scan
+    # of the input; the input is scanned only to word the error.
+    x = as_float_array(f, name, finite=False)
+    N = n_from_length(x.shape[-1], name)
     check_memory(3 * x.nbytes, f"wht of an array of shape {x.shape}")
     lead = x.shape[:-1]
     n = x.shape[-1]
@@ -200,19 +239,39 @@ def wht(f: ArrayLike) -> NDArray[np.float64]:
     L, R = B, n
     # bits are processed from the most significant group down, so the block
     # axis of each step sits between a leading (L) and trailing (R) axis.
-    for k in _block_bits(N):
-        R //= 2**k
-        H = _hadamard_block(k)
-        y = out.reshape(L, 2**k, R)
-        out = y.reshape(-1, 2**k) @ H if R == 1 else np.matmul(H, y)
-        L *= 2**k
+    # Two buffers used in turn (each step reads one and writes the other): the result
+    # and a scratch buffer kept per thread between calls. Arrays allocated afresh at
+    # every step are first-touched page by page each time, which cost about 40 % of the
+    # time at N = 20 (benchmarks/, section transform).
+    blocks = _block_bits(N)
+    bufs = [np.empty((B, n)), _scratch(B * n)]
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are refused below
+        for i, k in enumerate(blocks):
+            R //= 2**k
+            H = _hadamard_block(k)
+            y = out.reshape(L, 2**k, R)
+            # the last step writes the result buffer (0), never the scratch or the input
+            dst = bufs[(len(blocks) - 1 - i) % 2]
+            if R == 1:
+                np.matmul(y.reshape(-1, 2**k), H, out=dst.reshape(-1, 2**k))
+            else:
+                np.matmul(H, y, out=dst.reshape(L, 2**k, R))
+            out = dst
+            L *= 2**k
+        finite = bool(np.isfinite(out.sum())) or bool(np.all(np.isfinite(out)))
+    if not finite:
+        as_float_array(x, name)  # raises for NaN/inf input
+        raise ValueError(
+            f"the transform of {name} overflows float64 (largest |{name}| is {np.max(np.abs(x)):.3g}, "
+            f"2^N = {n}); rescale {name}"
+        )
     return out.reshape(x.shape)
 
 
 def iwht(F: ArrayLike) -> NDArray[np.float64]:
     """Inverse of :func:`wht`: ``wht(F) / 2^N``, so ``iwht(wht(f)) == f``."""
-    x, N = state_vector(F, "F")
-    return wht(x) / 2.0**N
+    out = _wht(F, "F")
+    return out / 2.0 ** (out.shape[-1].bit_length() - 1)
 
 
 def order_masks(N: int) -> NDArray[np.bool_]:

@@ -1,0 +1,116 @@
+"""Refusals say exactly what was refused, and memory guards refuse exactly at their estimate.
+
+Two contracts of the library's loud failures (issue 7, shared/STYLE.md §7):
+
+* every function taking a number of spins names *that* argument in its message
+  (``N must be ...``), so a user knows which input to fix;
+* every memory guard refuses a computation exactly when its documented working-set
+  estimate exceeds the available memory, and names the computation. The tests fake the
+  available memory (``theory._validation._available_bytes``) one byte below and at the
+  estimate, so a wrong estimate (a factor, a power) is caught without allocating anything.
+
+Found necessary by mutation testing (see README, development): mutants that renamed the
+argument in a message or changed an estimate's constant survived the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import theory as T
+from theory import _validation
+from theory.models import RBM, DirectModel
+
+N_CALLS: dict[str, Callable[[Any], Any]] = {
+    "states": T.states,
+    "subsets": T.subsets,
+    "orders": T.orders,
+    "subset_indices": lambda N: T.subset_indices(0, N),
+    "subset_mask": lambda N: T.subset_mask((), N),
+    "characters": lambda N: T.characters(0, N),
+    "hadamard": T.hadamard,
+    "order_masks": T.order_masks,
+    "random_ising": lambda N: T.random_ising(N, {1: 0.1}, np.random.default_rng(0)),
+    "dirichlet_target": lambda N: T.dirichlet_target(N, np.random.default_rng(0)),
+    "k_body_target": lambda N: T.k_body_target(N, 1, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(N_CALLS))
+@pytest.mark.parametrize(
+    ("bad", "expected"), [(0, r"between 1 and \d+, got 0"), (True, r"an integer number")]
+)
+def test_number_of_spins_is_named_in_the_refusal(name, bad, expected):
+    with pytest.raises(ValueError, match=r"^N must be ") as exc:
+        N_CALLS[name](bad)
+    assert re.search(expected, str(exc.value))
+
+
+def test_subset_indices_bounds():
+    assert T.subset_indices(7, 3) == (0, 1, 2)
+    for S in (8, -1):
+        with pytest.raises(ValueError, match=re.escape("S must be in [0, 2^N) = [0, 8), got ")):
+            T.subset_indices(S, 3)
+
+
+# name -> (call, estimated bytes, words the message must contain)
+def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
+    N = 3
+    p = T.dirichlet_target(N, np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((2, 2**N))
+    rbm = RBM(N, 2)
+    th = rbm.init(np.random.default_rng(2), 0.1)
+    P = rbm.n_params
+    return {
+        "states": (lambda: T.states(N), 2**N * N, f"states({N})"),
+        "characters": (lambda: T.characters([1, 2], N), 2 * 2**N * 9, f"characters for 2 subsets at N={N}"),
+        "hadamard": (lambda: T.hadamard(N), 17 * 4**N, "the dense 8 x 8 Hadamard matrix"),
+        "wht": (lambda: T.wht(x), 3 * x.nbytes, "wht of an array of shape (2, 8)"),
+        "polynomial_bits_to_spins": (
+            lambda: T.polynomial_bits_to_spins(x),
+            2 * x.nbytes,
+            "polynomial_bits_to_spins",
+        ),
+        "polynomial_spins_to_bits": (
+            lambda: T.polynomial_spins_to_bits(x),
+            2 * x.nbytes,
+            "polynomial_spins_to_bits",
+        ),
+        "fisher": (lambda: T.fisher(p), 3 * 8 * 4**N, "the 7 x 7 Fisher matrix"),
+        "exact_hessian": (
+            lambda: T.exact_hessian(rbm, th, p),
+            8.0 * (3 * P * 2**N + 3 * P**2),
+            "exact_hessian",
+        ),
+        "gauss_newton": (lambda: T.gauss_newton(rbm, th), 8.0 * (3 * P * 2**N + 2 * P**2), "gauss_newton"),
+        "tangent_kernel": (
+            lambda: T.tangent_kernel(DirectModel(N), T.couplings(p)[1:]),
+            8.0 * (2**N * 2**N + 2 * 2**N * (2**N - 1)),
+            "the 7 x 7 tangent kernel",
+        ),
+        "empirical": (
+            lambda: T.empirical(np.array([[1, -1, 1], [-1, -1, 1]]), pseudo_count=0.5),
+            8 * 2**N * 3,
+            "an empirical distribution over 2^3 states",
+        ),
+    }
+
+
+GUARDS = sorted(_guards())
+
+
+@pytest.mark.parametrize("name", GUARDS)
+def test_memory_guard_refuses_exactly_above_its_estimate(name, monkeypatch):
+    call, estimate, what = _guards()[name]
+    # the guard may be reached more than once (nested calls); each sees the same budget
+    monkeypatch.setattr(_validation, "_available_bytes", lambda: int(np.ceil(estimate)) - 1)
+    with pytest.raises(ValueError, match=re.escape(what) + " needs an estimated ") as exc:
+        call()
+    assert "use a smaller N" in str(exc.value)
+    monkeypatch.setattr(_validation, "_available_bytes", lambda: int(np.ceil(estimate)))
+    call()  # exactly enough: accepted
