@@ -93,3 +93,33 @@ def test_batched_polynomials():
 def test_bad_binary_input(fn, arg, match):
     with pytest.raises(ValueError, match=match):
         fn(np.asarray(arg))
+
+
+def test_state_index_of_one_state_and_of_nested_batches():
+    s = T.states(5)
+    # one state (1-D) and a (2, 16, 5) batch: the index is taken along the LAST axis only
+    assert T.state_index(s[19]) == 19 and np.ndim(T.state_index(s[19])) == 0
+    idx = T.state_index(s.reshape(2, 16, 5))
+    assert idx.dtype == np.int64 and idx.shape == (2, 16)
+    np.testing.assert_array_equal(idx.ravel(), np.arange(32))
+    # a batch axis of length N must not be mistaken for the spin axis
+    sq = T.states(3)[[1, 2, 4]]  # shape (3, 3)
+    np.testing.assert_array_equal(T.state_index(sq), [1, 2, 4])
+
+
+def test_state_index_spin_limit():
+    assert T.state_index(np.ones(62, dtype=np.int8)) == 0
+    assert T.state_index(-np.ones(62, dtype=np.int8)) == 2**62 - 1
+    with pytest.raises(ValueError, match=r"^state_index supports at most 62 spins, got 63$"):
+        T.state_index(np.ones((2, 63), dtype=np.int8))
+    with pytest.raises(ValueError, match=r"^s must have a last axis over the N spins$"):
+        T.state_index(np.int8(1))
+
+
+def test_conversions_return_int8_and_accept_bool_and_float():
+    assert T.spins_from_bits(np.array([True, False])).tolist() == [1, -1]
+    assert T.spins_from_bits(np.array([1.0, 0.0])).dtype == np.int8
+    out = T.bits_from_spins(np.array([[1.0, -1.0]]))
+    assert out.dtype == np.int8 and out.tolist() == [[1, 0]]
+    assert T.spins_from_bits([0, 1]).dtype == np.int8
+    assert T.state_index(np.array([1.0, -1.0])) == 2

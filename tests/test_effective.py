@@ -191,3 +191,14 @@ def test_logsumexp_two_routes(n, scale, seed):
     np.testing.assert_allclose(
         logsumexp(x, keepdims=True), scipy_lse(x, axis=-1, keepdims=True), rtol=1e-14, atol=1e-13
     )
+
+
+def test_entropy_is_per_distribution_along_the_last_axis():
+    rng = np.random.default_rng(0)
+    p = np.stack([T.dirichlet_target(3, rng) for _ in range(4)]).reshape(2, 2, 8)
+    h = T.entropy(p)
+    assert h.shape == (2, 2)
+    np.testing.assert_allclose(h.ravel(), [-np.sum(v * np.log(v)) for v in p.reshape(4, 8)], rtol=1e-14)
+    assert T.entropy(np.full(8, 1 / 8)) == pytest.approx(3 * np.log(2), rel=1e-15)
+    with pytest.raises(ValueError, match=r"^p must be strictly positive"):
+        T.entropy(np.array([1.0, 0.0]))

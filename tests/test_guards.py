@@ -114,3 +114,20 @@ def test_memory_guard_refuses_exactly_above_its_estimate(name, monkeypatch):
     assert "use a smaller N" in str(exc.value)
     monkeypatch.setattr(_validation, "_available_bytes", lambda: int(np.ceil(estimate)))
     call()  # exactly enough: accepted
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0.0 B"),
+        (1023, "1023.0 B"),
+        (1024, "1.0 KiB"),
+        (1536 * 2**10, "1.5 MiB"),
+        (3 * 2**30, "3.0 GiB"),
+        (2**40, "1.0 TiB"),
+        (5 * 2**50, "5.0 PiB"),
+        (2**70, f"{2**20:.1f} PiB"),  # the largest unit keeps growing
+    ],
+)
+def test_memory_sizes_are_quoted_in_binary_units(n, text):
+    assert _validation._fmt_bytes(n) == text

@@ -391,3 +391,42 @@ def test_weighted_grad_two_routes(family):
     )
     with pytest.raises(ValueError, match="w must have shape"):
         model.weighted_grad(theta, w[:8])
+
+
+def test_weighted_grad_refuses_with_what_it_expects():
+    m = RBM(3, 2)
+    th = m.init(np.random.default_rng(0), 0.1)
+    with pytest.raises(ValueError, match=r"^weighted_grad takes one theta of shape \(P,\), got \(2, 11\)$"):
+        m.weighted_grad(np.stack([th, th]), np.zeros(8))
+    with pytest.raises(ValueError, match=r"^w must have shape \(2\^N,\) = \(8,\), got \(4,\)$"):
+        m.weighted_grad(th, np.zeros(4))
+    with pytest.raises(ValueError, match=r"^w must be finite"):
+        m.weighted_grad(th, np.full(8, np.nan))
+
+
+def test_repr_names_family_size_and_parameters():
+    assert repr(DirectModel(3)) == "DirectModel(n_visible=3, P=7)"
+    assert repr(TruncatedIsing(3, 1)).startswith("TruncatedIsing(")
+
+
+@pytest.mark.parametrize("model", [DirectModel(3), TruncatedIsing(3, 2)], ids=repr)
+def test_params_from_couplings_round_trip_and_refusals(model):
+    rng = np.random.default_rng(1)
+    theta = model.init(rng, 0.5)
+    J = model.couplings(theta)
+    J[..., 0] = 123.0  # the normalisation entry is never a parameter
+    np.testing.assert_allclose(model.params_from_couplings(J), theta, rtol=0, atol=1e-12)
+    batch = np.stack([J, 2 * J])
+    assert model.params_from_couplings(batch).shape == (2, model.n_params)
+    with pytest.raises(ValueError, match=r"^J must have last axis 2\^N = 8, got \(4,\)$"):
+        model.params_from_couplings(np.zeros(4))
+    with pytest.raises(ValueError, match=r"^J must be finite"):
+        model.params_from_couplings(np.full(8, np.inf))
+    if isinstance(model, TruncatedIsing):
+        bad = np.zeros(8)
+        bad[7] = 0.1  # the 3-body coupling, outside a pairwise model
+        with pytest.raises(ValueError, match=r"^J has nonzero couplings outside the subsets of TruncatedIsing"):
+            model.params_from_couplings(bad)
+        ok = np.zeros(8)
+        ok[[1, 2, 3]] = 1.0  # fields and one pair are inside
+        assert np.count_nonzero(model.params_from_couplings(ok)) == 3

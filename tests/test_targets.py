@@ -101,3 +101,28 @@ def test_generator_bad_input():
         T.k_body_target(3, 0, 1.0)
     with pytest.raises(ValueError, match="strictly inside"):
         T.independent_sites([0.5, 1.0])
+
+
+def test_empirical_of_one_repeated_state_covers_every_state():
+    N = 4
+    q = T.empirical(np.ones((5, N), dtype=np.int8), pseudo_count=0.5)  # all spins up: state 0
+    assert q.shape == (2**N,)
+    assert q[0] == pytest.approx((5 + 0.5) / (5 + 0.5 * 2**N), rel=1e-15)
+    np.testing.assert_allclose(q[1:], 0.5 / (5 + 0.5 * 2**N), rtol=1e-15)
+
+
+def test_empirical_pseudo_count_limit_is_the_float64_range():
+    N = 3
+    samples = np.array([[1, -1, 1]])
+    largest = np.finfo(np.float64).max / 2**N / 1.01  # alpha 2^N still finite
+    q = T.empirical(samples, pseudo_count=largest)
+    np.testing.assert_allclose(q, 1 / 2**N, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"too large: alpha \* 2\^N overflows float64 at N=3$"):
+        T.empirical(samples, pseudo_count=largest * 1.02)
+
+
+def test_empirical_refusals_name_what_is_expected():
+    with pytest.raises(ValueError, match=r"^samples must be real 0/1 or -1/\+1 values, got dtype complex128$"):
+        T.empirical(np.array([[1 + 0j, -1]]), pseudo_count=1.0)
+    with pytest.raises(ValueError, match=r"found values \[0, 1, 2, 3, 4, 5\]$"):
+        T.empirical(np.arange(8).reshape(2, 4), pseudo_count=1.0)

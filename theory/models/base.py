@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory._validation import as_float_array, check_n, check_real, check_rng, distribution, logsumexp
+from theory.tolerances import transform_atol
 from theory.walsh import _orders, characters, states, wht
 
 __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
@@ -246,15 +247,25 @@ class _LinearCouplingModel(EnergyModel):
         return np.zeros((self.n_params, self.n_params))
 
     def params_from_couplings(self, J: ArrayLike) -> NDArray[np.float64]:
-        """The parameters representing coupling vector ``J`` (entries outside the model must be 0)."""
+        """The parameters representing coupling vector ``J``.
+
+        Entries outside the model's subsets must vanish up to the rounding of a
+        transform, ``|J_S| <= transform_atol(N, max|J|) / 2^N`` (so the couplings of
+        the model's own distribution, :meth:`couplings`, round-trip); ``J_0`` is ignored.
+        """
         x = as_float_array(J, "J")
         if x.shape[-1] != 2**self.n_visible:
             raise ValueError(f"J must have last axis 2^N = {2**self.n_visible}, got {x.shape}")
         outside = np.ones(2**self.n_visible, dtype=bool)
         outside[self._idx] = False
         outside[0] = False
-        if np.any(x[..., outside] != 0):
-            raise ValueError(f"J has nonzero couplings outside the subsets of {self!r}")
+        scale = np.max(np.abs(x), axis=-1, keepdims=True)
+        atol = transform_atol(self.n_visible, 1.0) / 2**self.n_visible * scale
+        if np.any(np.abs(x[..., outside]) > atol):
+            raise ValueError(
+                f"J has nonzero couplings outside the subsets of {self!r} "
+                f"(largest {np.max(np.abs(x[..., outside])):.3g})"
+            )
         return x[..., self._idx].copy()
 
 
