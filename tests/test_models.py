@@ -425,7 +425,7 @@ def test_params_from_couplings_round_trip_and_refusals(model):
     if isinstance(model, TruncatedIsing):
         bad = np.zeros(8)
         bad[7] = 0.1  # the 3-body coupling, outside a pairwise model
-        with pytest.raises(ValueError, match=r"^J has nonzero couplings outside the subsets of TruncatedIsing"):
+        with pytest.raises(ValueError, match=r"^J has nonzero couplings outside the subsets of Trunc"):
             model.params_from_couplings(bad)
         ok = np.zeros(8)
         ok[[1, 2, 3]] = 1.0  # fields and one pair are inside
