@@ -54,12 +54,6 @@ def _check_n_hidden(n_hidden: object) -> int:
     return int(n_hidden)
 
 
-def _log2cosh(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``log(2 cosh x) = |x| + log1p(exp(-2|x|))``, finite for every finite ``x``."""
-    ax = np.abs(x)
-    return ax + np.log1p(np.exp(-2.0 * ax))
-
-
 def _weighted_outer_sums(D: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
     r"""``out[j, k, l] = sum_s D[j, s] x[s, k] x[s, l]`` for ``D (J, 2^N)``, ``x (2^N, K)``.
 
@@ -139,9 +133,6 @@ class RBM(EnergyModel):
         """``hT[..., mu, b] = c_mu + sum_i s_i(b) W_{i mu}``, shape ``(..., M, 2^N)``."""
         _, c, W = self._split(theta)
         return np.swapaxes(W, -1, -2) @ self._sT + c[..., :, None]
-
-    def _f(self, h: NDArray[np.float64]) -> NDArray[np.float64]:
-        return _log2cosh(h) if self.hidden == "spin" else np.logaddexp(0.0, h)
 
     def _f1(self, h: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.tanh(h) if self.hidden == "spin" else expit(h)
