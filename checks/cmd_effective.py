@@ -86,7 +86,7 @@ def _fmt_bytes(n: float) -> str:
         if n < 1024 or unit == "TiB":
             return f"{n:.1f} {unit}"
         n /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover, no mutate
 
 
 def _enumeration_bytes(Nv: int, Nh: int) -> float:

@@ -21,7 +21,7 @@ def _available_bytes() -> int:
     """Physical memory currently available, or 8 GiB if it cannot be read."""
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    except (ValueError, OSError, AttributeError):  # non-POSIX; pragma: no cover, no mutate block
         return 8 * 2**30
 
 
@@ -30,7 +30,7 @@ def _fmt_bytes(n: float) -> str:
         if n < 1024 or unit == "PiB":
             return f"{n:.1f} {unit}"
         n /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover, no mutate
 
 
 def logsumexp(x: NDArray[np.float64], axis: int = -1, keepdims: bool = False) -> NDArray[np.float64]:

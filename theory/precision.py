@@ -205,7 +205,7 @@ def _disagreement(x: ArrayLike, y: Sequence[mpmath.mpf], floor: float) -> float:
     r""":math:`\max_i |x_i - y_i| / \max(\max_i |y_i|, \mathrm{floor})`, evaluated in mpmath."""
     xs = _mp(np.asarray(x, dtype=np.float64))
     if len(xs) != len(y):
-        raise AssertionError(f"route lengths differ: {len(xs)} vs {len(y)}")  # pragma: no cover
+        raise AssertionError(f"route lengths differ: {len(xs)} vs {len(y)}")  # pragma: no cover, no mutate
     err = max(abs(a - b) for a, b in zip(xs, y, strict=True))
     scale = max(max(abs(b) for b in y), mp.mpf(floor))
     return float(err / scale)
