@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import theory as T
 from checks.strategies import distributions, n_spins
+from theory.maxent import MaxEntFit
 
 
 @st.composite
@@ -108,3 +109,21 @@ def test_projection_converges_from_far_away():
     for K in range(7):
         fit = T.maxent_fit(q, K)
         assert fit.converged, (K, fit.residual)
+
+
+def test_maxent_fit_result_refuses_inconsistent_fields():
+    J = np.zeros(8)
+    J[[1, 3]] = 0.5  # a field and a pair: order <= 2
+    fit = MaxEntFit(J=J.copy(), max_order=2, residual=0.0, iterations=3, converged=True)
+    assert not fit.J.flags.writeable  # frozen result, frozen array
+    MaxEntFit(J=J.copy(), max_order=3, residual=0.0, iterations=0, converged=False)
+    MaxEntFit(J=np.zeros(8), max_order=0, residual=0.0, iterations=0, converged=True)
+    with pytest.raises(ValueError, match=r"^J must be one vector of length 2\^N, got shape \(2, 8\)$"):
+        MaxEntFit(J=np.zeros((2, 8)), max_order=1, residual=0.0, iterations=0, converged=True)
+    with pytest.raises(ValueError, match=r"^J must be one vector of length 2\^N, got shape \(6,\)$"):
+        MaxEntFit(J=np.zeros(6), max_order=1, residual=0.0, iterations=0, converged=True)
+    for bad in (-1, 4):
+        with pytest.raises(ValueError, match=rf"^max_order must be in \[0, 3\], got {bad}$"):
+            MaxEntFit(J=J.copy(), max_order=bad, residual=0.0, iterations=0, converged=True)
+    with pytest.raises(ValueError, match=r"^couplings above max_order must be exactly zero$"):
+        MaxEntFit(J=J.copy(), max_order=1, residual=0.0, iterations=0, converged=True)
