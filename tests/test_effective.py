@@ -202,3 +202,13 @@ def test_entropy_is_per_distribution_along_the_last_axis():
     assert T.entropy(np.full(8, 1 / 8)) == pytest.approx(3 * np.log(2), rel=1e-15)
     with pytest.raises(ValueError, match=r"^p must be strictly positive"):
         T.entropy(np.array([1.0, 0.0]))
+
+
+def test_loglik_is_per_coupling_vector_along_the_last_axis():
+    rng = np.random.default_rng(2)
+    q = T.dirichlet_target(3, rng)
+    J = rng.normal(size=(2, 3, 8))
+    L = T.loglik(J, q)
+    assert L.shape == (2, 3)
+    want = [np.sum(q * T.log_prob(j)) for j in J.reshape(6, 8)]
+    np.testing.assert_allclose(L.ravel(), want, rtol=1e-13)

@@ -131,3 +131,25 @@ def test_memory_guard_refuses_exactly_above_its_estimate(name, monkeypatch):
 )
 def test_memory_sizes_are_quoted_in_binary_units(n, text):
     assert _validation._fmt_bytes(n) == text
+
+
+_Q = np.full(8, 1 / 8)
+_ZERO = np.array([0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+DISTRIBUTION_CALLS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "fisher_eigenvalues": (T.fisher_eigenvalues, "p"),
+    "fisher": (T.fisher, "p"),
+    "entropy": (T.entropy, "p"),
+    "couplings": (T.couplings, "p"),
+    "moments": (T.moments, "p"),
+    "kl(q, .)": (lambda p: T.kl(p, _Q), "q"),
+    "kl(., p)": (lambda p: T.kl(_Q, p), "p"),
+    "loglik": (lambda p: T.loglik(np.zeros(8), p), "q"),
+    "maxent_fit": (lambda p: T.maxent_fit(p, 1), "q"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTION_CALLS))
+def test_distribution_argument_is_named_in_the_refusal(name):
+    call, arg = DISTRIBUTION_CALLS[name]
+    with pytest.raises(ValueError, match=rf"^{arg} must be strictly positive"):
+        call(_ZERO)
