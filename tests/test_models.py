@@ -430,3 +430,18 @@ def test_params_from_couplings_round_trip_and_refusals(model):
         ok = np.zeros(8)
         ok[[1, 2, 3]] = 1.0  # fields and one pair are inside
         assert np.count_nonzero(model.params_from_couplings(ok)) == 3
+
+
+def test_unpack_keeps_batch_axes_and_pack_inverts_it():
+    m = RBM(3, 2)
+    rng = np.random.default_rng(4)
+    thetas = rng.normal(size=(4, 5, m.n_params))
+    b = m.unpack(thetas)
+    assert b["a"].shape == (4, 5, 3) and b["c"].shape == (4, 5, 2) and b["W"].shape == (4, 5, 3, 2)
+    one = m.unpack(thetas[2, 3])
+    np.testing.assert_array_equal(m.pack(**one), thetas[2, 3])
+    np.testing.assert_array_equal(b["W"][2, 3], one["W"])
+    with pytest.raises(ValueError, match=r"^pack needs exactly the blocks \['a', 'c', 'W'\], got \['a', 'c'\]$"):
+        m.pack(a=one["a"], c=one["c"])
+    with pytest.raises(ValueError, match=r"^block 'W' must have shape \(3, 2\), got \(2, 3\)$"):
+        m.pack(a=one["a"], c=one["c"], W=one["W"].T)
