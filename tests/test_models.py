@@ -441,7 +441,7 @@ def test_unpack_keeps_batch_axes_and_pack_inverts_it():
     one = m.unpack(thetas[2, 3])
     np.testing.assert_array_equal(m.pack(**one), thetas[2, 3])
     np.testing.assert_array_equal(b["W"][2, 3], one["W"])
-    with pytest.raises(ValueError, match=r"^pack needs exactly the blocks \['a', 'c', 'W'\], got \['a', 'c'\]$"):
+    with pytest.raises(ValueError, match=r"^pack needs exactly the blocks \['a', 'c', 'W'\]"):
         m.pack(a=one["a"], c=one["c"])
     with pytest.raises(ValueError, match=r"^block 'W' must have shape \(3, 2\), got \(2, 3\)$"):
         m.pack(a=one["a"], c=one["c"], W=one["W"].T)

@@ -13,6 +13,7 @@ distribution, ``J`` couplings, ``theta`` model parameters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,8 +86,16 @@ _POSITIVE = r"must be strictly positive \(log p must be finite\)"
 _SUM1 = r"must sum to 1 along its last axis .*pass normalize=True"
 
 # The RBM used for method cases: N = 3 visible, 2 hidden spins, P = 3 + 2 + 6 = 11.
-_RBM = T.RBM(3, 2)
-_P = _RBM.n_params
+# Built on first use, not at import (mutation runs trace every library call, and a call
+# made while a module is being imported has no source file to trace).
+_P = 3 + 2 + 3 * 2
+
+
+@functools.cache
+def _rbm() -> T.RBM:
+    model = T.RBM(3, 2)
+    assert model.n_params == _P
+    return model
 
 
 def _theta(P: int = _P) -> np.ndarray:
@@ -620,79 +629,79 @@ CASES: list[ApiCase] = [
     ApiCase(
         "RBM.couplings-short-theta",
         "RBM.couplings",
-        lambda: ((_RBM, _theta(_P - 1)), {}),
+        lambda: ((_rbm(), _theta(_P - 1)), {}),
         rf"theta must have last axis of length P={_P}",
     ),
     ApiCase(
         "RBM.couplings-nan-theta",
         "RBM.couplings",
-        lambda: ((_RBM, _with(_theta(), 0, np.nan)), {}),
+        lambda: ((_rbm(), _with(_theta(), 0, np.nan)), {}),
         r"theta must be finite",
     ),
     ApiCase(
         "RBM.couplings-complex-theta",
         "RBM.couplings",
-        lambda: ((_RBM, _theta().astype(complex)), {}),
+        lambda: ((_rbm(), _theta().astype(complex)), {}),
         r"theta must be a real numeric array",
     ),
     ApiCase(
         "RBM.couplings-string-theta",
         "RBM.couplings",
-        lambda: ((_RBM, ["0"] * _P), {}),
+        lambda: ((_rbm(), ["0"] * _P), {}),
         r"theta must be a real numeric array",
     ),
     ApiCase(
         "RBM.log_prob-inf-theta",
         "RBM.log_prob",
-        lambda: ((_RBM, _with(_theta(), 3, np.inf)), {}),
+        lambda: ((_rbm(), _with(_theta(), 3, np.inf)), {}),
         r"theta must be finite",
     ),
     ApiCase(
         "RBM.prob-long-theta",
         "RBM.prob",
-        lambda: ((_RBM, _theta(_P + 1)), {}),
+        lambda: ((_rbm(), _theta(_P + 1)), {}),
         rf"theta must have last axis of length P={_P}",
     ),
     ApiCase(
         "RBM.jacobian-empty-theta",
         "RBM.jacobian",
-        lambda: ((_RBM, np.zeros(0)), {}),
+        lambda: ((_rbm(), np.zeros(0)), {}),
         rf"theta must have last axis of length P={_P}",
     ),
     ApiCase(
         "RBM.neg_energy-scalar-theta",
         "RBM.neg_energy",
-        lambda: ((_RBM, 0.0), {}),
+        lambda: ((_rbm(), 0.0), {}),
         r"theta must have at least 1 dimension",
     ),
     ApiCase(
         "RBM.init-rng-int",
         "RBM.init",
-        lambda: ((_RBM, 0, 0.1), {}),
+        lambda: ((_rbm(), 0, 0.1), {}),
         r"rng must be a numpy\.random\.Generator",
     ),
     ApiCase(
         "RBM.init-scale-negative",
         "RBM.init",
-        lambda: ((_RBM, _rng(), -0.1), {}),
+        lambda: ((_rbm(), _rng(), -0.1), {}),
         r"scale must be a finite number >= 0, got -0\.1",
     ),
     ApiCase(
         "RBM.init-scale-nan",
         "RBM.init",
-        lambda: ((_RBM, _rng(), float("nan")), {}),
+        lambda: ((_rbm(), _rng(), float("nan")), {}),
         r"scale must be a finite number >= 0, got nan",
     ),
     ApiCase(
         "RBM.weighted_hessian-w-length",
         "RBM.weighted_hessian",
-        lambda: ((_RBM, _theta(), np.ones(4)), {}),
+        lambda: ((_rbm(), _theta(), np.ones(4)), {}),
         r"w must have shape \(2\^N,\)",
     ),
     ApiCase(
         "RBM.unpack-short",
         "RBM.unpack",
-        lambda: ((_RBM, _theta(3)), {}),
+        lambda: ((_rbm(), _theta(3)), {}),
         rf"theta must have last axis of length P={_P}",
     ),
     ApiCase(
@@ -711,55 +720,55 @@ CASES: list[ApiCase] = [
     ApiCase(
         "integrate_flow-method",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"method": "Euler"}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"method": "Euler"}),
         r"method must be one of \('RK45', 'DOP853', 'Radau', 'BDF', 'LSODA'\), got 'Euler'",
     ),
     ApiCase(
         "integrate_flow-method-lower",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"method": "lsoda"}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"method": "lsoda"}),
         r"method must be one of .*got 'lsoda'",
     ),
     ApiCase(
         "integrate_flow-t_max-0",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"t_max": 0.0}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"t_max": 0.0}),
         r"t_max must be a positive finite number, got 0",
     ),
     ApiCase(
         "integrate_flow-t_max-nan",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"t_max": float("nan")}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"t_max": float("nan")}),
         r"t_max must be a positive finite number, got nan",
     ),
     ApiCase(
         "integrate_flow-t_max-inf",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"t_max": np.inf}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"t_max": np.inf}),
         r"t_max must be a positive finite number, got inf",
     ),
     ApiCase(
         "integrate_flow-t_max-string",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"t_max": "10"}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"t_max": "10"}),
         r"t_max must be a positive (finite )?number, got '10'",
     ),
     ApiCase(
         "integrate_flow-target-N",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(4)), {}),
+        lambda: ((_rbm(), _theta(), _u(4)), {}),
         r"target q describes N=4 spins but the model has n_visible=3",
     ),
     ApiCase(
         "integrate_flow-target-unnormalised",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), 2 * _u(3)), {}),
+        lambda: ((_rbm(), _theta(), 2 * _u(3)), {}),
         rf"q {_SUM1}",
     ),
     ApiCase(
         "integrate_flow-theta-length",
         "integrate_flow",
-        lambda: ((_RBM, _theta(5), _u(3)), {}),
+        lambda: ((_rbm(), _theta(5), _u(3)), {}),
         rf"theta0? must have .*P={_P}",
     ),
     ApiCase(
@@ -771,91 +780,91 @@ CASES: list[ApiCase] = [
     ApiCase(
         "integrate_flow-n_checkpoints-0",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"n_checkpoints": 0}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"n_checkpoints": 0}),
         r"n_checkpoints must be an integer >= 1",
     ),
     ApiCase(
         "integrate_flow-n_checkpoints-bool",
         "integrate_flow",
-        lambda: ((_RBM, _theta(), _u(3)), {"n_checkpoints": True}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"n_checkpoints": True}),
         r"n_checkpoints must be an integer >= 1",
     ),
     ApiCase(
         "gradient_ascent-lr-0",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.0, "n_steps": 5}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": 0.0, "n_steps": 5}),
         r"lr must be a positive finite number, got 0",
     ),
     ApiCase(
         "gradient_ascent-lr-negative",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": -0.1, "n_steps": 5}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": -0.1, "n_steps": 5}),
         r"lr must be a positive finite number, got -0\.1",
     ),
     ApiCase(
         "gradient_ascent-lr-nan",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": float("nan"), "n_steps": 5}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": float("nan"), "n_steps": 5}),
         r"lr must be a positive finite number, got nan",
     ),
     ApiCase(
         "gradient_ascent-lr-inf",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": np.inf, "n_steps": 5}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": np.inf, "n_steps": 5}),
         r"lr must be a positive finite number, got inf",
     ),
     ApiCase(
         "gradient_ascent-n_steps-negative",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": -1}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": 0.1, "n_steps": -1}),
         r"n_steps must be an integer >= 0",
     ),
     ApiCase(
         "gradient_ascent-n_steps-float",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": 2.5}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": 0.1, "n_steps": 2.5}),
         r"n_steps must be an integer >= 0",
     ),
     ApiCase(
         "gradient_ascent-n_steps-bool",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": True}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": 0.1, "n_steps": True}),
         r"n_steps must be an integer >= 0",
     ),
     ApiCase(
         "gradient_ascent-record_every-0",
         "gradient_ascent",
-        lambda: ((_RBM, _theta(), _u(3)), {"lr": 0.1, "n_steps": 5, "record_every": 0}),
+        lambda: ((_rbm(), _theta(), _u(3)), {"lr": 0.1, "n_steps": 5, "record_every": 0}),
         r"record_every must be",
     ),
     ApiCase(
         "exact_hessian-theta-2d",
         "exact_hessian",
-        lambda: ((_RBM, np.zeros((2, _P)), _u(3)), {}),
+        lambda: ((_rbm(), np.zeros((2, _P)), _u(3)), {}),
         r"exact_hessian takes one theta of shape \(P,\)",
     ),
     ApiCase(
         "exact_hessian-q-2d",
         "exact_hessian",
-        lambda: ((_RBM, _theta(), np.stack([_u(3), _u(3)])), {}),
+        lambda: ((_rbm(), _theta(), np.stack([_u(3), _u(3)])), {}),
         r"exact_hessian takes one target q of shape \(2\^N,\)",
     ),
     ApiCase(
         "exact_hessian-theta-length",
         "exact_hessian",
-        lambda: ((_RBM, _theta(_P + 2), _u(3)), {}),
+        lambda: ((_rbm(), _theta(_P + 2), _u(3)), {}),
         rf"theta must have last axis of length P={_P}",
     ),
     ApiCase(
         "exact_hessian-q-N",
         "exact_hessian",
-        lambda: ((_RBM, _theta(), _u(2)), {}),
+        lambda: ((_rbm(), _theta(), _u(2)), {}),
         r"target q describes N=2 spins but the model has n_visible=3",
     ),
     ApiCase(
         "grad_loglik-q-nan",
         "grad_loglik",
-        lambda: ((_RBM, _theta(), _with(_u(3), 0, np.nan)), {}),
+        lambda: ((_rbm(), _theta(), _with(_u(3), 0, np.nan)), {}),
         rf"q {_FINITE}",
     ),
     ApiCase(
@@ -948,7 +957,7 @@ CASES: list[ApiCase] = [
     ApiCase(
         "RBM.init-scale-string",
         "RBM.init",
-        lambda: ((_RBM, _rng(), "1"), {}),
+        lambda: ((_rbm(), _rng(), "1"), {}),
         r"scale must be a finite number >= 0, got '1'",
     ),
     ApiCase(
