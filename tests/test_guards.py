@@ -93,6 +93,11 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
             8.0 * (2**N * 2**N + 2 * 2**N * (2**N - 1)),
             "the 7 x 7 tangent kernel",
         ),
+        "maxent_fit": (
+            lambda: T.maxent_fit(p, 1),
+            3 * 8 * N**2 + 8 * 8 * 2**N,  # N couplings of order 1, float64 work vectors
+            "max-ent projection with 3 couplings",
+        ),
         "empirical": (
             lambda: T.empirical(np.array([[1, -1, 1], [-1, -1, 1]]), pseudo_count=0.5),
             8 * 2**N * 3,

@@ -127,3 +127,28 @@ def test_maxent_fit_result_refuses_inconsistent_fields():
             MaxEntFit(J=J.copy(), max_order=bad, residual=0.0, iterations=0, converged=True)
     with pytest.raises(ValueError, match=r"^couplings above max_order must be exactly zero$"):
         MaxEntFit(J=J.copy(), max_order=1, residual=0.0, iterations=0, converged=True)
+
+
+def test_maxent_fit_reports_its_iterations_exactly():
+    rng = np.random.default_rng(5)
+    q = T.ising_target(4, {1: 0.8, 2: 0.8, 3: 0.8}, rng)
+    # K = 0 and K = N need no Newton step
+    for K in (0, 4):
+        fit = T.maxent_fit(q, K)
+        assert fit.iterations == 0 and fit.converged
+        assert isinstance(fit.residual, float) and fit.residual < 1e-12
+    # one step allowed: exactly one taken, and not converged on this target
+    one = T.maxent_fit(q, 2, max_iter=1)
+    assert one.iterations == 1 and not one.converged and one.residual > 1e-6
+    full = T.maxent_fit(q, 2)
+    assert full.converged and 1 < full.iterations < 200
+    # running again with exactly that budget reproduces the result
+    again = T.maxent_fit(q, 2, max_iter=full.iterations)
+    assert again.iterations == full.iterations and again.converged
+    np.testing.assert_array_equal(again.J, full.J)
+
+
+def test_maxent_fit_refuses_a_batch_of_targets():
+    q = T.dirichlet_target(3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"^q must be one distribution of shape \(2\^N,\), got shape \(2, 8"):
+        T.maxent_fit(np.stack([q, q]), 1)

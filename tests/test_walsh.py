@@ -178,3 +178,10 @@ def test_memory_refusal_names_the_estimate(monkeypatch):
         T.wht(np.zeros(2**10))
     with pytest.raises(ValueError, match="Hadamard matrix"):
         T.hadamard(8)
+
+
+def test_subsets_are_the_bitmasks_in_order():
+    S = T.subsets(4)
+    assert S.dtype == np.int64
+    np.testing.assert_array_equal(S, np.arange(16))
+    np.testing.assert_array_equal(T.orders(4), [bin(s).count("1") for s in S])
