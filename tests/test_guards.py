@@ -24,7 +24,7 @@ import pytest
 
 import theory as T
 from theory import _validation
-from theory.models import RBM, DirectModel
+from theory.models import RBM, DirectModel, TanhNetwork
 
 N_CALLS: dict[str, Callable[[Any], Any]] = {
     "states": T.states,
@@ -66,6 +66,8 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
     rbm = RBM(N, 2)
     th = rbm.init(np.random.default_rng(2), 0.1)
     P = rbm.n_params
+    tanh = TanhNetwork(N, (4,))
+    tth = tanh.init(np.random.default_rng(3), 0.5)[None, :].repeat(2, axis=0)
     return {
         "states": (lambda: T.states(N), 2**N * N, f"states({N})"),
         "characters": (lambda: T.characters([1, 2], N), 2 * 2**N * 9, f"characters for 2 subsets at N={N}"),
@@ -97,6 +99,16 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
             lambda: T.maxent_fit(p, 1),
             3 * 8 * N**2 + 8 * 8 * 2**N,  # N couplings of order 1, float64 work vectors
             "max-ent projection with 3 couplings",
+        ),
+        "tanh neg_energy": (
+            lambda: tanh.neg_energy(tth),
+            8 * 2 * 3 * 4 * 2**N,  # a batch of 2 theta, 3 arrays (2^N, 4 hidden)
+            f"neg_energy of {tanh!r} for theta of shape (2, {tanh.n_params})",
+        ),
+        "tanh du/dtheta": (
+            lambda: tanh.grad_neg_energy(tth),
+            2 * 8 * 2 * (tanh.n_params + 4 * 4) * 2**N,
+            f"du/dtheta of {tanh!r} for theta of shape (2, {tanh.n_params})",
         ),
         "empirical": (
             lambda: T.empirical(np.array([[1, -1, 1], [-1, -1, 1]]), pseudo_count=0.5),
