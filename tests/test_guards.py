@@ -38,6 +38,7 @@ N_CALLS: dict[str, Callable[[Any], Any]] = {
     "random_ising": lambda N: T.random_ising(N, {1: 0.1}, np.random.default_rng(0)),
     "dirichlet_target": lambda N: T.dirichlet_target(N, np.random.default_rng(0)),
     "k_body_target": lambda N: T.k_body_target(N, 1, 0.5),
+    "rbm_teacher": lambda N: T.models.rbm_teacher(N, 1, np.random.default_rng(0), 0.1),
 }
 
 

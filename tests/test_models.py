@@ -445,3 +445,30 @@ def test_unpack_keeps_batch_axes_and_pack_inverts_it():
         m.pack(a=one["a"], c=one["c"])
     with pytest.raises(ValueError, match=r"^block 'W' must have shape \(3, 2\), got \(2, 3\)$"):
         m.pack(a=one["a"], c=one["c"], W=one["W"].T)
+
+
+@pytest.mark.parametrize("hidden", ["spin", "bit"])
+def test_rbm_blocks_of_states_give_the_unblocked_result(hidden, monkeypatch):
+    """Energy in blocks of states and Hessian sums in chunks: any block size, same numbers."""
+    from theory.models import rbm as rbm_module
+
+    m = RBM(5, 3, hidden=hidden)
+    rng = np.random.default_rng(11)
+    th = m.init(rng, 0.7)
+    q = T.dirichlet_target(5, rng)
+    u, H = m.neg_energy(th), T.exact_hessian(m, th, q)
+    monkeypatch.setattr(rbm_module, "_STATE_BLOCK_ENTRIES", 7)  # blocks of 2 states, a ragged last one
+    monkeypatch.setattr(rbm_module, "_HESS_CHUNK_ENTRIES", 3 * 16)  # several chunks of states
+    np.testing.assert_allclose(m.neg_energy(th), u, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(T.exact_hessian(m, th, q), H, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("hidden", ["spin", "bit"])
+def test_rbm_energy_is_exact_for_huge_hidden_fields(hidden):
+    """log 2cosh(h) and softplus(h) in their stable forms for |h| ~ 1e3 (naive exp overflows)."""
+    m = RBM(2, 1, hidden=hidden)
+    th = m.pack(a=np.zeros(2), c=np.zeros(1), W=np.array([[-400.0], [-400.0]]))
+    h = T.states(2) @ np.array([-400.0, -400.0])  # hidden field per state: -800, 0, 0, 800
+    f = np.abs(h) + np.log1p(np.exp(-2 * np.abs(h))) if hidden == "spin" else np.logaddexp(0.0, h)
+    np.testing.assert_allclose(m.neg_energy(th), f, rtol=1e-15, atol=1e-12)
+    assert np.all(np.isfinite(m.log_prob(th)))
