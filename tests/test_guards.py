@@ -111,6 +111,15 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
             2 * 8 * 2 * (tanh.n_params + 4 * 4) * 2**N,
             f"du/dtheta of {tanh!r} for theta of shape (2, {tanh.n_params})",
         ),
+        **{
+            f"kernel_block_norms ({method})": (
+                lambda method=method: T.kernel_block_norms(rbm, th, method=method),
+                8.0 * (3 * 2**N * P + extra),  # du/dtheta twice over, plus the method's work
+                "kernel_block_norms",
+            )
+            # largest order block: comb(3, 1) = 3 rows
+            for method, extra in (("qr", min(3, P) ** 2), ("gram", N * P * P), ("dense", 3**2))
+        },
         "empirical": (
             lambda: T.empirical(np.array([[1, -1, 1], [-1, -1, 1]]), pseudo_count=0.5),
             8 * 2**N * 3,
