@@ -29,7 +29,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -170,6 +170,13 @@ class Report:
         )
 
 
+def _run_claim(claim: str, profile: Profile, seed: int, kwargs: dict[str, Any]) -> ClaimReport:
+    """``run`` of one claim module (module level, so an executor's worker can run it)."""
+    _limit_blas()
+    report: ClaimReport = _module(claim).run(profile, seed, **kwargs)
+    return report
+
+
 def run_checks(
     profile: Profile,
     seed: int,
@@ -207,25 +214,40 @@ def run_checks(
         Where independent cases run (any :class:`concurrent.futures.Executor`:
         :func:`process_executor`, a Dask ``Client.get_executor()``, ...),
         passed to the claim modules whose ``run`` accepts an ``executor``
-        keyword; None runs everything serially in this process. The report
-        does not depend on it.
+        keyword; the other claims are submitted to it whole, first, so they
+        overlap with the rest. None runs everything serially in this process.
+        The report does not depend on it.
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     results: list[ClaimReport] = []
     ordered = [c for c in CLAIM_IDS if c in set(claims)]
     used_by: list[str] = []
-    for k, claim in enumerate(ordered, 1):
-        say(f"[{k}/{len(ordered)}] {claim}: running ({profile.name} profile) ...")
-        mod = _module(claim)
-        params = inspect.signature(mod.run).parameters
+    calls: dict[str, dict[str, Any]] = {}
+    for claim in ordered:
+        params = inspect.signature(_module(claim).run).parameters
         kwargs: dict[str, Any] = {}
         if target is not None and "target" in params:
             kwargs["target"] = target
             used_by.append(claim)
         if executor is not None and "executor" in params:
             kwargs["executor"] = executor
-        rep: ClaimReport = mod.run(profile, seed, **kwargs)
+        calls[claim] = kwargs
+    # With an executor, a claim whose cases cannot be spread over it runs whole as one task,
+    # submitted first so that it overlaps with the others' cases.
+    whole: dict[str, Future[ClaimReport]] = {}
+    if executor is not None:
+        for k, claim in enumerate(ordered, 1):
+            if "executor" not in calls[claim]:
+                say(f"[{k}/{len(ordered)}] {claim}: submitted whole to the executor ({profile.name} profile)")
+                whole[claim] = executor.submit(_run_claim, claim, profile, seed, calls[claim])
+    for k, claim in enumerate(ordered, 1):
+        mod = _module(claim)
+        if claim in whole:
+            rep: ClaimReport = whole[claim].result()
+        else:
+            say(f"[{k}/{len(ordered)}] {claim}: running ({profile.name} profile) ...")
+            rep = mod.run(profile, seed, **calls[claim])
         if target is not None:
             note = (
                 "user data" if claim in used_by else "generated targets only (this check takes no user data)"

@@ -91,3 +91,26 @@ def test_cli_workers_two_gives_the_serial_report(tmp_path):
         doc = json.loads((out / "report.json").read_text())
         docs.append([{k: v for k, v in c.items() if k != "seconds"} for c in doc["claims"]])
     assert docs[0] == docs[1]
+
+
+class _RecordingPool(ThreadPoolExecutor):
+    """A thread pool that remembers which whole claims were submitted to it."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.whole: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        if getattr(fn, "__name__", "") == "_run_claim":
+            self.whole.append(args[0])
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_claims_without_an_executor_keyword_run_whole_on_the_executor():
+    """C1 and C4 cannot spread their cases: with an executor they run as one task each."""
+    serial = run_checks(TINY, 0, ("C1", "C2", "C4"))
+    with _RecordingPool() as ex:
+        par = run_checks(TINY, 0, ("C1", "C2", "C4"), executor=ex)
+    assert ex.whole == ["C1", "C4"]
+    assert [_doc(r) for r in par.claims] == [_doc(r) for r in serial.claims]
+    assert [r.verdict.claim for r in par.claims] == ["C1", "C2", "C4"]
