@@ -101,6 +101,11 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
             3 * 8 * N**2 + 8 * 8 * 2**N,  # N couplings of order 1, float64 work vectors
             "max-ent projection with 3 couplings",
         ),
+        "rbm du/dtheta": (
+            lambda: rbm.grad_neg_energy(np.stack([th, th])),
+            8 * 2 * (P + 2) * 2**N,  # a batch of 2: (P + M) arrays over the 2^N states
+            f"du/dtheta of {rbm!r} for theta of shape (2, {P})",
+        ),
         "tanh neg_energy": (
             lambda: tanh.neg_energy(tth),
             8 * 2 * 3 * 4 * 2**N,  # a batch of 2 theta, 3 arrays (2^N, 4 hidden)

@@ -185,3 +185,22 @@ def test_subsets_are_the_bitmasks_in_order():
     assert S.dtype == np.int64
     np.testing.assert_array_equal(S, np.arange(16))
     np.testing.assert_array_equal(T.orders(4), [bin(s).count("1") for s in S])
+
+
+def test_wht_scratch_buffer_is_reused_per_thread_up_to_its_cap():
+    """The work array is kept between calls (no re-touching fresh memory), within 64 MiB."""
+    import threading
+
+    from theory import walsh
+
+    a = walsh._scratch(1000)
+    b = walsh._scratch(500)
+    assert a.size == 1000 and b.size == 500 and np.shares_memory(a, b)  # one buffer, reused
+    big = walsh._scratch(walsh._SCRATCH_MAX_BYTES // 8 + 1)
+    assert not np.shares_memory(big, walsh._scratch(1000))  # above the cap: not kept
+    assert walsh._scratch(1000).base.size < big.size
+    other: list[np.ndarray] = []
+    t = threading.Thread(target=lambda: other.append(walsh._scratch(1000)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(other[0], walsh._scratch(1000))  # one buffer per thread
