@@ -60,6 +60,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from checks.io import InputError, RBMCheckpoints, load_rbm
+from theory._validation import _fmt_bytes
 from theory.rbm_gaussian import GaussianComparison, compare_gaussian
 from theory.rbm_io import rbm_from_params
 from theory.walsh import order_norms, orders
@@ -79,14 +80,6 @@ _CONVENTION = (
     "log p(s) = sum_S J_S prod_{i in S} s_i with spins s_i = 2 x_i - 1 (x = 1 is spin up); "
     "subset S as a bitmask (bit i = variable i) and as variable indices (shared/THEORY.md §1-2)"
 )
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover, no mutate
 
 
 def _enumeration_bytes(Nv: int, Nh: int) -> float:
