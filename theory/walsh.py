@@ -270,8 +270,9 @@ def _wht(f: ArrayLike, name: str) -> NDArray[np.float64]:
 
 def iwht(F: ArrayLike) -> NDArray[np.float64]:
     """Inverse of :func:`wht`: ``wht(F) / 2^N``, so ``iwht(wht(f)) == f``."""
-    out = _wht(F, "F")
-    return out / 2.0 ** (out.shape[-1].bit_length() - 1)
+    out = _wht(F, "F")  # a fresh result array: divided in place (2^N, exact)
+    out /= out.shape[-1]
+    return out
 
 
 def order_masks(N: int) -> NDArray[np.bool_]:
