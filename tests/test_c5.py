@@ -112,6 +112,11 @@ def test_high_order_gain_amplifies_high_orders_from_the_direct_models_start():
     np.testing.assert_allclose(m.couplings(theta), J_direct, atol=1e-15)
     gains = g ** T.orders(N)[1:].astype(float)
     np.testing.assert_allclose(m.jacobian(theta), np.diag(gains), atol=1e-14)
+    # weighted gradient sum_x w(x) d(-E)/dtheta = A^T (WHT of w): the gain multiplies order k by g^k
+    w = np.random.default_rng(2).standard_normal(2**N)
+    np.testing.assert_allclose(
+        m.weighted_grad(theta, w), gains * direct.weighted_grad(np.zeros(2**N - 1), w), rtol=1e-13
+    )
     with pytest.raises(ValueError, match="gain must be a positive finite number"):
         c5.HighOrderGain(N, 0.0)
 
@@ -132,3 +137,36 @@ def test_user_target_joins_the_experiment(monkeypatch):
     rep = c5.run(TINY, 0, target=q)
     assert rep.verdict.conditions["user_target"]["used"] is False
     assert all(r["n_runs"] == TINY.n_inits for r in rep.verdict.evidence["rows"])
+
+
+def test_flows_runs_family_target_init_scale_in_order_from_the_seeded_starts():
+    """:func:`checks.c5_hierarchy.flows` (public, for notebooks): order, starts, executor-independence."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    targets = [T.dirichlet_target(2, rng) for _ in range(2)]
+    families = [("direct", DirectModel), ("gain", lambda N: c5.HighOrderGain(N, 3.0))]
+    scales, n_inits = (0.01, 0.5), 2
+    runs = c5.flows(families, targets, scales, n_inits, seed=5, t_max=5.0)
+    expected = [
+        (f, i, j, s) for (f, _), i, j, s in itertools.product(families, range(2), range(n_inits), scales)
+    ]
+    assert [(r.family, r.target, r.init, r.init_scale) for r in runs] == expected
+    for r in runs:
+        assert r.N == 2 and r.q is targets[r.target]
+        model = DirectModel(2) if r.family == "direct" else c5.HighOrderGain(2, 3.0)
+        start = model.init(c5.seeded_rng(5, "c5-init", 2, r.target, r.init), r.init_scale)
+        np.testing.assert_array_equal(r.trajectory.theta[0], start)
+        assert r.trajectory.t[-1] <= 5.0
+    # the gain model starts from the same couplings as the direct one (its documented design)
+    half = len(runs) // 2
+    for d, g in zip(runs[:half], runs[half:], strict=True):
+        Jd = DirectModel(2).couplings(d.trajectory.theta[0])
+        Jg = c5.HighOrderGain(2, 3.0).couplings(g.trajectory.theta[0])
+        np.testing.assert_allclose(Jg, Jd, rtol=1e-14, atol=1e-17)
+    with ThreadPoolExecutor(2) as pool:
+        again = c5.flows(families, targets, scales, n_inits, seed=5, t_max=5.0, executor=pool)
+    for a, b in zip(runs, again, strict=True):
+        np.testing.assert_array_equal(a.trajectory.theta, b.trajectory.theta)
+    other = c5.flows(families[:1], targets[:1], scales[:1], 1, seed=6, t_max=5.0)
+    assert not np.array_equal(other[0].trajectory.theta[0], runs[0].trajectory.theta[0])

@@ -264,3 +264,28 @@ def test_trajectory_checks_its_invariants():
     with pytest.raises(ValueError, match=r"Trajectory.residual_order_norms must have shape"):
         dataclasses.replace(traj, residual_order_norms=traj.residual_order_norms[:, :-1])
     assert isinstance(dataclasses.replace(traj), Trajectory)
+
+
+def test_roster_builds_every_family_with_its_documented_default_width():
+    from checks._common import FAMILIES as ROSTER
+    from checks._common import roster
+
+    models = roster(3)
+    assert [repr(m) for m in models] == [
+        "DirectModel(n_visible=3, P=7)",
+        "TruncatedIsing(n_visible=3, max_order=2, P=6)",
+        "RBM(n_visible=3, n_hidden=8, hidden='spin', P=35)",  # 2^N hidden units
+        "RBM(n_visible=3, n_hidden=8, hidden='bit', P=35)",
+        "TanhNetwork(n_visible=3, hidden=(6,), P=30)",  # 2N tanh units per layer
+        "TanhNetwork(n_visible=3, hidden=(6, 6), P=72)",
+    ]
+    assert len(ROSTER) == len(models)
+    narrow = roster(2, ("rbm-bit", "tanh-2", "truncated-2"), width=3)
+    assert [repr(m) for m in narrow] == [
+        "RBM(n_visible=2, n_hidden=3, hidden='bit', P=11)",
+        "TanhNetwork(n_visible=2, hidden=(3, 3), P=24)",
+        "TruncatedIsing(n_visible=2, max_order=2, P=3)",
+    ]
+    assert repr(roster(1, ("truncated-2",))[0]) == "TruncatedIsing(n_visible=1, max_order=1, P=1)"
+    with pytest.raises(ValueError, match="unknown family 'rbm'; expected one of direct, truncated-2"):
+        roster(3, ("rbm",))
