@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
+import theory as T
 from checks import c3_fixed_points, c6_saddles
 from checks.profiles import get_profile
 from checks.verdict import ClaimReport, Status
@@ -72,3 +74,16 @@ def test_same_seed_same_report(claim_report):
     again = MODULES[claim].run(TINY, 0)
     assert again.verdict.to_json() == first.verdict.to_json()
     assert [c.to_json() for c in again.controls] == [c.to_json() for c in first.controls]
+
+
+def test_c6_control_hessian_is_the_gauss_newton_matrix_not_the_exact_hessian():
+    """The C6 control drops the residual term: ``-A^T F A``, unlike the Hessian away from the data."""
+    from theory.likelihood import exact_hessian, gauss_newton
+    from theory.models import RBM
+
+    model = RBM(3, 2, hidden="spin")
+    theta = model.init(np.random.default_rng(0), 0.5)
+    q = T.dirichlet_target(3, np.random.default_rng(1))
+    H_gn = c6_saddles._gauss_newton_hessian(model, theta, q)
+    np.testing.assert_array_equal(H_gn, gauss_newton(model, theta))
+    assert np.max(np.abs(H_gn - exact_hessian(model, theta, q))) > 1e-3
