@@ -87,6 +87,8 @@ def test_csv_with_gaussian_and_norms_file(tmp_path, capsys):
     )
     _, err = capsys.readouterr()
     assert "Gaussian approximation error" in err and f"wrote {out}" in err
+    assert err.endswith(f"wrote {out}\nwrote {tmp_path / 'J_norms.csv'}\n")  # one message per line
+    assert all(line.startswith(("|J_k|", "Gaussian", "wrote", str(tmp_path))) for line in err.splitlines())
     with out.open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 31 and rows[0].keys() == {"subset", "order", "indices", "J", "J_gaussian"}

@@ -208,6 +208,7 @@ def build(d: Path) -> None:
             g[key] = val
     with h5py.File(d / "s-none.h5", "w") as f:
         f["data"] = np.zeros((2, 2))
+        f["labels"] = np.zeros(2)
     with h5py.File(d / "s-group.h5", "w") as f:
         f.create_group("samples")
     with h5py.File(d / "s-1d.h5", "w") as f:
@@ -485,7 +486,7 @@ CASES: list[CliCase] = [
         "run",
         "--data",
         "s-none.h5",
-        match=_ERR + r"s-none\.h5: no dataset 'samples' \(expected shape \(M, N\)\); found: data",
+        match=_ERR + r"s-none\.h5: no dataset 'samples' \(expected shape \(M, N\)\); found: data, labels$",
         hdf5=True,
     ),
     _c(
