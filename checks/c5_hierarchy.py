@@ -819,14 +819,14 @@ def run(
 
 
 # ---- figures ----------------------------------------------------------------------------------
-def _order_colors(n: int) -> list[Any]:
+def _order_colors(n: int) -> list[Any]:  # pragma: no mutate block
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"]
     return [cmap(x) for x in np.linspace(0.0, 0.85, max(n, 1))]
 
 
-def _draw_curves(ax: Any, curve: Mapping[str, Any], *, reading: str = "a") -> None:
+def _draw_curves(ax: Any, curve: Mapping[str, Any], *, reading: str = "a") -> None:  # pragma: no mutate block
     """||J_k(t)|| per order on log-log axes, J*_k dashed, settle times (``reading``) dotted."""
     t = np.asarray(curve["t"], dtype=float)
     Jn = np.asarray(curve["J_norms"], dtype=float)
@@ -847,7 +847,7 @@ def _draw_curves(ax: Any, curve: Mapping[str, Any], *, reading: str = "a") -> No
     ax.set_title(f"{curve['family']}, $\\sigma$ = {curve['init_scale']:g} ({curve['status']})", fontsize=9)
 
 
-def _pick_three(values: Sequence[float]) -> list[float]:
+def _pick_three(values: Sequence[float]) -> list[float]:  # pragma: no mutate block
     v = sorted(set(values))
     return v if len(v) <= 3 else [v[0], v[len(v) // 2], v[-1]]
 
