@@ -366,6 +366,8 @@ class Samples:
     def __post_init__(self) -> None:
         if self.x.ndim != 2 or self.x.shape[1] != len(self.columns) or self.x.shape[0] < 1:
             raise ValueError("Samples.x must be (M, len(columns)) with M >= 1")
+        if not self.columns or len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"Samples.columns must be distinct and at least one, got {self.columns!r}")
         if self.values not in ("bit", "spin"):
             raise ValueError(f"values must be 'bit' or 'spin', got {self.values!r}")
 
@@ -466,6 +468,11 @@ def load_samples(path: str | Path, *, columns: tuple[int, ...] | None = None) ->
         raise InputError(f"{p}: samples mix 0/1 and ±1 values (found both 0 and -1); use one convention")
     n_cols = raw.shape[1]
     cols = tuple(range(n_cols)) if columns is None else tuple(int(c) for c in columns)
+    if not cols:
+        raise InputError(f"{p}: no columns selected; give at least one of the {n_cols} column indices")
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise InputError(f"{p}: columns must be distinct; {dup[0]} is selected more than once")
     out = [c for c in cols if not 0 <= c < n_cols]
     if out:
         raise InputError(

@@ -7,6 +7,7 @@ initialisation scales; about a quarter of an hour).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["Profile", "PROFILES", "get_profile"]
@@ -51,13 +52,21 @@ class Profile:
     def __post_init__(self) -> None:
         if self.n_cases < 1 or self.n_inits < 1:
             raise ValueError("a profile needs at least one case and one initialisation")
+        if self.max_n_generic < 2 or self.max_n_rbm < 2:
+            raise ValueError(
+                f"max_n_generic and max_n_rbm must be >= 2, got {self.max_n_generic} and {self.max_n_rbm}"
+            )
         if not 1 <= self.max_n_symbolic <= 4:
             raise ValueError("max_n_symbolic must be in [1, 4]")
+        if not all(math.isfinite(s) and s > 0 for s in self.init_scales):
+            raise ValueError(f"init_scales must be positive and finite, got {self.init_scales!r}")
         scales = sorted(self.init_scales)
         if len(scales) < 2 or scales[-1] / scales[0] < 100:
             raise ValueError("init_scales must span at least two decades (THEORY.md §6)")
-        if not all(0 < t < 1 for t in self.taus):
-            raise ValueError("taus must lie in (0, 1)")
+        if not self.taus or not all(0 < t < 1 for t in self.taus):
+            raise ValueError("taus must be at least one settle fraction, each in (0, 1)")
+        if not (math.isfinite(self.t_max) and self.t_max > 0):
+            raise ValueError(f"t_max must be positive and finite, got {self.t_max!r}")
 
 
 PROFILES: dict[str, Profile] = {

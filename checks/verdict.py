@@ -149,6 +149,8 @@ class Verdict:
     figures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.claim not in CLAIM_IDS:
+            raise ValueError(f"claim must be one of {', '.join(CLAIM_IDS)}, got {self.claim!r}")
         if not isinstance(self.status, Status):
             raise ValueError(f"status must be a checks.verdict.Status, got {self.status!r}")
         if not self.statement:
@@ -189,6 +191,12 @@ class ControlResult:
     verdict: Verdict
     expected: Status = Status.FAILS
 
+    def __post_init__(self) -> None:
+        if self.verdict.claim != self.claim:
+            raise ValueError(
+                f"control {self.name!r} of {self.claim} carries a verdict of {self.verdict.claim}"
+            )
+
     @property
     def observed(self) -> Status:
         """Status the check reported on the control input."""
@@ -225,6 +233,8 @@ class ClaimReport:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.seconds) and self.seconds >= 0):
+            raise ValueError(f"seconds must be a finite duration >= 0, got {self.seconds!r}")
         if not self.controls:
             raise ValueError(f"{self.verdict.claim}: every claim check must ship a negative control")
         for c in self.controls:

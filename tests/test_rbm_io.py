@@ -362,3 +362,7 @@ def test_sample_limits(tmp_path):
         parse_columns("1,1")
     with pytest.raises(InputError, match="comma-separated non-negative integers"):
         parse_columns("a,1")
+    with pytest.raises(InputError, match=r"wide\.npy: no columns selected; give at least one of the 21 column"):
+        load_samples(tmp_path / "wide.npy", columns=())
+    with pytest.raises(InputError, match=r"wide\.npy: columns must be distinct; 3 is selected more than once$"):
+        load_samples(tmp_path / "wide.npy", columns=(3, 0, 3))

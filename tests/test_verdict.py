@@ -1,5 +1,6 @@
 """Verdict dataclasses, decision rule, seeded case drawing and profiles."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -66,7 +67,7 @@ def test_report_requires_controls():
     with pytest.raises(ValueError, match="negative control"):
         ClaimReport(verdict=_verdict(), controls=())
     ce = Counterexample("x", {}, 1.0)
-    ctl = ControlResult("C2", "c", "d", _verdict(Status.FAILS, (ce,)))
+    ctl = ControlResult("C2", "c", "d", dataclasses.replace(_verdict(Status.FAILS, (ce,)), claim="C2"))
     with pytest.raises(ValueError, match="belongs to C2, not C1"):
         ClaimReport(verdict=_verdict(), controls=(ctl,))
 
