@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -350,3 +351,79 @@ def test_kernel_fits_reject_bad_input():
         KernelScaling(
             scales=s[::-1], norms=np.ones((4, 3)), slopes=np.zeros(3), window=(1e-3, 1.0), n_seeds=1
         )
+
+
+# ---- pinned by mutation testing ----
+def test_settle_times_with_only_the_initial_checkpoint_has_settled_nothing():
+    # T = 1 is a valid (if degenerate) run: v_k(0) > tau v_k(0), so every order with a nonzero start
+    # is still above its threshold at the last recorded time; an order starting at 0 with structure
+    # has nothing to settle; an order with neither structure nor a start is undefined
+    out = settle_times([0.0], [[0.0, 1.0, 0.0, 1e-9]], 0.1, structure=[0.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(out, [NAN, INF, 0.0, NAN])
+    expected = "t must be a vector of recorded times of shape (T,), got shape (0,)"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        settle_times(np.zeros(0), np.zeros((0, 3)), 0.1)
+
+
+def test_undefined_floor_is_inclusive_on_both_the_structure_and_the_start():
+    # floor = floor_rel * max(structure, v(0)) = 0.5 * 1.0 exactly; "undefined" is "<= floor" for both
+    t = np.array([0.0, 1.0])
+    above = np.nextafter(0.5, 1.0)
+    v = np.array([[0.0, 1.0, 0.5, above, 0.1, 0.1], [0.0, 0.01, 0.01, 0.01, 0.001, 0.001]])
+    structure = np.array([0.0, 1.0, 0.0, 0.0, 0.5, above])
+    out = settle_times(t, v, 0.1, structure=structure, floor_rel=0.5)
+    assert np.isfinite(out[1])
+    assert math.isnan(out[2])  # start exactly at the floor, no structure: undefined
+    assert np.isfinite(out[3])  # start one ulp above the floor: defined
+    assert math.isnan(out[4])  # structure exactly at the floor, small start: undefined
+    assert np.isfinite(out[5])  # structure one ulp above the floor: defined
+
+
+def test_hierarchy_rank_refusal_says_how_undefined_and_unsettled_are_marked():
+    expected = "settle times must be >= 0 (NaN for undefined, +inf for not settled)"
+    for bad in ([NAN, -1.0, 2.0], [NAN, 1.0, -INF]):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            hierarchy_rank(bad)
+
+
+def test_maxent_kl_curves_keeps_the_batch_shape_of_p():
+    N = 3
+    rng = np.random.default_rng(6)
+    q = T.ising_target(N, {1: 0.4, 2: 0.4, 3: 0.4}, rng)
+    P = np.stack([T.ising_target(N, {1: 0.3, 2: 0.3}, rng) for _ in range(2)])
+    batch = maxent_kl_curves(P, q)
+    assert batch.shape == (2, N + 1)
+    np.testing.assert_allclose(batch, [maxent_kl_curves(p, q) for p in P], rtol=1e-12, atol=1e-15)
+    assert maxent_kl_curves(P[None], q).shape == (1, 2, N + 1)
+
+
+def test_maxent_kl_curves_refuses_q_that_is_not_one_distribution_over_the_same_states():
+    p = np.full(8, 1 / 8)
+    with pytest.raises(ValueError, match=re.escape("over the same 2^N = 8 states, got (2, 8)")):
+        maxent_kl_curves(p, np.full((2, 8), 1 / 8))  # a batch of targets, right N
+    with pytest.raises(ValueError, match=re.escape("over the same 2^N = 8 states, got (4,)")):
+        maxent_kl_curves(p, np.full(4, 1 / 4))  # one target, wrong N
+
+
+def test_order_one_projection_of_a_peaked_distribution_is_the_product_of_its_marginals():
+    # closed form: p_(1)(s) = prod_i (1 + m_i s_i) / 2 and I_1 = sum_i [log 2 - H_bin(m_i)]; the target
+    # has probabilities down to 2e-8, where the Newton steps need Armijo backtracking below 1/2
+    N = 3
+    J = np.full(2**N, 1.2)
+    J[2**N - 1] = 5.2  # the three-body coupling
+    p = T.prob(J)
+    S = np.asarray(T.states(N), dtype=np.float64)
+    m = p @ S
+    log_p1 = np.sum(np.log((1.0 + m * S) / 2.0), axis=1)
+    np.testing.assert_allclose(_maxent_logp(np.log(p)[None], 1, N)[0], log_p1, rtol=0, atol=1e-9)
+    h = -((1 + m) / 2 * np.log((1 + m) / 2) + (1 - m) / 2 * np.log((1 - m) / 2))
+    assert connected_information(p)[1] == pytest.approx(np.sum(np.log(2.0) - h), rel=1e-12)
+
+
+def test_hierarchy_rank_ignores_entry_zero_whatever_it_holds():
+    """Entry 0 (the empty subset) is documented as ignored: -inf, NaN or -1 there change nothing."""
+    ref = hierarchy_rank([0.0, 1.0, 2.0, 4.0])
+    for first in (-np.inf, np.nan, -1.0, np.inf):
+        assert hierarchy_rank([first, 1.0, 2.0, 4.0]) == ref
+    with pytest.raises(ValueError, match="settle times must be >= 0"):
+        hierarchy_rank([0.0, 1.0, -np.inf, 4.0])

@@ -9,6 +9,7 @@ the energy difference against the difference of model.couplings.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import mpmath
 import numpy as np
@@ -278,3 +279,18 @@ def test_invariance_slopes_rejects_bad_input():
         invariance_slopes(model, theta, q, v, EPS_GRID, max_points=2)
     with pytest.raises(ValueError, match="invariance_slopes takes one theta"):
         invariance_slopes(model, np.stack([theta, theta]), q, v, EPS_GRID)
+
+
+# ---- pinned by mutation testing ----
+def test_batch_of_targets_is_refused_with_the_expected_state_count():
+    model = DirectModel(2)
+    theta = np.zeros(model.n_params)
+    q = np.full((2, 3, 4), 0.25)  # a (2, 3) batch of targets: one is expected, of 2^N = 4 states
+    v = _unit(np.ones(model.n_params))
+    for what, call in (
+        ("spectrum", lambda: spectrum(model, theta, q)),
+        ("invariance_slopes", lambda: invariance_slopes(model, theta, q, v, EPS_GRID)),
+    ):
+        expected = f"{what} takes one target q of shape (2^N,) = (4,), got (2, 3, 4)"
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            call()

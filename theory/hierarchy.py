@@ -607,7 +607,7 @@ def hierarchy_rank(t_k: ArrayLike, *, rtol: float = 0.0) -> HierarchyRank:
     x = np.asarray(t_k, dtype=np.float64)
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"t_k must have shape (N + 1,) with N >= 1, got {x.shape}")
-    if np.any(x[1:] < 0) or np.any(np.isneginf(x)):
+    if np.any(x[1:] < 0):  # entry 0 (the empty subset) is ignored, whatever it holds
         raise ValueError("settle times must be >= 0 (NaN for undefined, +inf for not settled)")
     rtol_ = _check_rtol(rtol)
     k = np.arange(1, x.size)
