@@ -103,3 +103,18 @@ def test_command_line_reads_meta_files(tmp_path, capsys):
     assert "| **all** | 210 | 20 | 19 | **90.5%** |" in table
     with pytest.raises(ValueError, match="no mutmut results"):
         score.read_codes(tmp_path / "missing")
+
+
+def test_fraction_of_one_module_overrides_the_default(tmp_path, capsys):
+    (tmp_path / "theory").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "theory" / f"{name}.py.meta").write_text(
+            json.dumps({"exit_code_by_key": dict.fromkeys(NAMES, None)})
+        )
+    args = ["pending", "--root", str(tmp_path), "--fraction", "0.05", "--seed", "3"]
+    assert score.main([*args, "--fraction-of", "theory/b=0.01"]) == 0
+    out = capsys.readouterr().out.split()
+    expected = score.sample_names("theory/a", NAMES, 0.05, 3) + score.sample_names("theory/b", NAMES, 0.01, 3)
+    assert out == expected and len(out) == 10 + 2
+    with pytest.raises(ValueError, match="no module 'theory/c'"):
+        score.main([*args, "--fraction-of", "theory/c=0.5"])

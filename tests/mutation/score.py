@@ -23,6 +23,10 @@ Usage (from the repository root, after ``mutmut_run.py run`` has generated ``mut
     python tests/mutation/score.py pending --fraction 0.06 --seed 2026   # names to run
     python tests/mutation/score.py score --fraction 0.06 --seed 2026     # Markdown table
 
+``--fraction-of MODULE=F`` (repeatable) samples one module at its own fraction: each
+stratum is estimated on its own, so fractions may differ between modules (chosen by cost,
+never by results).
+
 ``pending`` prints the sampled mutants without a result or whose last result was
 "survived" (tests added since may kill them), one per line, for
 ``mutmut_run.py run $(python tests/mutation/score.py pending ...)``.
@@ -192,19 +196,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--root", type=Path, default=Path("mutants"))
     parser.add_argument("--only", default="", help="comma-separated module path prefixes")
+    parser.add_argument(
+        "--fraction-of",
+        action="append",
+        default=[],
+        metavar="MODULE=F",
+        help="sampled fraction of one module (repeatable; the others use --fraction)",
+    )
+    parser.add_argument(
+        "--unrun-only", action="store_true", help="pending: skip sampled survivors (first results only)"
+    )
     args = parser.parse_args(argv)
     codes = read_codes(args.root)
+    fractions = {m: args.fraction for m in codes}
+    for item in args.fraction_of:
+        module, _, value = item.partition("=")
+        if module not in codes:
+            raise ValueError(f"--fraction-of {item!r}: no module {module!r} under {args.root}")
+        fractions[module] = float(value)
     prefixes = tuple(p for p in args.only.split(",") if p)
     modules = [m for m in codes if not prefixes or m.startswith(prefixes)]
     if args.command == "pending":
         for m in modules:
             if all(c is not None for c in codes[m].values()):
                 continue
-            for name in sample_names(m, list(codes[m]), args.fraction, args.seed):
-                if codes[m][name] in (None, SURVIVED_CODE):
+            for name in sample_names(m, list(codes[m]), fractions[m], args.seed):
+                if codes[m][name] is None or (codes[m][name] == SURVIVED_CODE and not args.unrun_only):
                     print(name)
         return 0
-    print(_table([module_score(m, codes[m], args.fraction, args.seed) for m in modules]))
+    print(_table([module_score(m, codes[m], fractions[m], args.seed) for m in modules]))
     return 0
 
 
