@@ -120,6 +120,7 @@ def test_fixed_point_arrays_must_be_finite_vectors(spurious, name, bad):
 _ORDER_NORMS = "FixedPoint.residual_order_norms must have shape (N + 1,), N >= 1, entry 0 zero"
 _SINGULAR = "FixedPoint.singular_values must be min(2^N - 1, P) = 7 values, non-increasing and >= 0"
 
+_FP_SCALARS = ("grad_norm", "jacobian_grad_norm", "residual_norm", "residual_atol", "rank_tol", "hessian_tol")
 FIXED_POINT_REFUSALS: list[Any] = [
     pytest.param(lambda fp: {"residual_order_norms": [0.0]}, _ORDER_NORMS, id="order_norms-N-0"),
     pytest.param(
@@ -146,7 +147,14 @@ FIXED_POINT_REFUSALS: list[Any] = [
             f"FixedPoint.{name} must be finite and >= 0, got {value!r}",
             id=f"{name}-{value}",
         )
-        for name in ("grad_norm", "jacobian_grad_norm", "residual_norm", "rank_tol", "hessian_tol")
+        for name in (
+            "grad_norm",
+            "jacobian_grad_norm",
+            "residual_norm",
+            "residual_atol",
+            "rank_tol",
+            "hessian_tol",
+        )
         for value in (-1.0, INF)
     ],
     *[
@@ -355,11 +363,16 @@ def test_trajectory_refuses(traj, change, message):
         dataclasses.replace(traj, **change(traj))
 
 
-def test_trajectory_one_dimensional_theta_is_refused_as_a_shape_mismatch(traj):
-    # the dedicated "theta must have shape (T, P)" check after the loop cannot fire (see report):
-    # a (T,) theta is compared with (T, theta.shape[-1]) = (T, T) first
-    with pytest.raises(ValueError, match=r"^Trajectory\.theta must have shape \(5, 5\), got \(5,\)$"):
-        dataclasses.replace(traj, theta=traj.theta[:, 0])
+@pytest.mark.parametrize("field", ["theta", "J"])
+@pytest.mark.parametrize("ndim", [0, 1, 3])
+def test_trajectory_theta_and_J_of_the_wrong_dimension_are_refused_by_name(traj, field, ndim):
+    value = {0: lambda a: a[0, 0], 1: lambda a: a[:, 0], 3: lambda a: a[None]}[ndim](getattr(traj, field))
+    expect = {
+        "theta": f"Trajectory.theta must have shape (T, P), got {np.shape(value)}",
+        "J": f"Trajectory.J must have shape (T, 2^N) with T=5, got {np.shape(value)}",
+    }[field]
+    with pytest.raises(ValueError, match=whole(expect)):
+        dataclasses.replace(traj, **{field: value})
 
 
 TRAJECTORY_BOUNDARIES: list[Any] = [
@@ -484,6 +497,8 @@ _SCALES = "KernelScaling.scales must be positive and increasing"
         pytest.param({"scales": [[0.01, 0.1, 1.0]]}, _SCALES, id="scales-2d"),
         pytest.param({"scales": [0.01, 0.1, 0.1]}, _SCALES, id="scales-repeated"),
         pytest.param({"scales": [0.0, 0.1, 1.0]}, _SCALES, id="scales-zero"),
+        pytest.param({"scales": 1.0}, _SCALES, id="scales-0d"),
+        pytest.param({"scales": []}, _SCALES, id="scales-empty"),
         pytest.param(
             {"norms": np.ones(3)},
             "KernelScaling.norms must have shape (S, N + 1) with S=3, got (3,)",
@@ -563,6 +578,18 @@ def test_hessian_spectrum_rebuilds_from_its_fields(spec):
     assert_same_fields(dataclasses.replace(spec), spec)
 
 
+def test_hessian_spectrum_stores_read_only_float64_copies(spec):
+    given = {name: np.array(getattr(spec, name)) for name in ("eigenvalues", "principal_angles")}
+    copy = dataclasses.replace(
+        spec, principal_angles=given["principal_angles"].tolist(), **{"eigenvalues": given["eigenvalues"]}
+    )
+    for name in ("eigenvalues", "eigenvectors", "singular_values", "kernel", "principal_angles"):
+        arr = getattr(copy, name)
+        assert arr.dtype == np.float64 and arr.flags.writeable is False, name
+    given["eigenvalues"][0] = 99.0  # the caller's array is copied, not kept
+    assert copy.eigenvalues[0] == spec.eigenvalues[0]
+
+
 _EIGENVALUES = "eigenvalues must be a finite 1-d array"
 _SCALE = "scale must be max|eigenvalues| and tol must be >= 0"
 _SINGULAR_VALUES = "singular_values must be non-negative and descending"
@@ -574,6 +601,11 @@ SPECTRUM_REFUSALS: list[Any] = [
     pytest.param(lambda s: {"eigenvalues": s.eigenvalues[None, :]}, _EIGENVALUES, id="eigenvalues-2d"),
     pytest.param(
         lambda s: {"eigenvalues": with_entry(s.eigenvalues, -1, NAN)}, _EIGENVALUES, id="eigenvalues-nan"
+    ),
+    pytest.param(
+        lambda s: {"eigenvalues": s.eigenvalues[[1, 0, *range(2, 8)]]},
+        "eigenvalues must be sorted ascending",
+        id="eigenvalues-unsorted",
     ),
     pytest.param(
         lambda s: {"eigenvectors": s.eigenvectors[:, :-1]},
@@ -595,6 +627,9 @@ SPECTRUM_REFUSALS: list[Any] = [
         lambda s: {"singular_values": np.append(s.singular_values, -1e-300)},
         _SINGULAR_VALUES,
         id="sv-negative",
+    ),
+    pytest.param(
+        lambda s: {"rank": s.rank + 1}, "rank must count the singular values above rank_tol", id="rank-plus-1"
     ),
     pytest.param(
         lambda s: {"kernel": s.kernel[:, :-1]},

@@ -308,7 +308,14 @@ class FixedPoint:
                 f"FixedPoint.singular_values must be min(2^N - 1, P) = {min(2**N - 1, P)} values, "
                 "non-increasing and >= 0"
             )
-        for name in ("grad_norm", "jacobian_grad_norm", "residual_norm", "rank_tol", "hessian_tol"):
+        for name in (
+            "grad_norm",
+            "jacobian_grad_norm",
+            "residual_norm",
+            "residual_atol",
+            "rank_tol",
+            "hessian_tol",
+        ):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"FixedPoint.{name} must be finite and >= 0, got {v!r}")

@@ -136,9 +136,11 @@ class Trajectory:
             raise ValueError(f"Trajectory.t must have shape (T,) with T >= 1, got {self.t.shape}")
         if self.t[0] != 0.0 or np.any(np.diff(self.t) <= 0):
             raise ValueError("Trajectory.t must start at 0 and be strictly increasing")
-        n = self.J.shape[-1]
+        n = self.J.shape[-1] if self.J.ndim == 2 else 0
         if self.J.ndim != 2 or self.J.shape[0] != T or n < 2 or n & (n - 1):
             raise ValueError(f"Trajectory.J must have shape (T, 2^N) with T={T}, got {self.J.shape}")
+        if self.theta.ndim != 2:
+            raise ValueError(f"Trajectory.theta must have shape (T, P), got {self.theta.shape}")
         N = n.bit_length() - 1
         expected = {
             "theta": (T, self.theta.shape[-1]),
@@ -151,8 +153,6 @@ class Trajectory:
             got = getattr(self, name).shape
             if got != shape:
                 raise ValueError(f"Trajectory.{name} must have shape {shape}, got {got}")
-        if self.theta.ndim != 2:
-            raise ValueError(f"Trajectory.theta must have shape (T, P), got {self.theta.shape}")
         if np.any(self.grad_norm < 0) or np.any(self.residual_order_norms < 0):
             raise ValueError("Trajectory norms must be non-negative")
         if self.status not in TRAJECTORY_STATUSES:

@@ -701,8 +701,8 @@ class KernelScaling:
             arr = np.array(getattr(self, name), dtype=np.float64)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
-        S = self.scales.shape[0]
-        if self.scales.ndim != 1 or np.any(np.diff(self.scales) <= 0) or np.any(self.scales <= 0):
+        S = self.scales.shape[0] if self.scales.ndim == 1 else -1
+        if S < 1 or np.any(np.diff(self.scales) <= 0) or np.any(self.scales <= 0):
             raise ValueError("KernelScaling.scales must be positive and increasing")
         if self.norms.ndim != 2 or self.norms.shape[0] != S:
             raise ValueError(

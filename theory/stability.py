@@ -219,6 +219,10 @@ class HessianSpectrum:
     residual_max: float
 
     def __post_init__(self) -> None:
+        for name in ("eigenvalues", "eigenvectors", "singular_values", "kernel", "principal_angles"):
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
         lam, V = self.eigenvalues, self.eigenvectors
         if lam.ndim != 1 or not np.all(np.isfinite(lam)):
             raise ValueError("eigenvalues must be a finite 1-d array")
