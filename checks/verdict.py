@@ -105,6 +105,9 @@ class Counterexample:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.case, Mapping):
+            kind = type(self.case).__name__
+            raise ValueError(f"Counterexample.case must be a mapping of coordinates, got {kind}")
         _check_json(dict(self.case), "Counterexample.case")
 
     def to_json(self) -> dict[str, Any]:

@@ -464,3 +464,10 @@ def test_claim_report_refuses_a_duration_that_is_not_one(seconds):
     with pytest.raises(ValueError, match=_exact(f"seconds must be a finite duration >= 0, got {seconds!r}")):
         ClaimReport(_verdict(), (_control(),), seconds=seconds)
     assert ClaimReport(_verdict(), (_control(),), seconds=0.0).seconds == 0.0
+
+
+@pytest.mark.parametrize("case", [[("N", 3)], None, "N=3"], ids=["pairs", "none", "string"])
+def test_counterexample_case_must_be_a_mapping(case):
+    message = f"Counterexample.case must be a mapping of coordinates, got {type(case).__name__}"
+    with pytest.raises(ValueError, match=_exact(message)):
+        Counterexample("too big", case, 2.0)
