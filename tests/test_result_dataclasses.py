@@ -32,7 +32,7 @@ import sympy as sp
 
 import theory as T
 from theory.fixed_points import FixedPoint, classify, independent_point
-from theory.flow import TRAJECTORY_STATUSES, Trajectory, integrate_flow
+from theory.flow import FLOW_METHODS, TRAJECTORY_STATUSES, Trajectory, integrate_flow
 from theory.hierarchy import HierarchyRank, KernelScaling, hierarchy_rank, kernel_scaling
 from theory.models import DirectModel, TruncatedIsing, rbm_teacher
 from theory.precision import PRECISION_QUANTITIES, PrecisionAudit, audit
@@ -956,3 +956,11 @@ _FNS = (
 def test_rbm_twin_refuses(rbm_twin, change, message):
     with pytest.raises(ValueError, match=whole(message)):
         dataclasses.replace(rbm_twin, **change)
+
+
+@pytest.mark.parametrize("method", ["rk45", "euler", ""])
+def test_trajectory_refuses_an_unknown_method(traj, method):
+    expect = f"Trajectory.method must be one of {(*FLOW_METHODS, 'gradient_ascent')}, got {method!r}"
+    with pytest.raises(ValueError, match=whole(expect)):
+        dataclasses.replace(traj, method=method)
+    assert dataclasses.replace(traj, method="gradient_ascent").method == "gradient_ascent"

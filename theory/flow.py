@@ -157,6 +157,9 @@ class Trajectory:
             raise ValueError("Trajectory norms must be non-negative")
         if self.status not in TRAJECTORY_STATUSES:
             raise ValueError(f"Trajectory.status must be one of {TRAJECTORY_STATUSES}, got {self.status!r}")
+        methods = (*FLOW_METHODS, _ASCENT)
+        if self.method not in methods:
+            raise ValueError(f"Trajectory.method must be one of {methods}, got {self.method!r}")
         for name in ("n_steps", "nfev"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
