@@ -289,3 +289,81 @@ def test_roster_builds_every_family_with_its_documented_default_width():
     assert repr(roster(1, ("truncated-2",))[0]) == "TruncatedIsing(n_visible=1, max_order=1, P=1)"
     with pytest.raises(ValueError, match="unknown family 'rbm'; expected one of direct, truncated-2"):
         roster(3, ("rbm",))
+
+
+# ---- ascent: default recording and recorded model errors ------------------------------
+def test_ascent_records_every_step_by_default():
+    """``record_every`` defaults to 1: the trajectory holds every iterate theta_n at t = n lr."""
+    model = TruncatedIsing(3, 2)
+    q = target(3, 10)
+    traj = gradient_ascent(model, np.zeros(model.n_params), q, lr=0.25, n_steps=4)
+    np.testing.assert_allclose(traj.t, 0.25 * np.arange(5))
+    theta = np.zeros(model.n_params)  # independent route: the Euler recursion by hand
+    for n in range(5):
+        np.testing.assert_allclose(traj.theta[n], theta, rtol=1e-13, atol=1e-15)
+        theta = theta + 0.25 * grad_loglik(model, theta, q)
+
+
+class Fuse(DirectModel):
+    """Deliberately broken model: the gradient route of the ascent raises ValueError outside |theta| <= 1.
+
+    Only ``_weighted_grad`` (the ascent's hot path) raises: the diagnostics of the recorded states
+    (``log_prob``, ``grad_neg_energy``) stay computable, so the failed run can be returned.
+    """
+
+    def _weighted_grad(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if np.linalg.norm(theta) > 1.0:
+            raise ValueError("fuse blown outside the unit ball")
+        return super()._weighted_grad(theta, w)
+
+
+def test_ascent_records_a_model_error_with_its_step():
+    """A ValueError raised by the model ends the run as 'failed', naming the error, the time and the step."""
+    q = target(3, 8, {1: 1.0, 2: 1.0})  # |J(q)| > 1: the ascent must leave the ball
+    lr = 0.1
+    # independent route: the same iterates from the unbroken model; the first one outside the ball fails
+    free = gradient_ascent(DirectModel(3), np.zeros(7), q, lr=lr, n_steps=40)
+    k = int(np.argmax(np.linalg.norm(free.theta, axis=-1) > 1.0))
+    assert k > 0
+    traj = gradient_ascent(Fuse(3), np.zeros(7), q, lr=lr, n_steps=1000)
+    # the run ends at the last state the model could evaluate (step k - 1), after k gradient evaluations
+    assert traj.status == "failed" and traj.n_steps == k - 1 and traj.nfev == k
+    assert traj.message == f"ValueError near t={k * lr:.6g}: fuse blown outside the unit ball (step {k})"
+    np.testing.assert_array_equal(traj.theta, free.theta[:k])
+    # recording every 3rd step: the last evaluable state is appended, the failing one never is
+    sparse = gradient_ascent(Fuse(3), np.zeros(7), q, lr=lr, n_steps=1000, record_every=3)
+    assert sparse.t[-1] == pytest.approx((k - 1) * lr) and sparse.n_steps == k - 1
+    np.testing.assert_array_equal(sparse.theta[-1], free.theta[k - 1])
+
+
+class Burnt(DirectModel):
+    """Broken everywhere outside the unit ball: energy, its gradient and the ascent's route all raise."""
+
+    @staticmethod
+    def _check(theta: np.ndarray) -> None:
+        if np.any(np.linalg.norm(theta, axis=-1) > 1.0):  # theta may be a batch of points
+            raise ValueError("burnt outside the unit ball")
+
+    def _neg_energy(self, theta: np.ndarray) -> np.ndarray:
+        self._check(theta)
+        return super()._neg_energy(theta)
+
+    def _grad_neg_energy(self, theta: np.ndarray) -> np.ndarray:
+        self._check(theta)
+        return super()._grad_neg_energy(theta)
+
+    def _weighted_grad(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        self._check(theta)
+        return super()._weighted_grad(theta, w)
+
+
+def test_ascent_returns_a_failed_run_even_when_the_diagnostics_would_raise_at_the_failing_state():
+    q = target(3, 8, {1: 1.0, 2: 1.0})
+    free = gradient_ascent(DirectModel(3), np.zeros(7), q, lr=0.1, n_steps=40)
+    k = int(np.argmax(np.linalg.norm(free.theta, axis=-1) > 1.0))
+    traj = gradient_ascent(Burnt(3), np.zeros(7), q, lr=0.1, n_steps=1000)
+    assert traj.status == "failed" and traj.n_steps == k - 1
+    assert traj.message.endswith(f"burnt outside the unit ball (step {k})")
+    np.testing.assert_array_equal(traj.theta, free.theta[:k])
+    with pytest.raises(ValueError, match="burnt outside the unit ball"):
+        gradient_ascent(Burnt(3), np.full(7, 1.0), q, lr=0.1, n_steps=5)  # fails at the start itself

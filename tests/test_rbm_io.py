@@ -1,6 +1,7 @@
 """RBM files -> spin RBM (exact change of units), the Gaussian approximation, and sample loading."""
 
 import itertools
+import re
 import sys
 
 import numpy as np
@@ -362,7 +363,36 @@ def test_sample_limits(tmp_path):
         parse_columns("1,1")
     with pytest.raises(InputError, match="comma-separated non-negative integers"):
         parse_columns("a,1")
-    with pytest.raises(InputError, match=r"wide\.npy: no columns selected; give at least one of the 21 column"):
+    with pytest.raises(
+        InputError, match=r"wide\.npy: no columns selected; give at least one of the 21 column"
+    ):
         load_samples(tmp_path / "wide.npy", columns=())
-    with pytest.raises(InputError, match=r"wide\.npy: columns must be distinct; 3 is selected more than once$"):
+    with pytest.raises(
+        InputError, match=r"wide\.npy: columns must be distinct; 3 is selected more than once$"
+    ):
         load_samples(tmp_path / "wide.npy", columns=(3, 0, 3))
+
+
+def test_text_samples_refusal_quotes_the_parser_detail(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_text("0 1\n1 x\n")
+    with pytest.raises(InputError) as info:
+        load_samples(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: not a whitespace-separated table of numbers (")
+    assert "'x'" in msg and "None" not in msg  # numpy's reason, on one line
+
+
+def test_hdf5_model_type_conflict_names_the_model_type_key(tmp_path):
+    path = tmp_path / "m.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        f["model_type"] = b"BBRBM"
+        g = f.create_group("update_1").create_group("params")
+        g["weight_matrix"], g["vbias"], g["hbias"] = rng.standard_normal((2, 1)), np.zeros(2), np.zeros(1)
+    message = (
+        f"{path}: 'model_type' says units bernoulli,bernoulli but units spin,spin were requested; "
+        "drop the request or fix the file"
+    )
+    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+        load_rbm(path, units="spin")

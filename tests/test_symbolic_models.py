@@ -7,6 +7,7 @@ twin is compared with the numeric routes (:class:`theory.models.RBM`,
 """
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -469,3 +470,59 @@ def test_latex_of_the_zero_bias_pairwise_coupling():
     expected = sp.log(sp.cosh(W[0][0] + W[1][0]) / sp.cosh(W[0][0] - W[1][0])) / 2
     latex = rbm_derivation_latex(2, 1, "spin")["couplings_zero_bias"]
     assert rf"J_{{01}} &= {sp.latex(expected)}" in latex
+
+
+# --------------------------------------------------------------------------- exact messages and LaTeX layout
+
+
+@pytest.mark.parametrize(
+    ("build", "what"),
+    [
+        (rbm_neg_energy, "energy"),
+        (rbm_couplings, "couplings"),
+        (rbm_log_partition, "log-partition"),
+        (rbm_jacobian, "Jacobian"),
+    ],
+)
+def test_closed_form_refusal_names_the_object(build, what):
+    """The refusal says which symbolic object was asked for, and the accepted range."""
+    message = f"N must be between 1 and 4 for the symbolic RBM {what}, got 5"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build(5, 1, "spin")
+
+
+def test_target_substitution_inexact_refusal_is_the_documented_sentence():
+    message = "q must be exact: every entry an Integer or Rational (use sympy.Rational)"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        target_substitution([sp.Float(0.5), sp.Rational(1, 2)])
+
+
+def _aligned_rows(latex: str) -> list[tuple[str, str]]:
+    """``(lhs, rhs)`` rows of one ``aligned`` block, checking its frame and one ``&=`` per row."""
+    head, tail = "\\begin{aligned}\n", "\n\\end{aligned}"
+    assert latex.startswith(head) and latex.endswith(tail), latex[:40]
+    rows = latex[len(head) : -len(tail)].split(" \\\\\n")
+    assert all(row.count(" &= ") == 1 for row in rows), rows
+    return [tuple(row.split(" &= ")) for row in rows]
+
+
+def test_latex_lists_are_aligned_blocks():
+    """N = 2, M = 1: three couplings, one aligned row each, in subset order J_0, J_1, J_01."""
+    latex = rbm_derivation_latex(2, 1, "spin")
+    rows = _aligned_rows(latex["couplings"])
+    assert [lhs for lhs, _ in rows] == ["J_{0}", "J_{1}", "J_{01}"]
+    assert latex["couplings_zero_bias"].startswith(r"c = 0:\quad \begin{aligned}")
+
+
+@pytest.mark.parametrize(("key", "lhs"), [("kernel", r"K = A A^{\top}"), ("hessian", r"\nabla^2_\theta L")])
+def test_cse_latex_lists_definitions_then_the_result(key, lhs):
+    """Smallest case (N = M = 1): rows x_0, x_1, ... (each used later), then the named result."""
+    rows = _aligned_rows(rbm_derivation_latex(1, 1, "spin")[key])
+    *defs, (result_lhs, result_rhs) = rows
+    assert result_lhs == lhs and result_rhs.startswith(r"\left[\begin{matrix}")
+    assert len(defs) >= 1
+    assert [name for name, _ in defs] == [f"x_{{{k}}}" for k in range(len(defs))]
+    for k, (name, _) in enumerate(defs):
+        later = " ".join(rhs for _, rhs in rows[k + 1 :])
+        assert name in later, f"{name} is defined but never used"
+    assert "W_{0,0}" in " ".join(rhs for _, rhs in defs)

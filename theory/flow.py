@@ -544,7 +544,9 @@ def gradient_ascent(
     Trajectory
         Status ``"converged"`` (early stop), ``"t_max"`` (all steps taken) or
         ``"failed"`` (the gradient or the iterate became non-finite, or the model
-        raised; the message says where).
+        raised; the message says where). When the model raises at step ``k > 0``
+        the run ends at step ``k - 1``, the last state where it could be evaluated;
+        an error at the start itself propagates.
     """
     model = check_model(model)
     th0, qq = _check_start(model, theta0, q, batch=False, hint="")
@@ -568,11 +570,17 @@ def _ascent_one(
     ts: list[float] = [0.0]
     thetas: list[NDArray[np.float64]] = [theta.copy()]
     status, message, step, nfev = "t_max", f"took all {n_steps} steps", 0, 0
+    prev = theta
     while step < n_steps:
         try:
             g = grad_loglik(model, theta, q)
         except _RECORDED_ERRORS as err:
             status, message = "failed", _describe(err, step * lr) + f" (step {step})"
+            if step > 0:  # as in integrate_flow, the state where the model failed is not recorded
+                if ts[-1] == step * lr:
+                    ts.pop()
+                    thetas.pop()
+                theta, step = prev, step - 1
             break
         nfev += 1
         if not np.all(np.isfinite(g)):
@@ -587,7 +595,7 @@ def _ascent_one(
             status = "failed"
             message = f"the iterate is not finite at step {step + 1} (t={(step + 1) * lr:.6g})"
             break
-        theta, step = new, step + 1
+        prev, theta, step = theta, new, step + 1
         if step % every == 0:
             ts.append(step * lr)
             thetas.append(theta.copy())
