@@ -340,3 +340,50 @@ def test_write_all_leaves_nothing_behind_when_a_writer_fails(tmp_path):
         ce._write_all([(a, lambda fh: fh.write("new"), False), (b, boom, False)])
     assert a.read_text() == "old" and not b.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_effective_result_refusal_of_a_gaussian_count_mismatch_is_the_exact_sentence():
+    good = ce.compute(_single(Nv=3, Nh=2), keep_couplings=False, gaussian=True)
+    fields = {f: getattr(good, f) for f in ("source", "norms", "J_empty", "J", "gaussian")}
+    with pytest.raises(ValueError, match=r"^one Gaussian comparison per checkpoint$"):
+        ce.EffectiveResult(**{**fields, "gaussian": good.gaussian * 2})
+
+
+# ---- checks.io.load_rbm: refusals of a model file name the problem and the fix --------------------
+def _model_npz(path, W, **extra):
+    Nv, Nh = W.shape[:2]
+    np.savez(path, weight_matrix=W, vbias=np.zeros(Nv), hbias=np.zeros(Nh), **extra)
+    return path
+
+
+def test_load_rbm_names_a_3d_weight_matrix_a_potts_rbm_and_only_that(tmp_path):
+    from checks.io import load_rbm
+
+    potts = _model_npz(tmp_path / "potts.npz", np.zeros((3, 2, 4)))
+    with pytest.raises(InputError) as info:
+        load_rbm(potts)
+    assert str(info.value) == (
+        f"{potts}: weight_matrix must have shape (Nv, Nh) with Nv, Nh >= 1, got shape (3, 2, 4) "
+        "(a 3-D weight_matrix is a Potts RBM, which is not supported)"
+    )
+    # any other weight_matrix problem of a 2-D matrix gets no Potts hint
+    nan = _model_npz(tmp_path / "nan.npz", np.full((3, 2), np.nan))
+    with pytest.raises(InputError) as info:
+        load_rbm(nan)
+    assert str(info.value) == f"{nan}: weight_matrix must be finite; it contains NaN or inf"
+
+
+@pytest.mark.parametrize(
+    ("requested", "listed"), [("bernoulli", "bernoulli,bernoulli"), ("bernoulli,spin", "bernoulli,spin")]
+)
+def test_load_rbm_units_conflict_says_both_conventions_and_what_to_do(tmp_path, requested, listed):
+    from checks.io import load_rbm
+
+    path = _model_npz(tmp_path / "spin.npz", np.zeros((3, 2)), units="spin")
+    with pytest.raises(InputError) as info:
+        load_rbm(path, units=requested)
+    assert str(info.value) == (
+        f"{path}: key 'units' says units spin,spin but units {listed} were requested; "
+        "drop the request or fix the file"
+    )
+    assert load_rbm(path, units="spin").units_source == "file"  # the same request as the file is fine

@@ -258,3 +258,13 @@ def test_bad_inputs_raise():
         structure_at_order(q, 0)
     with pytest.raises(ValueError, match=r"q must be strictly positive"):
         structure_at_order(np.array([0.0, 0.5, 0.25, 0.25]), 1)
+
+
+@pytest.mark.parametrize("routine", [polish, classify])
+def test_a_batch_of_targets_is_refused_with_its_shape(routine):
+    """polish and classify take one target; a stack of them is refused saying the expected shape."""
+    q = pairwise_target(3, 0)
+    model = RBM(3, 2)
+    with pytest.raises(ValueError) as info:
+        routine(model, model.fields_matching(q), np.stack([q, q]))
+    assert str(info.value) == "q must be one target distribution of shape (2^N,), got (2, 8)"

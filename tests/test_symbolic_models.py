@@ -526,3 +526,23 @@ def test_cse_latex_lists_definitions_then_the_result(key, lhs):
         later = " ".join(rhs for _, rhs in rows[k + 1 :])
         assert name in later, f"{name} is defined but never used"
     assert "W_{0,0}" in " ".join(rhs for _, rhs in defs)
+
+
+@pytest.mark.parametrize("N", [0, 5])
+def test_moment_symbols_refusal_names_the_moments_and_the_range(N):
+    message = f"N must be between 1 and 4 for the symbolic RBM moments, got {N}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        moment_symbols(N)
+
+
+def test_twin_accepts_sum_abs_theta_equal_to_the_bound_and_refuses_just_above():
+    """|theta|_1 = MAX_TWIN_ABS_INPUT is accepted (and still matches the numeric RBM); above it is refused."""
+    twin, model = lambdify_rbm(2, 1, "spin"), RBM(2, 1, "spin")
+    theta = np.array([100.0, -100.0, 50.0, 0.0, 50.0])
+    assert np.abs(theta).sum() == MAX_TWIN_ABS_INPUT
+    np.testing.assert_allclose(twin.couplings(theta), model.couplings(theta), rtol=1e-12, atol=1e-12)
+    above = theta.copy()
+    above[4] += 1e-12  # |theta|_1 = 300 + 1e-12 (an ulp at 300 is 6e-14)
+    assert np.abs(above).sum() > MAX_TWIN_ABS_INPUT
+    with pytest.raises(ValueError, match=r"^sum_j \|theta_j\| = 300 exceeds 300: the symbolic twin"):
+        twin.couplings(above)
