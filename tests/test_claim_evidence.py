@@ -30,7 +30,9 @@ from checks import c3_fixed_points as c3
 from checks import c4_stability as c4
 from checks import c5_hierarchy as c5
 from checks.profiles import get_profile
-from theory.models import RBM, rbm_teacher
+from checks.verdict import Status
+from theory.hierarchy import KernelScaling
+from theory.models import RBM, DirectModel, rbm_teacher
 from theory.walsh import order_norms
 
 
@@ -326,3 +328,169 @@ def test_c5_user_target_of_exactly_max_n_user_spins_joins(monkeypatch):
     assert cond["targets"][-1] == {"N": 2, "user_data": True}
     assert all(r["n_runs"] == 2 * profile.n_inits for r in rep.verdict.evidence["rows"])
     assert rep.verdict.evidence["n_flows"] == 2 * len(cond["families"]) * len(profile.init_scales)
+
+
+# ---- C4 controls and flow points, C5 evaluate/run (mutation testing, round 2) ----
+def test_c4_controls_are_named_described_and_replayable():
+    controls = c4._controls(5, {"seed": 5})
+    assert [c.name for c in controls] == ["perturbed-teacher", "spurious-fields-matching", "wrong-jacobian"]
+    described = {c.name: c.description for c in controls}
+    assert described["perturbed-teacher"].startswith(f"RBM teacher moved by {c4._PERTURBATION} ")
+    spurious = described["spurious-fields-matching"]
+    assert spurious.startswith("RBM.fields_matching(q) on an RBM teacher's target")
+    assert described["wrong-jacobian"] == (
+        "WrongJacobian(RBM) at the teacher: A with subsets bit-reversed, so -A^T F A != Hessian"
+    )
+    for c in controls:
+        assert c.claim == "C4" and c.caught, c.name
+        assert c.verdict.conditions == {"seed": 5, "control": c.name}
+        assert c.verdict.counterexamples
+        for x in c.verdict.counterexamples:  # the coordinates that replay the control's point
+            assert (x.case["N"], x.case["P"], x.case["widths"], x.case["index"]) == (3, 15, [3], 0), c.name
+            assert x.seed == 5
+
+
+def test_c4_flow_points_keep_only_converged_polished_flows(monkeypatch):
+    profile = dataclasses.replace(get_profile("quick"), n_inits=3)  # one flow per family
+    points, log = c4._flow_points(profile, 0, start=7)
+    assert [e["family"] for e in log["cases"]] == ["rbm-spin", "rbm-bit", "tanh-1"]
+    assert log["run"] == 3 and log["t_max"] == c4._FLOW_T_MAX
+    # at the 1e5 horizon every flow converges, is polished onto J(theta) = J(q), and is used
+    assert log["converged"] == sum(e["kl_end"] <= c4.TOLERANCES["flow_kl_max"] for e in log["cases"]) == 3
+    assert log["used"] == sum(e["used"] for e in log["cases"]) == len(points) == 3
+    for e in log["cases"]:
+        assert 0.0 < e["polish_displacement"] < 1e-2
+    for k, pt in enumerate(points):
+        assert pt.case["index"] == 7 + k and pt.case["origin"] == "flow" and pt.case["N"] == 3
+        dJ = pt.model.couplings(pt.theta)[1:] - T.couplings(pt.q)[1:]
+        assert np.max(np.abs(dJ)) <= c4.TOLERANCES["polish_J_abs"]
+    # too short a horizon: no flow reaches the data-consistent set, none is used or polished
+    monkeypatch.setattr(c4, "_FLOW_T_MAX", 100.0)
+    points, log = c4._flow_points(profile, 0, start=7)
+    assert points == [] and log["t_max"] == 100.0
+    assert (log["run"], log["converged"], log["used"]) == (3, 0, 0)
+    for e in log["cases"]:
+        assert e["used"] is False and "polish_displacement" not in e
+        assert e["kl_end"] > c4.TOLERANCES["flow_kl_max"]
+
+
+def _c4_rbm_teacher(scale, index):
+    model = RBM(3, 3)
+    theta = model.init(np.random.default_rng(index), scale)
+    case = {"family": "rbm-spin", "N": 3, "P": model.n_params, "index": index, "teacher_scale": scale}
+    return c4.Point(model, theta, model.prob(theta), case)
+
+
+def test_c4_a_family_of_undetermined_points_is_inconclusive_not_holding():
+    # at scale 0.01 (below the teacher range) a singular value of A sits at the rank tolerance
+    tiny = c4.evaluate([_c4_rbm_teacher(0.01, 0)], seed=0, conditions={})
+    assert tiny.status is Status.INCONCLUSIVE and not tiny.counterexamples
+    assert tiny.evidence["criteria"]["neutral_is_ker"] == {"pass": 0, "fail": 0, "undetermined": 1}
+    assert [r["status"] for r in tiny.evidence["rows"]] == ["inconclusive"]
+    # with a decided point beside it the family holds, and the undetermined point is counted
+    both = c4.evaluate([_c4_rbm_teacher(0.01, 0), _c4_rbm_teacher(0.3, 1)], seed=0, conditions={})
+    assert both.status is Status.HOLDS
+    (row,) = both.evidence["rows"]
+    assert row["status"] == "holds" and row["n_undetermined_points"] == 1
+    assert row["undetermined_by_teacher_scale"] == {"0.01": 1, "0.3": 0}
+
+
+@pytest.fixture(scope="module")
+def c4_small_run():
+    """C4 at N = 3 only, two teachers per (size, scale) (n_cases = 12), one flow per family."""
+    profile = dataclasses.replace(
+        get_profile("quick"), n_cases=12, max_n_generic=3, max_n_rbm=3, n_inits=1, init_scales=(0.01, 1.0)
+    )
+    return c4.run(profile, 0)
+
+
+def test_c4_run_conditions_count_the_points_it_evaluated(c4_small_run):
+    cond = c4_small_run.verdict.conditions
+    assert cond["teacher_scales"] == [1.0]  # 0.01 is outside the teacher range [0.03, 3]
+    assert cond["teachers_per_size_and_scale"] == 12 // 6
+    n_sizes = sum(len(s) for s in cond["sizes"].values())
+    flows = cond["flows"]
+    n_teachers = cond["teachers_per_size_and_scale"] * n_sizes * len(cond["teacher_scales"])
+    assert cond["n_points"] == n_teachers + flows["used"]
+    rows = c4_small_run.verdict.evidence["rows"]
+    assert sum(r["n_points"] for r in rows) == cond["n_points"]
+    assert sum(r["n_flow_points"] for r in rows) == flows["used"] == sum(e["used"] for e in flows["cases"])
+
+
+def _c5_failed(run, message):
+    """``run`` as a failed flow of a later seed (so that the figures' curves skip it)."""
+    tr = dataclasses.replace(run.trajectory, status="failed", message=message)
+    return dataclasses.replace(run, init=run.init + 1, trajectory=tr)
+
+
+@pytest.fixture(scope="module")
+def c5_failing_mechanism():
+    """One direct-model flow (N = 2), a failed one, and a kernel whose exponents fall with k."""
+    q = T.ising_target(2, {1: 0.4, 2: 0.4}, np.random.default_rng(3))
+    (run,) = c5.flows([("direct", DirectModel)], [q], (0.01,), 1, seed=5, t_max=5.0)
+    runs = [run, _c5_failed(run, "solver gave up")]
+    falling = KernelScaling(
+        scales=[0.01, 0.1], norms=np.ones((2, 4)), slopes=[NAN, 2.0, 1.0, 0.0], window=(0.01, 0.1), n_seeds=1
+    )
+    kernels = {"rbm-spin": falling}
+    return c5.evaluate(
+        runs, taus=(0.1,), seed=7, conditions={}, kernels=kernels, mechanism_families=["rbm-spin"]
+    )
+
+
+def test_c5_failed_flows_are_reported_with_their_coordinates(c5_failing_mechanism):
+    ev = c5_failing_mechanism.evidence
+    assert ev["n_flows"] == 2 and ev["n_failed_flows"] == 1
+    assert ev["n_unranked_run_readings"] == 3  # one per reading
+    where = {"family": "direct", "init_scale": 0.01, "target": 0, "init": 1}
+    assert ev["unranked_runs"] == [
+        {**where, "reading": rd, "error": "flow failed: solver gave up"} for rd in ("a", "b", "c")
+    ]
+    assert all(r["n_runs"] == 2 and r["n_failed_flows"] == 1 for r in ev["rows"])
+
+
+def test_c5_a_falling_kernel_exponent_is_a_replayable_counterexample(c5_failing_mechanism):
+    v = c5_failing_mechanism
+    assert v.evidence["kernel_mechanism"]["rbm-spin"]["holds"] is False
+    assert "rbm-spin kernel mechanism" in v.evidence["fails_for"]
+    (x,) = [x for x in v.counterexamples if x.case.get("kind") == "kernel-slopes"]
+    assert x.description == (
+        "tangent-kernel exponents of rbm-spin do not grow with k: {'1': 2.0, '2': 1.0, '3': 0.0}"
+    )
+    assert dict(x.case) == {"family": "rbm-spin", "kind": "kernel-slopes"}
+    assert x.value == -2.0 and x.seed == 7
+
+
+@pytest.fixture(scope="module")
+def c5_three_inits():
+    """C5 with three seeds per scale: the diagnostic caps them at two, the control uses all three."""
+    profile = dataclasses.replace(
+        get_profile("quick"), n_inits=3, init_scales=(0.01, 1.0), taus=(0.1,), t_max=10.0
+    )
+    return profile, c5.run(profile, 0)
+
+
+def test_c5_diagnostic_and_control_run_at_the_small_scales(c5_three_inits):
+    profile, rep = c5_three_inits
+    cond = rep.verdict.conditions
+    assert cond["init_scales"] == [0.01, 1.0] and cond["small_init_scales"] == [0.01]
+    diag = rep.verdict.evidence["reversed_kernel_diagnostic"]
+    assert {r["init_scale"] for r in diag["rows"]} == {0.01}
+    assert {r["n_runs"] for r in diag["rows"]} == {min(profile.n_inits, 2)}
+    (control,) = rep.controls
+    assert control.verdict.conditions["small_init_scales"] == [0.01]
+    assert {r["init_scale"] for r in control.verdict.evidence["rows"]} == {0.01}
+    assert {r["n_runs"] for r in control.verdict.evidence["rows"]} == {profile.n_inits}
+
+
+def test_c5_control_counterexample_names_the_failing_cell_and_replays(c5_three_inits):
+    _, rep = c5_three_inits
+    (control,) = rep.controls
+    v = control.verdict
+    assert control.caught and v.evidence["fails_for"] == ["high-orders-only sigma=0.01 reading=a"]
+    (cell,) = [c for c in v.evidence["cells"] if c["status"] == "fails"]
+    (x,) = v.counterexamples  # readings b and c see nothing settle: inconclusive, not counterexamples
+    assert dict(x.case) == {"family": "high-orders-only", "init_scale": 0.01, "reading": "a"}
+    assert x.value == cell["min_kendall_over_tau"] < 0  # orders 1-2 are never learned: reversed
+    assert x.seed == 0  # the run's seed replays it
+    assert x.description.startswith("no hierarchy for high-orders-only sigma=0.01 reading=a: over tau,")
