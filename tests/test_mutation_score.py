@@ -101,6 +101,7 @@ def test_command_line_reads_meta_files(tmp_path, capsys):
     assert "| theory/done | 10 | 10 | 10 | 100.0% | exact |" in table
     assert "| theory/todo | 200 | 10 | 9 | 90.0% |" in table
     assert "| **all** | 210 | 20 | 19 | **90.5%** |" in table
+    assert "| **theory/**" not in table  # one folder: no per-folder rows
     with pytest.raises(ValueError, match="no mutmut results"):
         score.read_codes(tmp_path / "missing")
 
@@ -118,3 +119,14 @@ def test_fraction_of_one_module_overrides_the_default(tmp_path, capsys):
     assert out == expected and len(out) == 10 + 2
     with pytest.raises(ValueError, match="no module 'theory/c'"):
         score.main([*args, "--fraction-of", "theory/c=0.5"])
+
+
+def test_table_adds_one_row_per_top_level_folder_when_there_are_several():
+    rows = [
+        score.ModuleScore("theory/a", 100, 100, 90, exact=True),
+        score.ModuleScore("checks/b", 300, 30, 24, exact=False),
+    ]
+    table = score._table(rows)
+    assert "| **checks/** | 300 | 30 | 24 | **80.0%** |" in table
+    assert "| **theory/** | 100 | 100 | 90 | **90.0%** | 90.0% – 90.0% |" in table
+    assert table.splitlines()[-1].startswith("| **all** | 400 | 130 | 114 | **82.5%** |")

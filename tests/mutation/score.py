@@ -180,11 +180,14 @@ def _table(scores: Sequence[ModuleScore]) -> str:
         lines.append(
             f"| {s.module} | {s.n_mutants} | {s.n_scored} | {s.n_killed} | {s.score:.1%} | {interval} |"
         )
-    est, low, high = stratified(scores)
-    n = sum(s.n_mutants for s in scores)
-    scored = sum(s.n_scored for s in scores)
-    killed = sum(s.n_killed for s in scores)
-    lines.append(f"| **all** | {n} | {scored} | {killed} | **{est:.1%}** | {low:.1%} – {high:.1%} |")
+    folders = sorted({s.module.split("/")[0] for s in scores})
+    groups = [(f"{f}/", [s for s in scores if s.module.split("/")[0] == f]) for f in folders]
+    for label, group in [*(groups if len(groups) > 1 else []), ("all", list(scores))]:
+        est, low, high = stratified(group)
+        n = sum(s.n_mutants for s in group)
+        scored = sum(s.n_scored for s in group)
+        killed = sum(s.n_killed for s in group)
+        lines.append(f"| **{label}** | {n} | {scored} | {killed} | **{est:.1%}** | {low:.1%} – {high:.1%} |")
     return "\n".join(lines)
 
 
