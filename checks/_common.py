@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from checks.verdict import Counterexample
+from checks.verdict import Counterexample, jsonable
 from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
 
 __all__ = ["FAMILIES", "make_model", "roster", "Worst", "seeded_rng"]
@@ -84,10 +84,16 @@ class Worst:
         return not self.failures
 
     def summary(self) -> dict[str, Any]:
-        """Evidence entry: worst value, its case, how many cases, how many failed."""
-        return {
-            "worst": self.value,
-            "worst_case": self.case,
-            "n_cases": self.n,
-            "n_failed": len(self.failures),
-        }
+        """Evidence entry: worst value, its case, how many cases, how many failed.
+
+        Plain JSON: a non-finite worst value (a failed flow, a NaN error) is written as the
+        string ``"inf"`` / ``"nan"``, so the verdict that carries it can still be built.
+        """
+        return jsonable(
+            {
+                "worst": self.value,
+                "worst_case": self.case,
+                "n_cases": self.n,
+                "n_failed": len(self.failures),
+            }
+        )

@@ -198,3 +198,54 @@ def test_audit_dataclass_is_frozen() -> None:
     assert isinstance(a, PrecisionAudit)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.max = 0.0  # type: ignore[misc]
+
+
+# ---- refusals, the absolute Fisher measure, the audit's coverage -------------------------------
+def test_rbm_twins_refuse_batches_naming_the_expected_shape() -> None:
+    model = T.RBM(2, 1)
+    for fn in (hessian_disagreement, residual_disagreement):
+        name = fn.__name__
+        with pytest.raises(ValueError) as err:
+            fn(model, np.zeros(5), np.full((3, 4), 0.25))
+        assert str(err.value) == f"{name} takes one target q of shape (2^N,), got (3, 4)"
+        with pytest.raises(ValueError) as err:
+            fn(model, np.zeros((2, 5)), np.full(4, 0.25))
+        assert str(err.value) == f"{name} takes one theta of shape (P,) = (5,), got (2, 5)"
+
+
+def test_fisher_disagreement_is_absolute_below_unit_scale() -> None:
+    """Against m_S = sum_b chi_S(b) p_b summed directly in mpmath: the measure is max |F64 - F|
+    (max |F| <= 1 here, so the unit floor makes it absolute)."""
+    p = T.dirichlet_target(3, np.random.default_rng(5))
+    n = p.size
+    with mp.workdps(PRECISION_DPS):
+        pm = [mp.mpf(float(v)) for v in p]
+        m = [mp.fsum((-1) ** bin(S & b).count("1") * pm[b] for b in range(n)) for S in range(n)]
+        F = [[m[S ^ U] - m[S] * m[U] for U in range(1, n)] for S in range(1, n)]
+        assert max(abs(x) for row in F for x in row) <= 1
+        F64 = T.fisher(p)
+        err = max(abs(mp.mpf(float(F64[i, j])) - F[i][j]) for i in range(n - 1) for j in range(n - 1))
+        expected = float(err)
+    assert expected > 0  # float64 rounding is visible
+    assert fisher_disagreement(p) == pytest.approx(expected, rel=1e-12, abs=0.0)
+
+
+def test_audit_covers_both_hidden_unit_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit uses hidden spins and bits alternately: over two cases every N sees both (residual too)."""
+    import theory.precision as P
+
+    seen: dict[str, list[tuple[int, str]]] = {"hessian": [], "residual": []}
+
+    def recorder(name, fn):
+        def wrapped(model, theta, q):
+            seen[name].append((model.n_visible, model.hidden))
+            return fn(model, theta, q)
+
+        return wrapped
+
+    monkeypatch.setattr(P, "hessian_disagreement", recorder("hessian", P.hessian_disagreement))
+    monkeypatch.setattr(P, "residual_disagreement", recorder("residual", P.residual_disagreement))
+    audit(0, n_cases=2)
+    both = {(N, h) for N in range(2, MAX_N_PRECISION + 1) for h in ("spin", "bit")}
+    assert set(seen["hessian"]) == both
+    assert seen["residual"] == seen["hessian"]
