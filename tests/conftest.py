@@ -38,3 +38,24 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_sessionstart(session):
+    """Under mutmut, start every test session with empty memo caches.
+
+    mutmut forks each mutant's test run from a process that has already run the tests on
+    the original code, so ``functools.cache``'d builders (the sympy derivations of
+    ``theory.symbolic`` and ``theory.symbolic_models``) would hand the mutant results built by
+    the original code, and their mutants would survive falsely.
+    """
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("theory") or module is None:
+            continue
+        for obj in list(vars(module).values()):
+            clear = getattr(obj, "cache_clear", None)
+            if callable(clear) and getattr(obj, "__module__", "").startswith("theory"):
+                clear()
