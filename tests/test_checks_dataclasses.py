@@ -3,6 +3,7 @@
 Covers :class:`checks.c4_stability.Point`, :class:`checks.io.RBMCheckpoints`,
 :class:`checks.io.Samples`, :class:`checks.profiles.Profile` and, in
 :mod:`checks.verdict`, :class:`Counterexample`, :class:`Verdict` and :class:`ClaimReport`
+(and the JSON form of :class:`ControlResult`: its first counterexample, or None)
 (``checks.cmd_effective.EffectiveResult`` is pinned by ``test_effective_tables.py``).
 
 For each class a valid instance, built as the code builds it, is accepted; then each check
@@ -471,3 +472,31 @@ def test_counterexample_case_must_be_a_mapping(case):
     message = f"Counterexample.case must be a mapping of coordinates, got {type(case).__name__}"
     with pytest.raises(ValueError, match=_exact(message)):
         Counterexample("too big", case, 2.0)
+
+
+# ---- verdict.ControlResult.to_json --------------------------------------------------------------
+def test_control_result_json_reports_the_first_counterexample_or_none():
+    second = Counterexample("second failure", {"N": 4}, 1.0, seed=2)
+    failing = _verdict(status=Status.FAILS, counterexamples=(CE, second))
+    caught = ControlResult("C4", "wrong-jacobian", "a broken Jacobian", failing)
+    doc = caught.to_json()
+    assert set(doc) == {
+        "claim",
+        "name",
+        "description",
+        "expected",
+        "observed",
+        "caught",
+        "evidence",
+        "counterexample",
+    }
+    assert doc["counterexample"] == {
+        "description": "identity error above tolerance",
+        "case": {"N": 3},
+        "value": 2.0,
+        "seed": 1,
+    }
+    assert (doc["expected"], doc["observed"], doc["caught"]) == ("fails", "fails", True)
+    missed = ControlResult("C4", "wrong-jacobian", "a broken Jacobian", _verdict(status=Status.HOLDS))
+    assert missed.to_json()["counterexample"] is None
+    assert (missed.to_json()["observed"], missed.to_json()["caught"]) == ("holds", False)
