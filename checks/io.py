@@ -442,8 +442,9 @@ def load_samples(path: str | Path, *, columns: tuple[int, ...] | None = None) ->
     Raises
     ------
     InputError
-        Unreadable file, not 2-D, no samples, non-binary or mixed values,
-        columns out of range, or too many variables for exact enumeration.
+        Unreadable file, not 2-D, no samples, non-binary or mixed values, no
+        column selected, a column selected twice or out of range, or too many
+        variables for exact enumeration.
     """
     p = Path(path)
     raw = _raw_samples(p)
