@@ -367,3 +367,19 @@ def test_ascent_returns_a_failed_run_even_when_the_diagnostics_would_raise_at_th
     np.testing.assert_array_equal(traj.theta, free.theta[:k])
     with pytest.raises(ValueError, match="burnt outside the unit ball"):
         gradient_ascent(Burnt(3), np.full(7, 1.0), q, lr=0.1, n_steps=5)  # fails at the start itself
+
+
+# ---- refusals of integrate_flow, exact (mutation testing, round 3) ------------------------------
+def test_integrate_flow_refusals_name_the_argument_and_what_was_expected():
+    model, q = DirectModel(2), np.full(4, 0.25)
+    th = np.zeros(3)
+    with pytest.raises(
+        ValueError, match=r"gtol must be a number >= 0 \(0 disables the convergence stop\), got 'x'$"
+    ):
+        integrate_flow(model, th, q, gtol="x")
+    with pytest.raises(ValueError, match=r"^t_min must be smaller than t_max, got t_min=5\.0, t_max=5\.0$"):
+        integrate_flow(model, th, q, t_min=5.0, t_max=5.0)  # equal is refused too
+    with pytest.raises(ValueError, match=r"^max_step "):
+        integrate_flow(model, th, q, max_step=-1.0)
+    with pytest.raises(ValueError, match=r"; for a batch use integrate_flows"):
+        integrate_flow(model, np.zeros((2, 3)), q)

@@ -427,3 +427,21 @@ def test_hierarchy_rank_ignores_entry_zero_whatever_it_holds():
         assert hierarchy_rank([first, 1.0, 2.0, 4.0]) == ref
     with pytest.raises(ValueError, match="settle times must be >= 0"):
         hierarchy_rank([0.0, 1.0, -np.inf, 4.0])
+
+
+def test_kernel_scaling_refuses_a_zero_scale():
+    with pytest.raises(ValueError, match="at least two distinct positive initialisation scales"):
+        kernel_scaling(DirectModel(2), [0.0, 0.1], seed=0, n_seeds=1, window=(1e-3, 1.0))
+
+
+def test_trajectory_settle_times_uses_the_floor_it_is_given():
+    """``floor_rel`` reaches settle_times: a high floor marks a small structure undefined (NaN)."""
+    t = np.array([0.0, 1.0, 10.0, 100.0])
+    res = np.zeros((4, 3))
+    res[:, 1] = [1.0, 1.0, 0.1, 0.01]
+    res[:, 2] = [1e-3, 1e-3, 1e-4, 1e-5]  # order 2 barely structured
+    tr = hand_trajectory(t, res, res.copy(), N=2)
+    q = T.ising_target(2, {1: 0.3, 2: 0.3}, np.random.default_rng(0))
+    low = trajectory_settle_times(tr, q, "a", [0.05], floor_rel=1e-6)[0]
+    high = trajectory_settle_times(tr, q, "a", [0.05], floor_rel=0.5)[0]
+    assert np.isfinite(low[2]) and not np.array_equal(low, high, equal_nan=True)

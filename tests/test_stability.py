@@ -294,3 +294,21 @@ def test_batch_of_targets_is_refused_with_the_expected_state_count():
         expected = f"{what} takes one target q of shape (2^N,) = (4,), got (2, 3, 4)"
         with pytest.raises(ValueError, match=re.escape(expected)):
             call()
+
+
+def test_neutral_band_is_proportional_to_the_hessian_scale():
+    """The documented half-width ``NEUTRAL_FACTOR * EPS * max(P, 2^N) * max|lam|``, at two scales."""
+    from theory.stability import NEUTRAL_FACTOR
+
+    model = RBM(3, 2, hidden="spin")
+    theta = model.init(np.random.default_rng(3), 0.5)
+    for q in (model.prob(theta), T.dirichlet_target(3, np.random.default_rng(4))):
+        sp = spectrum(model, theta, q)
+        expected = NEUTRAL_FACTOR * EPS * max(model.n_params, 8) * sp.scale
+        assert sp.tol == pytest.approx(expected, rel=1e-12, abs=0.0)
+        assert sp.scale > 0
+
+
+def test_weighted_hessian_refusal_states_the_number_of_states():
+    with pytest.raises(ValueError, match=re.escape("w must have shape (2^N,) = (8,), got (4,)")):
+        DirectModel(3).weighted_hessian(np.zeros(7), np.zeros(4))
