@@ -10,6 +10,7 @@
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
 
@@ -59,3 +60,23 @@ def pytest_sessionstart(session):
             clear = getattr(obj, "cache_clear", None)
             if callable(clear) and getattr(obj, "__module__", "").startswith("theory"):
                 clear()
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """``checks.cli.main`` in this process: ``run(*args) -> (exit code, stdout, stderr)``.
+
+    argparse's exits (errors: 2, ``--version``/``--help``: 0) count as returns, as for the
+    installed command; the captured output is consumed by each call.
+    """
+    from checks.cli import main
+
+    def run(*args: str) -> tuple[object, str, str]:
+        try:
+            rc: object = main(list(args))
+        except SystemExit as exc:
+            rc = exc.code
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return run

@@ -28,7 +28,6 @@ import pytest
 from bad_inputs import api, files
 
 from checks import runner
-from checks.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,17 +143,13 @@ def test_cli_refuses_subprocess(corpus, subprocess_results, case: files.CliCase)
 
 
 @pytest.mark.parametrize("case", _params([c for c in files.CASES if not c.subprocess], _needs_h5))
-def test_cli_refuses_in_process(corpus, monkeypatch, capsys, case: files.CliCase):
+def test_cli_refuses_in_process(corpus, monkeypatch, cli_main, case: files.CliCase):
     def accepted(*args, **kwargs):
         raise AssertionError("bad input was accepted: the claim checks started")
 
     monkeypatch.setattr(runner, "run_checks", accepted)  # a wrongly accepted run fails fast
     monkeypatch.chdir(corpus[0])
-    try:
-        rc: object = main(case.command())
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
+    rc, out, err = cli_main(*case.command())
     _assert_refused(corpus, case, rc, out, err)
 
 

@@ -17,16 +17,6 @@ def _cli(*args, cwd=None):
     )
 
 
-def _main(capsys, *args):
-    """The command in this process: ``(exit code, stdout, stderr)``; argparse errors exit 2."""
-    try:
-        rc = main(list(args))
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
 def test_version(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
@@ -39,9 +29,9 @@ def test_help_without_arguments(capsys):
     assert "run" in capsys.readouterr().out
 
 
-def test_run_writes_report(tmp_path, capsys):
+def test_run_writes_report(cli_main, tmp_path):
     out = tmp_path / "rep"
-    rc, stdout, stderr = _main(capsys, "run", "--claims", "C1", "--seed", "3", "--out", str(out))
+    rc, stdout, stderr = cli_main("run", "--claims", "C1", "--seed", "3", "--out", str(out))
     assert rc == 0, stderr
     assert "C1" in stdout and "holds" in stdout
     assert "[1/1] C1" in stderr  # progress
@@ -94,19 +84,19 @@ def test_bad_input_is_one_line_exit_2(args, message):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_unwritable_output_leaves_nothing(tmp_path, capsys):
+def test_unwritable_output_leaves_nothing(cli_main, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    rc, _, stderr = _main(capsys, "run", "--claims", "C1", "--out", str(blocker / "sub" / "deeper"))
+    rc, _, stderr = cli_main("run", "--claims", "C1", "--out", str(blocker / "sub" / "deeper"))
     assert rc == 2
     assert "cannot write to output directory" in stderr
     assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_markdown_table_escapes_pipes_in_headlines(tmp_path, capsys):
+def test_markdown_table_escapes_pipes_in_headlines(cli_main, tmp_path):
     out = tmp_path / "rep"
-    rc, _, stderr = _main(capsys, "run", "--claims", "C4", "--out", str(out))
+    rc, _, stderr = cli_main("run", "--claims", "C4", "--out", str(out))
     assert rc == 0, stderr
     row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith("| C4"))
     cells = [c for c in row.replace("\\|", "").split("|")]

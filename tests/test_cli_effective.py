@@ -355,13 +355,9 @@ def test_bad_input_subprocess(bad_dir, bad_runs, name):
 
 
 @pytest.mark.parametrize("name", [n for n, v in BAD.items() if not v[2]])
-def test_bad_input_in_process(bad_dir, monkeypatch, capsys, name):
+def test_bad_input_in_process(bad_dir, monkeypatch, cli_main, name):
     monkeypatch.chdir(bad_dir)
     args = BAD[name][0]
     i = list(BAD).index(name)
-    try:
-        rc = main([*args, *_out_args(i, name, args)])
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
+    rc, out, err = cli_main(*args, *_out_args(i, name, args))
     _assert_refused(bad_dir, name, rc, out, err)

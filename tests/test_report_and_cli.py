@@ -17,20 +17,10 @@ import numpy as np
 import pytest
 
 from checks import runner
-from checks.cli import build_parser, main
+from checks.cli import build_parser
 from checks.report import markdown, verdict_table, write_report
 from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from theory import __version__
-
-
-def _main(capsys, *args: str) -> tuple[int, str, str]:
-    """``main(args)`` in this process: ``(exit code, stdout, stderr)``; argparse exits count as returns."""
-    try:
-        rc = main(list(args))
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _words(text: str) -> str:
@@ -158,8 +148,8 @@ def test_run_and_effective_option_defaults():
     ],
     ids=["commands", "run", "effective"],
 )
-def test_help_lists_the_commands_and_each_option_with_its_default_or_choices(capsys, argv, entries):
-    rc, out, err = _main(capsys, *argv)
+def test_help_lists_the_commands_and_each_option_with_its_default_or_choices(cli_main, argv, entries):
+    rc, out, err = cli_main(*argv)
     assert (rc, err) == (0, "")
     text = _words(out)
     for entry in entries:
@@ -176,9 +166,9 @@ def test_help_lists_the_commands_and_each_option_with_its_default_or_choices(cap
         (["--pseudo-count", "0.5"], "--columns and --pseudo-count need --data FILE"),
     ],
 )
-def test_run_refusal_is_one_exact_line_and_writes_nothing(tmp_path, capsys, args, message):
+def test_run_refusal_is_one_exact_line_and_writes_nothing(cli_main, tmp_path, args, message):
     out = tmp_path / "rep"
-    rc, stdout, stderr = _main(capsys, "run", "--claims", "C1", "--out", str(out), *args)
+    rc, stdout, stderr = cli_main("run", "--claims", "C1", "--out", str(out), *args)
     assert (rc, stdout) == (2, "")
     assert stderr == f"dsb-verify: error: {message}\n"
     assert not out.exists()
@@ -201,10 +191,10 @@ def data_file(tmp_path) -> Path:
     ],
 )
 def test_run_with_data_says_which_claims_used_it(
-    tmp_path, capsys, fake_claims, data_file, claims, used_by, line
+    cli_main, tmp_path, fake_claims, data_file, claims, used_by, line
 ):
     out = tmp_path / "rep"
-    rc, stdout, stderr = _main(capsys, "run", "--claims", claims, "--data", str(data_file), "--out", str(out))
+    rc, stdout, stderr = cli_main("run", "--claims", claims, "--data", str(data_file), "--out", str(out))
     assert rc == 0, stderr
     assert f"\nuser data {data_file}: {line}\n" in stdout
     user = json.loads((out / "report.json").read_text())["provenance"]["user_target"]
@@ -220,11 +210,11 @@ def test_run_with_data_says_which_claims_used_it(
     ids=["default", "explicit"],
 )
 def test_run_with_data_records_pseudo_count_and_replay(
-    tmp_path, capsys, fake_claims, data_file, extra, alpha, rule, replay_tail
+    cli_main, tmp_path, fake_claims, data_file, extra, alpha, rule, replay_tail
 ):
     out = tmp_path / "rep"
     argv = ["run", "--claims", "C1", "--seed", "5", "--data", str(data_file), "--columns", "0,2"]
-    rc, _, stderr = _main(capsys, *argv, *extra, "--out", str(out))
+    rc, _, stderr = cli_main(*argv, *extra, "--out", str(out))
     assert rc == 0, stderr
     prov = json.loads((out / "report.json").read_text())["provenance"]
     # the replay command reproduces the run, data options included
