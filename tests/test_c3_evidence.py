@@ -18,7 +18,15 @@ tests/test_claim_evidence.py:
   ``<family> [WrongJacobian]``; ``under-expressive-as-sufficient`` flows from scales 0.1 and 1
   (at most two starts) and fails;
 * :func:`construction_task` / :func:`construction_candidates` pass ``t_max`` down to the tied flows of
-  construction (ii) (recorded instead of integrated).
+  construction (ii) (recorded instead of integrated); the construction point set (origins, families,
+  declarations, provenance, predicted lowest orders, targets) and the three seeded attempts of (ii);
+* :func:`classified`: not stationary or a residual decision clearing its threshold by less than
+  ``classification_margin_min`` (both sides, for both kinds) is unresolved;
+* tests 1-4 on one stationary point (:func:`_point_failures`), each on both sides of its threshold, with
+  the whole counterexample description and value;
+* the flows: ``_flow_end``'s tolerances and provenance, ``flow_sweep``'s candidates; the flow plan's
+  targets (seeded teachers of the student's kind, generic and pairwise targets) and start scales;
+* the values of construction rows, point rows and run conditions.
 
 The point set: a two-unit RBM teacher at N = 3 (scale 0.5), its construction (i) points and its
 K = 1 max-ent fit, some of them relabelled as flow end points.
@@ -343,3 +351,447 @@ def test_run_controls_record_what_they_change(stubbed_run):
         "rbm-spin [WrongJacobian]",
         "rbm-bit [WrongJacobian]",
     ]
+
+
+# ---- classification: the margin of the residual decisions ------------------------------------------
+def _maxent_candidate(eps: float) -> c3.Candidate:
+    """The K = 2 max-ent fit of a three-spin target with a three-body coupling ``eps``: |r| ~ 0.69 eps."""
+    J = np.zeros(8)
+    J[[1, 2, 3, 4, 6]] = [0.3, -0.2, 0.4, 0.1, -0.3]
+    J[7] = eps
+    q = T.prob(J)
+    model, theta = T.maxent_point(q, 2)
+    g = float(np.linalg.norm(T.grad_loglik(model, theta, q)))
+    return c3.Candidate("flow", "truncated-2", 3, "generic", True, model, q, theta, g, {"init": 0})
+
+
+@pytest.mark.parametrize(
+    ("eps", "kind"),
+    [
+        (1e-13, "data-consistent"),  # |r| / residual_atol ~ 1e-4: clears by far more than 10
+        (1.2e-10, "data-consistent"),  # residual_atol / |r| ~ 12
+        (1.8e-10, None),  # ~ 8: too close to call
+        (3e-10, None),
+        (3e-9, None),  # spurious by a factor ~ 2 only
+        (1.2e-8, None),  # ~ 8
+        (1.8e-8, "spurious"),  # ~ 12
+        (1e-7, "spurious"),
+    ],
+)
+def test_points_whose_residual_decisions_clear_by_less_than_the_margin_are_unresolved(eps, kind):
+    c = _maxent_candidate(eps)
+    assert c.grad_norm <= c3.TOLERANCES["stationary_gtol"]
+    fp = T.classify(c.model, c.theta, c.q)
+    margin = c3.TOLERANCES["classification_margin_min"]
+    assert (fp.residual_margin >= margin) is (kind is not None)
+    got = c3.classified(c)
+    if kind is None:
+        assert got is None
+    else:
+        assert got.kind == fp.kind == kind and got.residual_margin == fp.residual_margin
+    (row,) = c3.evaluate([c], seed=0, conditions={}).evidence["points"]
+    assert row["kind"] == (kind or "unresolved")
+
+
+def test_points_that_are_not_stationary_are_unresolved(small):
+    c = small["teacher"]
+    gtol = c3.TOLERANCES["stationary_gtol"]
+    assert c3.classified(dataclasses.replace(c, grad_norm=gtol)) is not None
+    for g in (2 * gtol, np.inf, np.nan):
+        assert c3.classified(dataclasses.replace(c, grad_norm=g)) is None
+
+
+# ---- tests 1-4 on one stationary point, each on both sides of its threshold ------------------------
+@pytest.fixture(scope="module")
+def fps(small):
+    return {k: T.classify(small[k].model, small[k].theta, small[k].q) for k in ("teacher", "iii_1")}
+
+
+def _failures(c, fp):
+    return [(ce.description, ce.value) for ce in c3._point_failures(c, fp, 7)]
+
+
+def test_point_failures_none_at_the_teacher_and_a_construction(small, fps):
+    assert fps["teacher"].kind == "data-consistent" and fps["teacher"].full_row_rank
+    assert fps["iii_1"].kind == "spurious" and not fps["iii_1"].full_row_rank
+    assert _failures(small["teacher"], fps["teacher"]) == []
+    assert _failures(small["iii_1"], fps["iii_1"]) == []
+
+
+def test_point_failure_kernel_norm_above_kernel_atol(small, fps):
+    c, fp = small["teacher"], fps["teacher"]
+    atol = c3.TOLERANCES["kernel_atol"]
+    assert _failures(c, dataclasses.replace(fp, jacobian_grad_norm=atol)) == []
+    bad = c3._point_failures(c, dataclasses.replace(fp, jacobian_grad_norm=2e-9, grad_norm=3e-14), 7)
+    assert [(ce.description, ce.value, ce.case, ce.seed) for ce in bad] == [
+        (
+            "|A^T r| = 2e-09 with the model's Jacobian at a point where |grad L| = 3e-14: "
+            "r is not in ker A^T",
+            2e-9,
+            c.case(),
+            7,
+        )
+    ]
+
+
+def test_point_failure_spurious_at_full_row_rank(small, fps):
+    c, fp = small["teacher"], fps["teacher"]
+    r = np.array([0.0, 0.0, 1e-3, 0.0])
+    spurious = dataclasses.replace(
+        fp, kind="spurious", residual_norm=1e-3, residual_order_norms=r, lowest_order=2
+    )
+    assert spurious.full_row_rank
+    spurious = dataclasses.replace(spurious, kl=1.0)  # above Pinsker's bound: only the rank test fails
+    assert _failures(c, spurious) == [
+        ("spurious stationary point (|r| = 0.001) where A has full row rank 7", 1e-3)
+    ]
+    # rank deficient: no counterexample
+    sv = fp.singular_values.copy()
+    sv[-1] = 0.0
+    assert _failures(c, dataclasses.replace(spurious, singular_values=sv, rank=6)) == []
+
+
+def test_point_failure_data_consistent_with_positive_kl(small, fps):
+    c, fp = small["teacher"], fps["teacher"]
+    atol = c3.TOLERANCES["kl_consistent_atol"]
+    assert _failures(c, dataclasses.replace(fp, kl=atol)) == []
+    assert _failures(c, dataclasses.replace(fp, kl=2e-10)) == [
+        ("data-consistent point (r = 0) with KL = 2e-10 > 0", 2e-10)
+    ]
+
+
+def test_point_failure_kl_below_pinsker_bound_at_a_spurious_point(small, fps):
+    c, fp = small["iii_1"], fps["iii_1"]
+    pinsker = 0.5 * fp.residual_norm**2 / (2**3 - 1)  # ||r||_inf^2 / 2 >= ||r||^2 / (2 (2^N - 1))
+    assert fp.kl >= pinsker
+    slack = c3.TOLERANCES["kl_rounding_atol"]
+    assert _failures(c, dataclasses.replace(fp, kl=pinsker - slack / 2)) == []
+    low = pinsker / 2
+    assert _failures(c, dataclasses.replace(fp, kl=low)) == [
+        (
+            f"spurious point with KL = {low:.3g} below Pinsker's bound {pinsker:.3g}",
+            pytest.approx(pinsker - low),
+        )
+    ]
+
+
+def test_point_failure_construction_not_spurious_or_not_rank_deficient(small, fps):
+    consistent = dataclasses.replace(small["teacher"], origin="construction-i", expected_lowest=(2, 2))
+    r = fps["teacher"].residual_norm
+    assert _failures(consistent, fps["teacher"]) == [
+        (
+            f"construction-i is not spurious with rank-deficient A (|r| = {r:.3g})",
+            r,
+        )
+    ]
+    # the same point as a flow end point or a teacher is no counterexample
+    assert _failures(dataclasses.replace(consistent, origin="flow"), fps["teacher"]) == []
+
+
+@pytest.mark.parametrize(
+    ("expected", "fails"),
+    [((2, 2), False), ((1, 2), False), ((2, 3), False), ((3, 3), True), ((1, 1), True), (None, False)],
+)
+def test_point_failure_construction_lowest_order_outside_the_predicted_range(small, fps, expected, fails):
+    c = dataclasses.replace(small["iii_1"], expected_lowest=expected)
+    assert fps["iii_1"].lowest_order == 2
+    if expected is None:  # no prediction: only the kind and the rank are tested
+        assert _failures(c, fps["iii_1"]) == []
+        return
+    want = [(f"construction-iii: lowest inconsistent order 2, predicted {expected[0]}..{expected[1]}", 2.0)]
+    assert _failures(c, fps["iii_1"]) == (want if fails else [])
+
+
+# ---- constructions: the point set, with the tied flows replaced by their first-draw stationary point ----
+@pytest.fixture(scope="module")
+def built():
+    draws = []
+
+    def tied_point(q, theta0, **kw):
+        draws.append((kw["hidden"], q))
+        return T.independent_point(q, kw["n_copies"], kw["hidden"])  # stationary: the first draw is kept
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(c3, "tied_point", tied_point)
+        out = c3.construction_candidates(3, 4, orders=(1, 2, 3))
+    return out, draws
+
+
+def test_construction_candidates_are_the_teacher_and_constructions_i_ii_iii(built):
+    out, draws = built
+    _, theta_t, q = rbm_teacher(3, 2, c3.seeded_rng(4, "c3-construction", 3, 0), 0.5)
+    assert [(c.origin, c.family) for c in out] == [
+        ("teacher", "rbm-spin"),
+        ("construction-i", "rbm-spin"),
+        ("construction-i", "rbm-bit"),
+        ("construction-ii", "rbm-spin"),
+        ("construction-ii", "rbm-bit"),
+        ("construction-iii", "truncated-1"),
+        ("construction-iii", "truncated-2"),  # K = 3 = N is skipped: the max-ent fit would be exact
+    ]
+    assert all((c.N, c.target) == (3, "rbm-teacher") for c in out)
+    # constructions (iii) are not declared sufficient (truncated families); the RBMs are
+    assert [c.sufficient for c in out] == [True] * 5 + [False] * 2
+    assert [c.info for c in out] == [
+        {},
+        {"c": 0.0},
+        {"c": 0.0},
+        {"tied_units": 2, "teacher_draw": 0},
+        {"tied_units": 2, "teacher_draw": 0},
+        {"K": 1},
+        {"K": 2},
+    ]
+    assert [c.expected_lowest for c in out] == [None, (2, 2), (2, 2), (2, 3), (2, 3), (2, 2), (3, 3)]
+    # every point on the seeded teacher's target, with its own gradient norm
+    for c in out:
+        np.testing.assert_array_equal(c.q, q)
+        assert c.grad_norm == float(np.linalg.norm(T.grad_loglik(c.model, c.theta, c.q)))
+    np.testing.assert_array_equal(out[0].theta, theta_t)
+    assert isinstance(out[0].model, RBM) and out[0].model.n_hidden == 2
+    for c, h in zip(out[1:3], ("spin", "bit"), strict=True):
+        _, theta = T.independent_point(q, 2, h)
+        assert (c.model.n_hidden, c.model.hidden) == (2, h)
+        np.testing.assert_array_equal(c.theta, theta)
+    for c, K in zip(out[5:], (1, 2), strict=True):
+        assert c.model.max_order == K and c.model.n_visible == 3
+        np.testing.assert_array_equal(c.theta, T.maxent_point(q, K)[1])
+    assert [h for h, _ in draws] == ["spin", "bit"]
+    # the whole set passes tests 1-4 of the check
+    v = c3.evaluate(out, seed=4, conditions={})
+    assert v.status is Status.HOLDS and not v.counterexamples
+    assert [r["origin"] for r in v.evidence["constructions"]] == [c.origin for c in out[1:]]
+
+
+def test_construction_ii_tries_three_seeded_teachers_then_reports_the_last(monkeypatch):
+    calls = []
+
+    def tied_point(q, theta0, **kw):
+        calls.append((kw["hidden"], q, theta0))
+        model, theta = T.independent_point(q, kw["n_copies"], kw["hidden"])
+        return model, theta + 0.1  # never stationary
+
+    monkeypatch.setattr(c3, "tied_point", tied_point)
+    out = c3.construction_candidates(3, 4, hidden=("bit",), orders=())
+    assert [c.origin for c in out] == ["teacher", "construction-i", "construction-ii"]
+    assert len(calls) == 3 and {h for h, _, _ in calls} == {"bit"}
+    for draw, (_, q, theta0) in enumerate(calls):
+        _, _, q_d = rbm_teacher(3, 2, c3.seeded_rng(4, "c3-construction", 3, draw), 0.5)
+        np.testing.assert_array_equal(q, q_d)
+        assert theta0.shape == (c3.TiedRBM(3, 2, "bit").n_params,)
+    ii = out[-1]
+    assert ii.info == {"tied_units": 2, "teacher_draw": 2}
+    np.testing.assert_array_equal(ii.q, calls[-1][1])
+    assert ii.grad_norm > c3.TOLERANCES["stationary_gtol"]
+    assert c3.classified(ii) is None  # reported unresolved
+    v = c3.evaluate(out, seed=4, conditions={})
+    assert v.evidence["constructions_missing"] == ["construction-ii"]
+    assert v.status is Status.INCONCLUSIVE
+
+
+# ---- flows: end points and their provenance --------------------------------------------------------
+def test_flow_end_from_a_stationary_start_stops_at_t_0(small):
+    c = small["iii_1"]  # the K = 1 max-ent fit: |grad L| ~ 1e-16 < flow_gtol
+    theta, g, info = c3._flow_end((c.model, c.theta, c.q, 1e3))
+    assert set(info) == {"flow_status", "t_end", "flow_grad_norm", "polish_displacement", "theta_norm"}
+    assert (info["flow_status"], info["t_end"]) == ("converged", 0.0)
+    assert info["flow_grad_norm"] < c3.TOLERANCES["flow_gtol"]
+    assert info["polish_displacement"] == float(np.linalg.norm(theta - c.theta)) < 1e-12
+    assert info["theta_norm"] == float(np.linalg.norm(theta))
+    assert g == pytest.approx(float(np.linalg.norm(T.grad_loglik(c.model, theta, c.q))), abs=1e-15)
+
+
+def test_flow_end_uses_the_flow_tolerances_then_polishes_with_the_polish_tolerance(small, monkeypatch):
+    c = small["i_spin"]
+    seen = {}
+    integrate, polish = c3.integrate_flow, c3.polish
+
+    def integrate_flow(model, theta0, q, **kw):
+        seen["flow"] = kw
+        return integrate(model, theta0, q, **kw)
+
+    def polish_(model, theta, q, **kw):
+        seen["polish"] = kw
+        return polish(model, theta, q, **kw)
+
+    monkeypatch.setattr(c3, "integrate_flow", integrate_flow)
+    monkeypatch.setattr(c3, "polish", polish_)
+    theta0 = c.theta + 0.05
+    _, _, info = c3._flow_end((c.model, theta0, c.q, 50.0))
+    tol = c3.TOLERANCES
+    assert seen["flow"] == {
+        "t_max": 50.0,
+        "gtol": tol["flow_gtol"],
+        "rtol": tol["flow_rtol"],
+        "atol": tol["flow_atol"],
+        "n_checkpoints": 1,
+    }
+    assert seen["polish"] == {"gtol": tol["polish_gtol"], "max_iter": c3._POLISH_MAX_ITER}
+    assert 0.0 < info["t_end"] <= 50.0 and info["flow_status"] in ("converged", "t_max")
+    assert info["polish_displacement"] > 0.0
+
+
+def test_flow_sweep_candidates_carry_their_case_and_start(small):
+    c = small["iii_1"]
+    model, q = c.model, c.q
+    case_a = c3.FlowCase(
+        "truncated-1", 3, "rbm-teacher", True, model, q, ((0.1, c.theta), (1.0, c.theta)), 1e3
+    )
+    case_b = c3.FlowCase("truncated-1", 3, "generic", False, model, q, ((0.3, c.theta),), 1e3)
+    out = c3.flow_sweep([case_a, case_b])
+    assert [(x.origin, x.family, x.N, x.target, x.sufficient) for x in out] == [
+        ("flow", "truncated-1", 3, "rbm-teacher", True),
+        ("flow", "truncated-1", 3, "rbm-teacher", True),
+        ("flow", "truncated-1", 3, "generic", False),
+    ]
+    assert [(x.info["init"], x.info["init_scale"]) for x in out] == [(0, 0.1), (1, 1.0), (0, 0.3)]
+    assert all(x.model is model and x.q is q and x.expected_lowest is None for x in out)
+    assert all(x.info["flow_status"] == "converged" for x in out)
+    assert [x.case() for x in c3.flow_candidates(case_b)] == [out[2].case()]
+    assert out[2].case() == {
+        "origin": "flow",
+        "family": "truncated-1",
+        "N": 3,
+        "P": 3,
+        "target": "generic",
+        "sufficient": False,
+        "init": 0,
+        "init_scale": 0.3,
+    }
+
+
+# ---- flow plan: targets and starts ----------------------------------------------------------------
+def test_flow_plan_targets_are_the_seeded_teachers_and_generic_targets():
+    profile = get_profile("quick")
+    plan = c3.flow_plan(profile, 2)
+    by = {(c.family, c.N, c.target): c for c in plan}
+    assert len(by) == len(plan)
+    for N in (3, 4):
+        rng = c3.seeded_rng(2, "c3-teacher", N)  # the spin teacher, then the bit teacher, then tanh
+        for hidden in ("spin", "bit"):
+            teacher, theta, q = rbm_teacher(N, 2, rng, 1.0, hidden)
+            c = by[(f"rbm-{hidden}", N, "rbm-teacher")]
+            np.testing.assert_array_equal(c.q, q)
+            np.testing.assert_allclose(c.q, teacher.prob(theta), rtol=1e-12, atol=0)
+            assert (c.model.n_visible, c.model.n_hidden, c.model.hidden) == (N, 2, hidden)
+    # the teacher-student targets are reachable: the student has the teacher's size
+    q_generic = c3.generic_target(4, 2, 0)
+    np.testing.assert_array_equal(
+        q_generic, T.ising_target(4, c3.ORDER_PROFILES["planted-3"], c3.seeded_rng(2, "c3-generic", 4, 0))
+    )
+    assert c3.structure_at_order(q_generic, 3) > c3.TOLERANCES["structure_atol"]  # three-body structure
+    assert not np.array_equal(q_generic, c3.generic_target(4, 2, 1))
+    assert not np.array_equal(q_generic, c3.generic_target(4, 3, 0))
+    generic = [c for c in plan if c.target == "generic"]
+    assert {(c.family, c.sufficient) for c in generic} == {
+        ("direct", True),
+        ("truncated-2", False),
+        ("rbm-spin", True),
+        ("rbm-bit", True),
+        ("tanh-1", False),
+    }
+    for c in generic:
+        np.testing.assert_array_equal(c.q, q_generic)
+    pw = by[("truncated-2", 4, "pairwise-teacher")]
+    np.testing.assert_array_equal(
+        pw.q, T.ising_target(4, c3.ORDER_PROFILES["pairwise"], c3.seeded_rng(2, "c3-pairwise", 4))
+    )
+    assert c3.structure_at_order(pw.q, 3) < 1e-12 < c3.structure_at_order(pw.q, 2)  # a pairwise teacher
+    assert pw.sufficient and pw.model.max_order == 2
+
+
+def test_flow_plan_starts_cycle_through_the_profile_scales_in_0_1_to_1():
+    quick = get_profile("quick")  # scales 0.01, 0.1, 1: the ones within [0.1, 1] are 0.1 and 1
+    for c in c3.flow_plan(quick, 0):
+        assert [s for s, _ in c.inits] == [0.1, 1.0, 0.1]
+    none_inside = dataclasses.replace(quick, init_scales=(0.01, 3.0), n_inits=3)
+    for c in c3.flow_plan(none_inside, 0):
+        assert [s for s, _ in c.inits] == [0.1, 1.0, 0.1]  # the fallback
+    edges = dataclasses.replace(quick, init_scales=(0.001, 0.099, 0.1, 0.5, 1.0, 1.001), n_inits=4)
+    for c in c3.flow_plan(edges, 0):
+        assert [s for s, _ in c.inits] == [0.1, 0.5, 1.0, 0.1]
+
+
+def test_flow_plan_universal_width_rbms_and_teacher_student_horizons_in_quick():
+    profile = get_profile("quick")  # t_max = 1e4 < 1e5
+    plan = c3.flow_plan(profile, 0)
+    # universal width M = 2^N (Le Roux & Bengio) for both hidden kinds on the generic target
+    assert sorted(
+        (c.family, c.N, c.model.n_hidden)
+        for c in plan
+        if c.target == "generic" and c.family.startswith("rbm")
+    ) == [("rbm-bit", 4, 16), ("rbm-spin", 4, 16)]
+    # teacher-student pairs approach their end points slowly: horizon max(t_max, 1e5); others t_max
+    assert {(c.target, c.t_max) for c in plan} == {
+        ("rbm-teacher", 1e5),
+        ("tanh-teacher", 1e5),
+        ("pairwise-teacher", 1e5),
+        ("generic", 1e4),
+    }
+
+
+@pytest.mark.parametrize(("max_n_rbm", "rbm_N"), [(5, [3, 4, 5]), (7, [3, 4, 5, 6]), (8, [3, 4, 5, 6, 8])])
+def test_flow_plan_rbm_teacher_sizes_stop_at_max_n_rbm(max_n_rbm, rbm_N):
+    profile = dataclasses.replace(get_profile("thorough"), max_n_rbm=max_n_rbm, n_inits=1)
+    plan = c3.flow_plan(profile, 0)
+    assert sorted({c.N for c in plan if c.target == "rbm-teacher"}) == rbm_N
+    assert c3.construction_Ns(profile) == sorted({4, 5, 6, 8, max_n_rbm} & set(range(4, max_n_rbm + 1)))
+
+
+# ---- evidence values and run conditions -------------------------------------------------------------
+def test_construction_rows_carry_the_point_rows_values(mixed):
+    _, v = mixed
+    points = [r for r in v.evidence["points"] if r["origin"].startswith("construction")]
+    keys = ("origin", "family", "N", "P", "kind", "lowest_order", "rank", "n_rows", "residual_order_norms")
+    assert v.evidence["constructions"] == [
+        {**{k: r[k] for k in keys}, "grad_norm": r["grad_norm"], "n_unstable": r["n_unstable"]}
+        for r in points
+    ]
+    assert all(isinstance(r["n_unstable"], int) for r in v.evidence["constructions"])
+
+
+def test_point_rows_of_stationary_and_unresolved_points(mixed, small):
+    _, v = mixed
+    rows = v.evidence["points"]
+    fp = T.classify(small["teacher"].model, small["teacher"].theta, small["teacher"].q)
+    row = rows[0]
+    assert set(row) == set(small["teacher"].case()) | {
+        "grad_norm",
+        "kind",
+        "kl",
+        "residual_norm",
+        "residual_order_norms",
+        "lowest_order",
+        "rank",
+        "n_rows",
+        "sigma_ratio",
+        "rank_margin",
+        "jacobian_grad_norm",
+        "n_unstable",
+        "n_neutral",
+        "n_stable",
+        "hessian_margin",
+    }  # the Hessian eigenvalues are left out of the evidence
+    assert (row["n_unstable"], row["n_neutral"], row["n_stable"]) == (
+        fp.n_unstable,
+        fp.n_neutral,
+        fp.n_stable,
+    )
+    assert row["n_unstable"] + row["n_neutral"] + row["n_stable"] == small["teacher"].model.n_params
+    assert (row["rank_margin"], row["hessian_margin"]) == (fp.rank_margin, fp.hessian_margin)
+    full = c3.point_row(small["teacher"], fp)
+    assert full["hessian_eigenvalues"] == fp.hessian_eigenvalues.tolist()
+    assert {k: v for k, v in full.items() if k != "hessian_eigenvalues"} == row
+    unresolved = c3.point_row(small["flow_bit_unresolved"], None)
+    assert unresolved == {
+        **small["flow_bit_unresolved"].case(),
+        "grad_norm": small["flow_bit_unresolved"].grad_norm,
+        "kind": "unresolved",
+    }
+
+
+def test_run_conditions_values(stubbed_run):
+    _, rep, _, _ = stubbed_run
+    cond = rep.verdict.conditions
+    assert cond["solver"] == "LSODA with the exact Hessian, then Levenberg-Marquardt polish"
+    assert cond["init_scales"] == [0.1]  # n_inits = 1: every pair starts at the first scale in [0.1, 1]
+    assert rep.verdict.claim == "C3" and rep.verdict.statement == c3.STATEMENT
