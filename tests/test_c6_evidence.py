@@ -31,7 +31,8 @@ import pytest
 
 import theory as T
 from checks import c6_saddles
-from checks.c3_fixed_points import Candidate, flow_plan
+from checks.c3_fixed_points import TOLERANCES as C3_TOLERANCES
+from checks.c3_fixed_points import Candidate, classified, flow_plan, point_row
 from checks.profiles import get_profile
 from checks.verdict import Status
 from theory.fixed_points import HESSIAN_RTOL, structure_at_order
@@ -322,3 +323,131 @@ def test_run_controls_are_named_and_record_what_they_change(stubbed_run):
     assert "Gauss-Newton matrix" in gn.description
     assert "W = 0 point on the pure three-body target" in tb.description and "orders <= 3" in tb.description
     assert tb.caught  # the pure three-body control needs no construction or flow
+
+
+# ---- counterexamples, headline, scope rows, regimes: whole texts against independent computation -------
+def _stable_hessian(model, theta, q):
+    """Negative definite, largest eigenvalues -1/2, -1/4: no unstable or neutral direction, a wide margin."""
+    return np.diag(np.r_[-np.ones(model.n_params - 2), -0.5, -0.25])
+
+
+def _stable_flow_end(small, init):
+    """The order-2 construction (i) point, said to be where flow number ``init`` ended."""
+    return dataclasses.replace(small["i_spin"], origin="flow", info={"init": init})
+
+
+def test_counterexamples_carry_whole_descriptions_values_cases_and_seed(small):
+    c = _stable_flow_end(small, 3)
+    v = c6_saddles.evaluate([c], seed=11, conditions={}, hessian=_stable_hessian)
+    fp = classified(c, _stable_hessian)  # C3's classification, with the same substituted Hessian
+    assert (fp.kind, fp.lowest_order, fp.n_unstable, fp.n_neutral) == ("spurious", 2, 0, 0)
+    band = C3_TOLERANCES["hessian_rtol"] * 1.0  # the spectrum's scale is max |lambda| = 1
+    a = (
+        "(a) spurious point inconsistent from order 2 (<= 2, "
+        f"|r_2| = {fp.residual_order_norms[2]:.2g}, target has structure there) "
+        f"with no unstable Hessian direction (largest eigenvalue -0.25, band {band:.1g})"
+    )
+    b = (
+        "(b) a flow from a generic start ended at a stable spurious point inconsistent from order 2 <= 2 "
+        f"(|r| = {fp.residual_norm:.2g}, KL = {fp.kl:.2g})"
+    )
+    assert [ce.description for ce in v.counterexamples] == [a, b]
+    assert [ce.value for ce in v.counterexamples] == [-0.25, fp.residual_norm]
+    assert [ce.seed for ce in v.counterexamples] == [11, 11]
+    case = {
+        "origin": "flow",
+        "family": "rbm-spin",
+        "N": 3,
+        "P": 11,
+        "target": "rbm-teacher",
+        "sufficient": True,
+        "init": 3,
+        "regime": "P >= 2^N - 1",
+        "k_low": 2,
+        "lowest_order": 2,
+    }
+    assert [dict(ce.case) for ce in v.counterexamples] == [case, case]
+    # the one regime tested failed: fails, not holds-under-conditions
+    assert v.status is Status.FAILS
+    r = v.evidence["reading_primary"]
+    assert (r["n_in_scope"], r["n_failures"], r["n_flow_end_points_tested"]) == (1, 2, 1)
+    assert r["first_failure"] == a
+    assert r["regimes"] == {"P >= 2^N - 1": {"tested": 2, "failed": 2}}
+    assert v.evidence["headline"] == (
+        "k_low=2: 0/1 in-scope spurious points are saddles, 1 flow ends tested (P >= 2^N - 1: 2/2 failed)"
+    )
+
+
+def test_counterexamples_are_capped_at_20_in_order_of_the_points(small):
+    cands = [_stable_flow_end(small, i) for i in range(11)]  # 11 points, each failing (a) and (b)
+    v = c6_saddles.evaluate(cands, seed=0, conditions={}, hessian=_stable_hessian)
+    assert v.evidence["reading_primary"]["n_failures"] == 22
+    got = [(ce.description[:3], ce.case["init"]) for ce in v.counterexamples]
+    assert got == [(crit, i) for i in range(10) for crit in ("(a)", "(b)")]
+
+
+def test_headline_counts_saddles_and_flow_ends_per_regime_in_full(mixed, small):
+    assert mixed.evidence["headline"] == (
+        "k_low=2: 2/2 in-scope spurious points are saddles, 1 flow ends tested (P >= 2^N - 1: 0/3 failed); "
+        "k_low=3: 2 failure(s)"
+    )
+    # a second regime: a data-consistent flow end of the K = 1 max-ent family (P = 3 < 2^3 - 1)
+    m1, th1 = T.maxent_point(small["i_spin"].q, 1)
+    q1 = m1.prob(th1)
+    g = float(np.linalg.norm(T.grad_loglik(m1, th1, q1)))
+    flow_k1 = Candidate("flow", "truncated-1", 3, "maxent-1", True, m1, q1, th1, g, {"init": 0})
+    cands = [small["i_spin"], small["i_bit"], small["flow_at_teacher"], flow_k1]
+    v = c6_saddles.evaluate(cands, seed=0, conditions={})
+    assert v.status is Status.HOLDS
+    assert v.evidence["headline"] == (
+        "k_low=2: 2/2 in-scope spurious points are saddles, 2 flow ends tested "
+        "(P < 2^N - 1: 0/1 failed, P >= 2^N - 1: 0/3 failed)"
+    )
+    assert v.evidence["flow_end_histogram"] == {
+        "rbm-spin N=3 (rbm-teacher)": {"consistent": 1},
+        "truncated-1 N=3 (maxent-1)": {"consistent": 1},
+    }
+
+
+def test_regime_boundary_is_p_equal_to_2_to_the_n_minus_1(small):
+    q = small["i_spin"].q
+    got = {}
+    for K in (2, 3):  # truncated-2 at N = 3: P = 6 = 2^3 - 2; truncated-3: P = 7 = 2^3 - 1
+        m, th = T.maxent_point(q, K)
+        got[m.n_params] = c6_saddles.regime(Candidate("flow", f"truncated-{K}", 3, "x", True, m, q, th, 0.0))
+    assert got == {6: "P < 2^N - 1", 7: "P >= 2^N - 1"}
+
+
+def test_spurious_rows_add_structure_representation_and_scope_to_the_c3_row(mixed, three_body, small):
+    points = [*three_body, small["i_spin"], small["i_bit"], small["iii_1"]]
+    cands = {(c.family, c.N, c.info.get("c")): c for c in points}
+    rows = mixed.evidence["spurious_points"]
+    assert len(rows) == 5
+    for row in rows:
+        c = cands[(row["family"], row["N"], row.get("c"))]
+        fp = classified(c)
+        k = fp.lowest_order
+        extra = {"structure_at_lowest_order", "order_represented", "scope_primary"}
+        if fp.n_unstable == 0 and fp.n_neutral > 0:
+            extra.add("higher_order_probe")
+        assert set(row) == set(point_row(c, fp)) | extra
+        assert row["structure_at_lowest_order"] == pytest.approx(structure_at_order(c.q, k), rel=1e-12)
+        # RBMs move every order; the K = 1 max-ent family moves fields only
+        assert row["order_represented"] is (c.family != "truncated-1")
+        expected_scope = {2: "in scope", 3: HIGH_3}[k] if row["order_represented"] else NOT_REPRESENTED_2
+        assert row["scope_primary"] == expected_scope
+
+
+def test_only_data_consistent_flow_ends_demonstrate_expressiveness(small):
+    not_declared = dataclasses.replace(small["i_spin"], sufficient=False)
+    spurious_flow = dataclasses.replace(small["i_spin"], origin="flow", sufficient=False)  # a saddle plateau
+    teacher_point = dataclasses.replace(small["flow_at_teacher"], origin="teacher")  # consistent, not a flow
+    unresolved_flow = dataclasses.replace(small["flow_at_teacher"], grad_norm=1.0)  # not stationary
+    v = c6_saddles.evaluate(
+        [not_declared, spurious_flow, teacher_point, unresolved_flow], seed=0, conditions={}
+    )
+    r = v.evidence["reading_primary"]
+    assert r["out_of_scope"] == {NOT_SUFFICIENT: 2}
+    assert (r["n_in_scope"], r["n_flow_end_points_tested"], r["regimes"]) == (0, 0, {})
+    assert [row["scope_primary"] for row in v.evidence["spurious_points"]] == [NOT_SUFFICIENT, NOT_SUFFICIENT]
+    assert v.status is Status.INCONCLUSIVE
