@@ -35,6 +35,7 @@ K = 1 max-ent fit, some of them relabelled as flow end points.
 from __future__ import annotations
 
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -795,3 +796,86 @@ def test_run_conditions_values(stubbed_run):
     assert cond["solver"] == "LSODA with the exact Hessian, then Levenberg-Marquardt polish"
     assert cond["init_scales"] == [0.1]  # n_inits = 1: every pair starts at the first scale in [0.1, 1]
     assert rep.verdict.claim == "C3" and rep.verdict.statement == c3.STATEMENT
+
+
+# ---- _evidence on hand-made rows and points: every tally and summary --------------------------------
+def _row(origin, family, kind, *, lowest=None, rank=3, n_rows=3, kl=0.0, r=0.0):
+    return {
+        "origin": origin,
+        "family": family,
+        "kind": kind,
+        "lowest_order": lowest,
+        "rank": rank,
+        "n_rows": n_rows,
+        "kl": kl,
+        "residual_norm": r,
+        "grad_norm": 1e-12,
+        "hessian_eigenvalues": [-1.0],
+        "target": "t",
+        "N": 3,
+        "P": 4,
+        "residual_order_norms": [0.0],
+    }
+
+
+def _fp(kind, sv, n_rows, *, full, r=0.0, margin=10.0, kernel=1e-13):
+    return types.SimpleNamespace(
+        kind=kind,
+        singular_values=np.asarray(sv, dtype=np.float64),
+        n_rows=n_rows,
+        full_row_rank=full,
+        residual_norm=r,
+        rank_margin=margin,
+        jacobian_grad_norm=kernel,
+    )
+
+
+def test_evidence_tallies_each_flow_end_and_summarises_the_full_rank_implication():
+    rows = [
+        _row("flow", "rbm", "spurious", lowest=2, rank=2, kl=0.3, r=0.5),
+        _row("flow", "rbm", "spurious", lowest=2, rank=2, kl=0.1, r=0.7),
+        _row("flow", "rbm", "spurious", lowest=3, rank=1, kl=0.2, r=0.2),
+        _row("flow", "rbm", "data-consistent", kl=1e-9, r=1e-8),
+        _row("flow", "rbm", "unresolved", lowest=1, rank=0),
+        _row("flow", "direct", "data-consistent", kl=2e-9, r=3e-8),
+        _row("construction-i", "rbm", "spurious", lowest=2, rank=2, r=0.4),
+        _row("teacher", "rbm", "data-consistent"),
+    ]
+    points = [
+        (None, _fp("spurious", [4.0, 2.0, 1.0], 3, full=True, r=0.5, margin=7.0)),  # ratio 1/4
+        (None, _fp("spurious", [8.0, 1.0], 3, full=False, r=0.2, margin=3.0, kernel=2e-12)),  # rank-deficient
+        (None, _fp("data-consistent", [5.0, 5.0, 5.0], 3, full=True, r=1e-8, margin=50.0)),
+    ]
+    existence = {"rbm": {"outcome": "found"}, "direct": {"outcome": "failed"}}
+    ev = c3._evidence(rows, points, existence, ["iii"])
+    rbm = ev["per_family"]["rbm"]
+    assert rbm["lowest_orders"] == {"2": 2, "3": 1}  # the unresolved end is not tallied
+    assert (rbm["spurious"], rbm["data-consistent"], rbm["unresolved"]) == (3, 1, 1)
+    assert rbm["ranks"] == {"spurious": ["1/3", "2/3"], "data-consistent": ["3/3"]}
+    assert rbm["max_kl_spurious"] == 0.3 and rbm["max_residual_norm_spurious"] == 0.7
+    assert ev["per_family"]["direct"]["lowest_orders"] == {}
+    imp = ev["implication_full_rank"]
+    assert imp == {
+        "n_stationary": 3,
+        "n_full_row_rank": 2,
+        "n_full_row_rank_spurious": 1,
+        "max_residual_at_full_rank": 0.5,
+        "min_residual_spurious": 0.2,
+        "max_sigma_ratio_spurious": 0.25,  # sigma_min / sigma_max; 0 where sigma has fewer than n_rows
+        "min_rank_margin": 3.0,
+        "max_kernel_norm": 2e-12,
+    }
+    assert ev["headline"] == (
+        "3 stationary points: 1 data-consistent, 2 spurious (1 with full-rank A); "
+        "existence in 1/2 families; constructions i confirmed; 1 unresolved"
+    )
+    assert ev["constructions_missing"] == ["iii"]
+    assert all("hessian_eigenvalues" not in r for r in ev["points"]) and len(ev["points"]) == len(rows)
+
+
+def test_evidence_without_spurious_points_has_no_sigma_ratio_and_no_confirmed_construction():
+    rows = [_row("flow", "rbm", "data-consistent")]
+    ev = c3._evidence(rows, [(None, _fp("data-consistent", [1.0], 1, full=True))], {}, [])
+    assert ev["implication_full_rank"]["max_sigma_ratio_spurious"] is None
+    assert ev["implication_full_rank"]["min_residual_spurious"] is None
+    assert ev["headline"].endswith("existence in 0/0 families; constructions none confirmed; 0 unresolved")

@@ -350,6 +350,16 @@ def test_io_npz_units_key_refusals_and_accepted_bytes(tmp_path):
     assert load_rbm(path).units_source == "default"
 
 
+def test_io_npz_missing_key_lists_the_keys_found_or_none(tmp_path):
+    path = tmp_path / "n.npz"
+    np.savez(path, weight_matrix=np.ones((2, 3)), hbias=np.zeros(3))
+    assert _refusal(load_rbm, path) == (
+        f"{path}: missing key 'vbias' (expected an array of shape (Nv,)); found keys: weight_matrix, hbias"
+    )
+    np.savez(path)
+    assert _refusal(load_rbm, path).endswith("; found keys: none")
+
+
 def test_io_potts_weight_matrix_is_named(tmp_path):
     path = tmp_path / "potts.npz"
     np.savez(path, weight_matrix=np.zeros((2, 3, 4)), vbias=np.zeros((2, 4)), hbias=np.zeros(3))
@@ -722,3 +732,16 @@ def test_parse_claims_and_process_executor_refusals():
         with pytest.raises(ValueError) as info:
             runner.process_executor(bad)
         assert str(info.value) == f"workers must be an integer >= 1, got {bad!r}"
+
+
+def test_c1_model_cases_are_two_distinct_seeded_draws_per_family_and_size():
+    from checks.c1_bijection import FAMILIES, _model_cases
+
+    profile = get_profile("quick")
+    cases = _model_cases(profile, 5)
+    assert len(cases) == 2 * len(FAMILIES) * (profile.max_n_rbm - 1)
+    for (m0, t0), (m1, t1) in zip(cases[::2], cases[1::2], strict=True):
+        assert m0 is m1 and t0.shape == t1.shape == (m0.n_params,)
+        assert not np.array_equal(t0, t1)  # the two draws of a (family, N) differ
+    again = _model_cases(profile, 5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(cases, again, strict=True))

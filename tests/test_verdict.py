@@ -61,6 +61,8 @@ def test_verdict_refuses_non_json_evidence():
 def test_jsonable_converts_numpy():
     out = jsonable({"a": np.float64(1.5), "b": np.arange(3), "c": np.bool_(True), "d": np.inf})
     assert json.dumps(out) == '{"a": 1.5, "b": [0, 1, 2], "c": true, "d": "inf"}'
+    with pytest.raises(TypeError, match=r"^cannot put complex into a JSON report$"):
+        jsonable({"z": 1j})
 
 
 def test_report_requires_controls():
@@ -90,6 +92,12 @@ def test_draw_cases_is_replayable():
         draw_cases(distributions(), 0, 1)
     with pytest.raises(ValueError, match="non-negative"):
         draw_cases(distributions(), 2, -1)
+    for n in (True, 2.0, "2"):  # a bool is an int to Python, not a number of cases
+        with pytest.raises(ValueError, match=r"^n must be a positive integer number of cases, got "):
+            draw_cases(distributions(), n, 1)
+    for seed in (True, 1.0):
+        with pytest.raises(ValueError, match=r"^case_seed must be a non-negative integer, got "):
+            draw_cases(distributions(), 2, seed)
 
 
 def test_profiles():
