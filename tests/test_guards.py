@@ -185,3 +185,65 @@ def test_distribution_argument_is_named_in_the_refusal(name):
     call, arg = DISTRIBUTION_CALLS[name]
     with pytest.raises(ValueError, match=rf"^{arg} must be strictly positive"):
         call(_ZERO)
+
+
+def _named_refusals() -> dict[str, tuple[Callable[[], Any], str]]:
+    from theory.fixed_points import classify
+    from theory.hierarchy import fit_slopes, settle_times
+    from theory.precision import couplings_disagreement, hessian_disagreement
+    from theory.rbm_io import RBMParams
+    from theory.symbolic import symbolic_couplings
+
+    q, m = np.full(8, 1 / 8), DirectModel(3)
+    th = np.zeros(m.n_params)
+    return {
+        "classify hessian_rtol": (
+            lambda: classify(m, th, q, hessian_rtol=0.0),
+            "hessian_rtol must be a positive finite number, got 0.0",
+        ),
+        "integrate_flow t_min": (
+            lambda: T.integrate_flow(m, th, q, t_min=0.0),
+            "t_min must be a positive finite number, got 0.0",
+        ),
+        "couplings_disagreement shape": (
+            lambda: couplings_disagreement(np.full((2, 4), 0.25)),
+            "couplings_disagreement takes one p of shape (2^N,), got shape (2, 4)",
+        ),
+        "hessian_disagreement model": (
+            lambda: hessian_disagreement(m, th, q),
+            "hessian_disagreement has a 50-digit twin for theory.models.RBM only, got DirectModel",
+        ),
+        "RBMParams weight_matrix": (
+            lambda: RBMParams(np.full((2, 3), np.nan), np.zeros(2), np.zeros(3)),
+            "weight_matrix must be finite; it contains NaN or inf",
+        ),
+        "symbolic_couplings u": (
+            lambda: symbolic_couplings([1, 2, 3]),
+            "u must have length 2^N with 1 <= N <= 4 (2, 4, 8 or 16), got length 3",
+        ),
+        "symbolic_couplings u entry": (
+            lambda: symbolic_couplings([1, [2], 3, 4]),
+            "u[1] is not a sympy expression or number: [2]",
+        ),
+        "symbolic_couplings u kind": (
+            lambda: symbolic_couplings("abcd"),
+            "u must be a sequence or sympy Matrix of expressions, got str",
+        ),
+        "settle_times structure": (
+            lambda: settle_times(np.array([0.0, 1.0]), np.ones((2, 3)), 0.1, structure=[np.nan, 1, 1]),
+            "structure must be finite; it contains NaN or inf",
+        ),
+        "fit_slopes norms": (
+            lambda: fit_slopes(np.array([0.1, 1.0]), np.array([[1.0, -1.0], [1.0, 1.0]]), (0.1, 1.0)),
+            "norms must be non-negative",
+        ),
+        "model n_visible above 24": (lambda: RBM(25, 2), "n_visible must be between 1 and 24, got 25"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_named_refusals()))
+def test_the_refused_argument_is_named_in_a_whole_message(name):
+    call, message = _named_refusals()[name]
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message

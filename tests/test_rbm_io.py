@@ -396,3 +396,13 @@ def test_hdf5_model_type_conflict_names_the_model_type_key(tmp_path):
     )
     with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
         load_rbm(path, units="spin")
+
+
+def test_params_are_stored_as_read_only_float64_copies():
+    W, b, d = [[1, 2, 3], [4, 5, 6]], np.array([1, 2]), np.zeros(3, dtype=np.float32)
+    params = RBMParams(W, b, d)
+    for name, value in (("weight_matrix", W), ("vbias", b), ("hbias", d)):
+        arr = getattr(params, name)
+        assert isinstance(arr, np.ndarray) and arr.dtype == np.float64 and not arr.flags.writeable, name
+        np.testing.assert_array_equal(arr, np.asarray(value, dtype=np.float64))
+    assert not np.shares_memory(params.vbias, b)

@@ -204,3 +204,17 @@ def test_wht_scratch_buffer_is_reused_per_thread_up_to_its_cap():
     t.start()
     t.join()
     assert not np.shares_memory(other[0], walsh._scratch(1000))  # one buffer per thread
+
+
+def test_a_transform_that_overflows_float64_is_refused_with_the_largest_entry():
+    big = np.array([1e308, 1e308, -1e308, 1e308])
+    with pytest.raises(ValueError) as err:
+        T.wht(big)
+    assert str(err.value) == (
+        "the transform of f overflows float64 (largest |f| is 1e+308, 2^N = 4); rescale f"
+    )
+    with pytest.raises(ValueError) as err:
+        T.iwht(big)
+    assert str(err.value).startswith("the transform of F overflows float64 (largest |F| is 1e+308, ")
+    ok = np.array([1e307, 1e307, -1e307, 1e307])  # sums reach 3e307 < 1.8e308: representable
+    np.testing.assert_allclose(T.wht(ok), 1e307 * T.wht(ok / 1e307), rtol=1e-15)
