@@ -23,7 +23,6 @@ import types
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
-import h5py
 import hypothesis
 import numpy as np
 import pytest
@@ -44,6 +43,11 @@ from theory.models import RBM, DirectModel
 from theory.tolerances import FD_RTOL
 
 QUICK = get_profile("quick")
+
+
+def _h5py():
+    """h5py (a test extra), or skip only the HDF5 test that needs it."""
+    return pytest.importorskip("h5py")
 
 
 # ---- C1 -----------------------------------------------------------------------------------------------
@@ -266,7 +270,7 @@ def test_c2_run_conditions_and_negative_controls(monkeypatch):
 # ---- io -----------------------------------------------------------------------------------------------
 def _write_h5(path, updates, *, Nv=2, Nh=1, model_type=b"BBRBM", layout="params"):
     rng = np.random.default_rng(0)
-    with h5py.File(path, "w") as f:
+    with _h5py().File(path, "w") as f:
         if model_type is not None:
             f["model_type"] = model_type
         for n in updates:
@@ -297,21 +301,21 @@ def test_io_hdf5_checkpoint_listing_is_shortened_after_eight(tmp_path):
 
 def test_io_hdf5_refusals_are_whole_messages(tmp_path):
     empty = tmp_path / "empty.h5"
-    with h5py.File(empty, "w") as f:
+    with _h5py().File(empty, "w") as f:
         f["something"] = np.zeros(2)
     assert _refusal(load_rbm, empty) == (
         f"{empty}: no checkpoint groups 'update_<n>' (expected the rbms layout "
         "update_<n>/params/weight_matrix (Nv, Nh), vbias (Nv,), hbias (Nh,))"
     )
     no_hbias = tmp_path / "no-hbias.h5"
-    with h5py.File(no_hbias, "w") as f:
+    with _h5py().File(no_hbias, "w") as f:
         g = f.create_group("update_3").create_group("params")
         g["weight_matrix"], g["vbias"] = np.zeros((2, 1)), np.zeros(2)
     assert _refusal(load_rbm, no_hbias) == (
         f"{no_hbias}: checkpoint update_3 has no dataset 'hbias' in '/update_3/params' (expected shape (Nh,))"
     )
     bad = tmp_path / "bad-shape.h5"
-    with h5py.File(bad, "w") as f:
+    with _h5py().File(bad, "w") as f:
         g = f.create_group("update_1").create_group("params")
         g["weight_matrix"], g["vbias"], g["hbias"] = np.zeros((2, 1)), np.zeros(3), np.zeros(1)
     msg = _refusal(load_rbm, bad)
@@ -375,7 +379,7 @@ def test_io_samples_refusals_are_whole_messages(tmp_path):
         f"{mixed}: samples mix 0/1 and ±1 values (found both 0 and -1); use one convention"
     )
     h5 = tmp_path / "s.h5"
-    with h5py.File(h5, "w") as f:
+    with _h5py().File(h5, "w") as f:
         f["data"] = np.zeros((2, 2))
     assert _refusal(load_samples, h5) == f"{h5}: no dataset 'samples' (expected shape (M, N)); found: data"
     for shape in ((0, 3), (3, 0), (0, 0)):
