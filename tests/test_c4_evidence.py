@@ -423,6 +423,25 @@ FAMILY_ROWS = [
 ]
 
 
+def test_c4_family_row_counts_points_by_origin_status_and_teacher_scale():
+    rows = [
+        _row("pass", scale=0.1),
+        _row("undetermined", scale=0.1),
+        _row("undetermined", scale=1.0, N=4, P=29),
+        _row("undetermined", scale=1.0),
+        _row("pass", origin="flow"),
+    ]
+    fr = c4._family_row("rbm-spin", rows)
+    assert fr["status"] == "holds"  # undetermined points of a holding family are counted, not decisive
+    assert fr["n_points"] == 5 and fr["n_flow_points"] == 1
+    assert fr["N"] == [3, 4] and fr["P"] == [15, 29] and fr["teacher_scales"] == [0.1, 1.0]
+    assert fr["n_undetermined_points"] == 3 and fr["n_failed_points"] == 0
+    assert fr["undetermined_by_teacher_scale"] == {"0.1": 1, "1.0": 2}
+    assert fr["n_neutral"] == 5 * 8 and fr["dim_ker"] == 5 * 8 and fr["neutral_equals_ker_points"] == 5
+    assert c4._family_row("rbm-spin", rows[1:4])["status"] == "inconclusive"
+    assert c4._family_row("rbm-spin", [*rows, _row("fail", origin="flow")])["status"] == "fails"
+
+
 def test_c4_family_row_holds_every_tally():
     fr = c4._family_row("rbm-spin", FAMILY_ROWS)
     assert fr == {

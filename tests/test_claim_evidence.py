@@ -8,8 +8,7 @@ What this pins, beyond the end-to-end runs of tests/test_c3_c6.py, tests/test_c4
 * C3 :func:`~checks.c3_fixed_points.point_row`: ``sigma_ratio`` is the smallest over the largest of
   the ``2^N - 1`` singular values of ``A`` (0 when ``A`` has fewer columns than rows), checked against
   a dense SVD and against the ``implication_full_rank`` summary of the same evaluation;
-* C4: the per-family row (point, flow-point and undetermined counts, per teacher scale), the
-  per-criterion tallies, a slope outside its window failing ``slopes_neutral``, and the figure data
+* C4: the per-criterion tallies, a slope outside its window failing ``slopes_neutral``, and the figure data
   (the keys :func:`checks.c4_stability.figures` reads, arrays on the eps grid, fit windows above
   their rounding floors);
 * C5: a row's ``supports`` decision (Kendall and monotone thresholds, the ranked-fraction boundary),
@@ -142,48 +141,7 @@ def test_c3_point_rows_agree_with_the_implication_summary(c3_points):
     assert "sigma_ratio" not in flow and "kl" not in flow
 
 
-# ---- C4: family rows, tallies, figure data -----------------------------------------------------
-def _c4_row(status, origin, teacher_scale=None, N=3, P=15):
-    """A per-point row as :func:`checks.c4_stability._evaluate_point` makes it (the fields rows use)."""
-    case = {"family": "rbm-spin", "N": N, "P": P, "origin": origin}
-    if teacher_scale is not None:
-        case["teacher_scale"] = teacher_scale
-    slope = {"dJ": 2.0, "kl": 4.0, "bend": 0.0}
-    return {
-        "case": case,
-        "status": status,
-        "identity_rel": 1e-14,
-        "tol_rel": 1e-13,
-        "n_stable": 7,
-        "n_neutral": 8,
-        "n_unstable": 0,
-        "dim_ker": 8,
-        "max_angle": 1e-15,
-        "margin": 100.0,
-        "kl": 0.0,
-        "slopes": {"neutral": [slope], "stable": [{"dJ": 1.0, "kl": 2.0, "bend": 0.0}]},
-    }
-
-
-def test_c4_family_row_counts_points_by_origin_status_and_teacher_scale():
-    rows = [
-        _c4_row("pass", "teacher", 0.1),
-        _c4_row("undetermined", "teacher", 0.1),
-        _c4_row("undetermined", "teacher", 1.0, N=4, P=29),
-        _c4_row("undetermined", "teacher", 1.0),
-        _c4_row("pass", "flow"),
-    ]
-    fr = c4._family_row("rbm-spin", rows)
-    assert fr["status"] == "holds"  # undetermined points of a holding family are counted, not decisive
-    assert fr["n_points"] == 5 and fr["n_flow_points"] == 1
-    assert fr["N"] == [3, 4] and fr["P"] == [15, 29] and fr["teacher_scales"] == [0.1, 1.0]
-    assert fr["n_undetermined_points"] == 3 and fr["n_failed_points"] == 0
-    assert fr["undetermined_by_teacher_scale"] == {"0.1": 1, "1.0": 2}
-    assert fr["n_neutral"] == 5 * 8 and fr["dim_ker"] == 5 * 8 and fr["neutral_equals_ker_points"] == 5
-    assert c4._family_row("rbm-spin", rows[1:4])["status"] == "inconclusive"
-    assert c4._family_row("rbm-spin", [*rows, _c4_row("fail", "flow")])["status"] == "fails"
-
-
+# ---- C4: tallies, figure data ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def c4_verdict():
     """An RBM(3, 3) teacher (a flow point, ker A != 0) and the same teacher moved by 0.05 (not consistent)."""
