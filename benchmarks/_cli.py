@@ -88,8 +88,7 @@ def environment() -> dict[str, Any]:
     """Versions and machine facts that a timing is meaningless without."""
     import scipy
     import sympy
-
-    import theory
+    from dsb_verifier import theory
 
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]

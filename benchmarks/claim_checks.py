@@ -2,13 +2,13 @@ r"""Benchmark section ``checks``: every claim check and the ``quick``/``thorough
 
 (The module is ``claim_checks`` so as not to shadow the ``checks`` package.)
 
-Runs :func:`checks.runner.run_checks` (the work of ``dsb-verify run`` without writing
+Runs :func:`dsb_verifier.checks.runner.run_checks` (the work of ``dsb-verify run`` without writing
 figures) once per configuration and reads each claim's own wall time (its negative
 controls included) from the report:
 
 * ``quick``, serial — the profile of the README's main command (target: at most 60 s);
 * ``thorough``, serial (target: at most 15 min);
-* ``thorough`` with a process pool of 2 workers (:func:`checks.runner.process_executor`;
+* ``thorough`` with a process pool of 2 workers (:func:`dsb_verifier.checks.runner.process_executor`;
   target: at least 1.6x faster than serial). Skipped on a machine with one core.
 
 The claim checks are deterministic for a seed, so each configuration runs once (a
@@ -26,9 +26,10 @@ import os
 import time
 from typing import Any
 
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.runner import CLAIM_IDS, process_executor, run_checks
+
 from benchmarks._harness import Config, SectionResult, fmt_ratio, fmt_time, ratio
-from checks.profiles import get_profile
-from checks.runner import CLAIM_IDS, process_executor, run_checks
 
 __all__ = ["CONFIGURATIONS", "WORKERS", "run"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from dsb_verifier import theory
 
-import theory
 from benchmarks._harness import (
     Config,
     SectionResult,

@@ -1,7 +1,7 @@
 r"""Benchmark section ``flows``: one full gradient flow per N, and its cost per field evaluation.
 
 For ``RBM(N, M = 4)`` (hidden spins) from a small initialisation (scale 0.01) towards
-an Ising target with fields and pairwise couplings, :func:`theory.flow.integrate_flow`
+an Ising target with fields and pairwise couplings, :func:`dsb_verifier.theory.dynamics.flow.integrate_flow`
 runs LSODA with the exact Hessian as Jacobian to ``t_max = 1e3`` (or to
 ``|grad| < 1e-6``). The wall time of a flow is the cost of one vector-field evaluation
 times the number of evaluations, and only the first factor is fixed by ``N``: the
@@ -19,11 +19,11 @@ import time
 from typing import Any
 
 import numpy as np
+from dsb_verifier import theory
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.models import RBM
 
-import theory
 from benchmarks._harness import Config, SectionResult, fmt_bytes, fmt_time, growth_exponent, peak_memory
-from theory.flow import integrate_flow
-from theory.models import RBM
 
 __all__ = ["FIT_WINDOW", "M", "N_VALUES", "T_MAX", "run"]
 

@@ -2,7 +2,7 @@ r"""Benchmark section ``models``: RBM gradient, exact Hessian and a full flow (i
 
 Times, for RBMs with hidden spins: the likelihood gradient
 (:func:`theory.grad_loglik`, the flow's vector field), the full ``du/dtheta`` array
-(:meth:`~theory.models.EnergyModel.grad_neg_energy`), the exact Hessian
+(:meth:`~dsb_verifier.theory.models.EnergyModel.grad_neg_energy`), the exact Hessian
 (:func:`theory.exact_hessian`, ``O(2^N P^2)``), and, at ``N = 12, M = 16``, one flow
 to convergence from small initialisation. Peak memory of each is measured in a
 separate traced call. No step forms a ``2^N x 2^N`` array.
@@ -16,12 +16,12 @@ import time
 from typing import Any
 
 import numpy as np
+from dsb_verifier import theory
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik
+from dsb_verifier.theory.models import RBM
 
-import theory
 from benchmarks._harness import Config, SectionResult, fmt_bytes, fmt_time, peak_memory, time_calls
-from theory.flow import integrate_flow
-from theory.likelihood import exact_hessian, grad_loglik
-from theory.models import RBM
 
 __all__ = ["CASES", "run"]
 

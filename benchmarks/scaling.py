@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from dsb_verifier import theory
+from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik
+from dsb_verifier.theory.models import RBM
 
-import theory
 from benchmarks._harness import (
     Config,
     SectionResult,
@@ -24,8 +26,6 @@ from benchmarks._harness import (
     peak_memory,
     time_calls,
 )
-from theory.likelihood import exact_hessian, grad_loglik
-from theory.models import RBM
 
 __all__ = ["FIT_WINDOW", "M", "N_VALUES", "run"]
 

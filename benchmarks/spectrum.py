@@ -1,6 +1,6 @@
 r"""Benchmark section ``spectrum``: Fisher eigenvalues without the dense matrix.
 
-Times :func:`theory.fisher_spectrum.fisher_eigenvalues` (secular equation,
+Times :func:`dsb_verifier.theory.fisher_spectrum.fisher_eigenvalues` (secular equation,
 ``O(4^N)`` time, ``O(2^N)`` memory per chunk) on one strictly positive normalised
 distribution ``p`` per ``N``, next to the dense route
 ``numpy.linalg.eigvalsh(theory.fisher(p))`` (``O(8^N)`` time, ``O(4^N)`` memory)
@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from dsb_verifier import theory
+from dsb_verifier.theory.fisher_spectrum import fisher_eigenvalues
 
-import theory
 from benchmarks._harness import (
     Config,
     SectionResult,
@@ -29,7 +30,6 @@ from benchmarks._harness import (
     ratio,
     time_calls,
 )
-from theory.fisher_spectrum import fisher_eigenvalues
 
 __all__ = ["DENSE_MAX_N", "FIT_WINDOW", "N_VALUES", "TARGET_N", "TARGET_S", "run"]
 

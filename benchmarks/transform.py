@@ -13,7 +13,7 @@ Routes compared on the same float64 vector ``x`` of length ``n = 2^N``:
   no transform of a fresh output can beat.
 
 Every route is checked to agree with :func:`theory.wht` (``numpy.allclose``
-with :func:`theory.tolerances.transform_atol`) before it is timed; a
+with :func:`dsb_verifier.theory.tolerances.transform_atol`) before it is timed; a
 disagreement raises instead of reporting a meaningless time.
 
 Glossary: ``N`` number of spins, ``n = 2^N`` length, ``B`` batch size.
@@ -25,9 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from dsb_verifier import theory
+from dsb_verifier.theory.tolerances import transform_atol
 from numpy.typing import NDArray
 
-import theory
 from benchmarks._harness import (
     Config,
     SectionResult,
@@ -40,7 +41,6 @@ from benchmarks._harness import (
     ratio,
     time_calls,
 )
-from theory.tolerances import transform_atol
 
 __all__ = ["BATCH", "FIT_WINDOW", "SYMPY_MAX_N", "butterfly_wht", "run"]
 

@@ -1,10 +1,10 @@
 """dsb-verifier's claim checks (C1–C6 of shared/THEORY.md §5) and their command.
 
 This package holds the hypothesis strategies shared by the test suite and
-the checks (:mod:`checks.strategies`) and the ``dsb-verify`` command
-(:mod:`checks.cli`).
+the checks (:mod:`dsb_verifier.checks.claims.strategies`) and the ``dsb-verify`` command
+(:mod:`dsb_verifier.checks.cli.main`).
 """
 
-from theory import __version__
+from dsb_verifier.theory import __version__
 
 __all__ = ["__version__"]

@@ -4,7 +4,7 @@ Each claim module (``checks/cN_*.py``) exposes ``run(profile, seed) ->
 ClaimReport`` and may expose ``figures(claim_report, out_dir) -> list[str]``
 drawing its figures from the evidence. :func:`run_checks` runs the selected
 claims in order, reports progress through a callback, and returns a frozen
-:class:`Report`; :mod:`checks.report` writes it out.
+:class:`Report`; :mod:`dsb_verifier.checks.cli.report` writes it out.
 
 A user's target (``dsb-verify run --data``) is passed as ``run(profile, seed,
 target=q)`` to the modules whose ``run`` accepts a ``target`` keyword; the
@@ -36,11 +36,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-from checks.profiles import Profile
-from checks.verdict import CLAIM_IDS, ClaimReport, jsonable
-from theory import __version__
-from theory.precision import audit
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import CLAIM_IDS, ClaimReport, jsonable
+from dsb_verifier.theory import __version__
+from dsb_verifier.theory.precision import audit
 
 __all__ = [
     "CLAIM_MODULES",
@@ -57,12 +56,12 @@ SCHEMA_VERSION = "1.0"
 
 #: Module implementing each claim check.
 CLAIM_MODULES: dict[str, str] = {
-    "C1": "checks.c1_bijection",
-    "C2": "checks.c2_convexity",
-    "C3": "checks.c3_fixed_points",
-    "C4": "checks.c4_stability",
-    "C5": "checks.c5_hierarchy",
-    "C6": "checks.c6_saddles",
+    "C1": "dsb_verifier.checks.claims.c1_bijection",
+    "C2": "dsb_verifier.checks.claims.c2_convexity",
+    "C3": "dsb_verifier.checks.claims.c3_fixed_points",
+    "C4": "dsb_verifier.checks.claims.c4_stability",
+    "C5": "dsb_verifier.checks.claims.c5_hierarchy",
+    "C6": "dsb_verifier.checks.claims.c6_saddles",
 }
 
 
@@ -193,7 +192,7 @@ def run_checks(
     Parameters
     ----------
     profile
-        Sizes of the sweeps (:mod:`checks.profiles`).
+        Sizes of the sweeps (:mod:`dsb_verifier.checks.profiles`).
     seed
         Seed of every generated case; the same seed gives the same report
         apart from timing fields.
@@ -205,7 +204,7 @@ def run_checks(
         Called with a one-line message before and after each claim.
     target
         Optional user target distribution, shape ``(2^N,)`` (e.g. from
-        :func:`checks.io.load_target`), passed to the claim modules whose
+        :func:`dsb_verifier.checks.cli.io.load_target`), passed to the claim modules whose
         ``run`` accepts a ``target`` keyword.
     target_info
         Description of ``target`` for the provenance (path, columns,

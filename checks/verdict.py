@@ -80,7 +80,9 @@ def _check_json(value: Any, what: str) -> None:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be plain JSON (use checks.verdict.jsonable): {exc}") from exc
+        raise ValueError(
+            f"{what} must be plain JSON (use dsb_verifier.checks.verdict.jsonable): {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class Verdict:
         if self.claim not in CLAIM_IDS:
             raise ValueError(f"claim must be one of {', '.join(CLAIM_IDS)}, got {self.claim!r}")
         if not isinstance(self.status, Status):
-            raise ValueError(f"status must be a checks.verdict.Status, got {self.status!r}")
+            raise ValueError(f"status must be a dsb_verifier.checks.verdict.Status, got {self.status!r}")
         if not self.statement:
             raise ValueError("a verdict needs the statement it tested")
         for name in ("conditions", "evidence", "tolerances"):

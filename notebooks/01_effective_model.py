@@ -13,12 +13,11 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
+from dsb_verifier import theory as T
+from dsb_verifier.theory.symbolic import effective as sym
+from dsb_verifier.theory.symbolic import models as sm
+from dsb_verifier.theory.models import RBM
 from IPython.display import Math, display
-
-import theory as T
-from theory import symbolic as sym
-from theory import symbolic_models as sm
-from theory.models import RBM
 
 # %% [markdown]
 # ## Conventions

@@ -10,14 +10,12 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import sympy as sp
+from dsb_verifier import theory as T
+from dsb_verifier.theory.symbolic import models as sm
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.likelihood import grad_loglik
+from dsb_verifier.theory.models import RBM, DirectModel
 from IPython.display import Math, display
-
-import theory as T
-from theory import symbolic_models as sm
-from theory.flow import integrate_flow
-from theory.likelihood import grad_loglik
-from theory.models import RBM, DirectModel
 
 # %% [markdown]
 # ## The flow equations of a small RBM, derived symbolically

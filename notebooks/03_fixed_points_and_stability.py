@@ -18,14 +18,13 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-
-import theory as T
-from checks.c4_stability import EPS_GRID, FIT_POINTS
-from theory.fixed_points import classify, independent_point
-from theory.likelihood import loglik
-from theory.models import rbm_teacher
-from theory.stability import invariance_slopes, spectrum
-from theory.tolerances import EPS
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.c4_stability import EPS_GRID, FIT_POINTS
+from dsb_verifier.theory.dynamics.fixed_points import classify, independent_point
+from dsb_verifier.theory.dynamics.stability import invariance_slopes, spectrum
+from dsb_verifier.theory.likelihood import loglik
+from dsb_verifier.theory.models import rbm_teacher
+from dsb_verifier.theory.tolerances import EPS
 
 COLOURS = {"stable": "tab:blue", "neutral": "tab:grey", "unstable": "tab:red"}
 
@@ -70,7 +69,7 @@ print(f"KL(q || p_theta*) = {sp.kl:.1e},  max_S |r_S| = {sp.residual_max:.1e}  (
 # $\nabla^2 L = \sum_s (q - p)\,\nabla^2_\theta u - \mathrm{Cov}_p(\partial_\theta u)$.
 # It is compared with $-A^\top F A$ computed (i) as $-\mathrm{Cov}_p(\partial_\theta u)$ by
 # `theory.gauss_newton` (never forming $F$) and (ii) densely, with $F$ from `theory.fisher`
-# and $A$ from `model.jacobian` (both inside `theory.stability.spectrum`).
+# and $A$ from `model.jacobian` (both inside `dsb_verifier.theory.dynamics.stability.spectrum`).
 
 # %%
 print(f"route (i)  covariance:  max |Hess L - GN|       = {sp.identity_error:.2e}")
@@ -118,7 +117,7 @@ plt.show()
 # %% [markdown]
 # ### Stable and neutral directions; the neutral subspace is $\ker A$
 # Eigenvalues are classified with the neutral half-width
-# $\mathrm{tol} = 10\,\epsilon\,\max(P, 2^N)\max|\lambda|$ of `theory.stability`; the rank of $A$
+# $\mathrm{tol} = 10\,\epsilon\,\max(P, 2^N)\max|\lambda|$ of `dsb_verifier.theory.dynamics.stability`; the rank of $A$
 # uses its own tolerance on the singular values. The principal angles between the neutral
 # eigenspace and $\ker A$ (from the SVD of $A$) measure how well the two subspaces coincide.
 
@@ -157,7 +156,7 @@ plt.show()
 
 # %% [markdown]
 # ### Invariance of the effective model along neutral directions
-# Along a unit vector $v$, `theory.stability.invariance_slopes` computes
+# Along a unit vector $v$, `dsb_verifier.theory.dynamics.stability.invariance_slopes` computes
 # $|\Delta J| = |J(\theta^* + \varepsilon v) - J^*|$ and $KL(q\,\|\,p_{\theta^*+\varepsilon v})$ without
 # cancellation, and fits log–log slopes on the 5 smallest step sizes above each rounding floor
 # (the grid and window of the C4 check). Expected: 2 and 4 for $v \in \ker A$ (a random unit
@@ -213,10 +212,10 @@ for name, s in slopes.items():
 # %% [markdown]
 # ## A spurious point: the independent-site RBM
 # Target: fields and pairwise couplings only (`theory.ising_target` with orders 1 and 2), so
-# it has pairwise correlations. `theory.fixed_points.independent_point` builds the RBM with
+# it has pairwise correlations. `dsb_verifier.theory.dynamics.fixed_points.independent_point` builds the RBM with
 # $W = 0$, $c = 0$ and fields $a_i = \operatorname{atanh} m_i(q)$: at $W = 0$ every column of $A$
 # lives on the order-1 subsets, where $r = 0$, so $A^\top r = 0$ — stationary, yet the
-# residual at orders $\ge 2$ is not zero. `theory.fixed_points.classify` reports it.
+# residual at orders $\ge 2$ is not zero. `dsb_verifier.theory.dynamics.fixed_points.classify` reports it.
 
 # %%
 q2 = T.ising_target(3, {1: 0.3, 2: 0.5}, np.random.default_rng(2))

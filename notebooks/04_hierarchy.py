@@ -14,11 +14,14 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-
-import theory as T
-from theory.flow import integrate_flow
-from theory.hierarchy import hierarchy_rank, kernel_scaling, order_curves, trajectory_settle_times
-from theory.models import RBM, DirectModel
+from dsb_verifier import theory as T
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.dynamics.hierarchy import (
+    hierarchy_rank,
+    kernel_scaling,
+    trajectory_settle_times,
+)
+from dsb_verifier.theory.models import RBM, DirectModel
 
 # %% [markdown]
 # ## A target with structure at orders 1, 2 and 3 (N = 4)

@@ -12,10 +12,9 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-
-import theory as T
-from theory.flow import integrate_flow
-from theory.models import RBM, DirectModel
+from dsb_verifier import theory as T
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.models import RBM, DirectModel
 
 N = 8
 ORDER_COLOURS = plt.cm.tab10(np.arange(N))  # one qualitative colour per order k = 1..8

@@ -46,7 +46,7 @@ def pytest_sessionstart(session):
 
     mutmut forks each mutant's test run from a process that has already run the tests on
     the original code, so ``functools.cache``'d builders (the sympy derivations of
-    ``theory.symbolic`` and ``theory.symbolic_models``) would hand the mutant results built by
+    ``dsb_verifier.theory.symbolic.effective`` and ``dsb_verifier.theory.symbolic.models``) would hand the mutant results built by
     the original code, and their mutants would survive falsely.
     """
     if not os.environ.get("MUTANT_UNDER_TEST"):
@@ -64,12 +64,12 @@ def pytest_sessionstart(session):
 
 @pytest.fixture
 def cli_main(capsys):
-    """``checks.cli.main`` in this process: ``run(*args) -> (exit code, stdout, stderr)``.
+    """``dsb_verifier.checks.cli.main`` in this process: ``run(*args) -> (exit code, stdout, stderr)``.
 
     argparse's exits (errors: 2, ``--version``/``--help``: 0) count as returns, as for the
     installed command; the captured output is consumed by each call.
     """
-    from checks.cli import main
+    from dsb_verifier.checks.cli.main import main
 
     def run(*args: str) -> tuple[object, str, str]:
         try:

@@ -7,8 +7,8 @@
   matching the entry's regex, no ``Traceback``, nothing on stdout and no output
   left behind (no new path with a component named after the entry's output token,
   ``<id>.out``, nor a hidden temporary file of it). Entries marked
-  ``subprocess`` run as real ``python -m checks.cli`` processes, launched together
-  and collected once; the others call :func:`checks.cli.main` in-process.
+  ``subprocess`` run as real ``python -m dsb_verifier.checks.cli.main`` processes, launched together
+  and collected once; the others call :func:`dsb_verifier.checks.cli.main` in-process.
 
 Entries the library does not refuse cleanly yet carry ``bug=...`` and are strict
 ``xfail``: the corpus documents the defect and notices its fix.
@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bad_inputs import api, files
-
-from checks import runner
+from dsb_verifier.checks import runner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,7 +97,7 @@ def subprocess_results(corpus) -> dict[str, tuple[int, str, str]]:
     for c in files.CASES:
         if c.subprocess and not (c.hdf5 and files.h5py is None):
             procs[c.id] = subprocess.Popen(
-                [sys.executable, "-m", "checks.cli", *c.command()],
+                [sys.executable, "-m", "dsb_verifier.checks.cli.main", *c.command()],
                 cwd=corpus_dir,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import n_spins
+from dsb_verifier.theory.tolerances import ROUNDTRIP_RTOL
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import theory as T
-from checks.strategies import n_spins
-from theory.tolerances import ROUNDTRIP_RTOL
 
 coef = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 

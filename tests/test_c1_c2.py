@@ -5,13 +5,12 @@ import json
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c1_bijection, c2_convexity
-from checks.controls import WrongJacobian, WrongSpinSign, bit_reversal
-from checks.profiles import get_profile
-from checks.verdict import Status
-from theory.models import RBM, DirectModel
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c1_bijection, c2_convexity
+from dsb_verifier.checks.claims.controls import WrongJacobian, WrongSpinSign, bit_reversal
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import Status
+from dsb_verifier.theory.models import RBM, DirectModel
 
 TINY = dataclasses.replace(
     get_profile("quick"), n_cases=4, max_n_generic=3, max_n_rbm=3, max_n_symbolic=2, t_max=3e3

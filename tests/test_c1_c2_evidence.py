@@ -4,7 +4,7 @@ hand-built inputs.
 
 What this pins, beyond the end-to-end runs of tests/test_c1_c2.py and tests/test_executor.py:
 
-* :class:`~checks._common.Worst`: the summary keys and counts every evidence entry is built from;
+* :class:`~dsb_verifier.checks.claims._common.Worst`: the summary keys and counts every evidence entry is built from;
 * C1 ``evaluate``: a round-trip counterexample names the quantity it measured; counterexamples are
   listed worst first;
 * C1 ``run``: the conditions agree with the evidence counts and carry the seed and target strategy;
@@ -14,7 +14,7 @@ What this pins, beyond the end-to-end runs of tests/test_c1_c2.py and tests/test
 * C2 ``run``: the sizes of the sweeps (concavity targets, flow targets ``max(3, n_cases // 4)``) and
   their split per N, with ``evaluate`` replaced by a recorder; ``_merge``: status rules, summed
   counts and the cap of ten counterexamples;
-* :func:`~checks.runner.run_checks` with fake claim modules: the executor reaches the claims whose
+* :func:`~dsb_verifier.checks.runner.run_checks` with fake claim modules: the executor reaches the claims whose
   ``run`` accepts it, the user target's provenance (``n_states``, ``used_by``, ``generated_only``),
   and ``wall_seconds`` is the elapsed time.
 """
@@ -29,17 +29,16 @@ from concurrent.futures import Executor
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c1_bijection as c1
-from checks import c2_convexity as c2
-from checks import runner
-from checks._common import Worst
-from checks.controls import WrongSpinSign
-from checks.profiles import get_profile
-from checks.verdict import ClaimReport, ControlResult, Status, Verdict
-from theory.models import RBM, DirectModel
-from theory.tolerances import ROUNDTRIP_RTOL
+from dsb_verifier import theory as T
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.claims import c1_bijection as c1
+from dsb_verifier.checks.claims import c2_convexity as c2
+from dsb_verifier.checks.claims._common import Worst
+from dsb_verifier.checks.claims.controls import WrongSpinSign
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Status, Verdict
+from dsb_verifier.theory.models import RBM, DirectModel
+from dsb_verifier.theory.tolerances import ROUNDTRIP_RTOL
 
 QUICK = get_profile("quick")
 
@@ -91,7 +90,10 @@ def test_c1_conditions_agree_with_the_evidence():
     report = c1.run(profile, 3)
     cond, ev = report.verdict.conditions, report.verdict.evidence
     assert cond["seed"] == 3
-    assert cond["target_strategy"] == "checks.strategies.distributions(min_log10=-12) + named cases"
+    assert (
+        cond["target_strategy"]
+        == "dsb_verifier.checks.claims.strategies.distributions(min_log10=-12) + named cases"
+    )
     assert cond["n_targets"] == ev["roundtrip"]["n_cases"] == 1 + 2  # drawn + two named cases
     assert cond["n_models"] == ev["couplings_transform"]["n_cases"] == ev["jacobian_fd"]["n_cases"] == 12
     assert cond["n_symbolic_cases"] == ev["symbolic_parity"]["n_cases"] == 2

@@ -7,11 +7,10 @@ import json
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c3_fixed_points, c6_saddles
-from checks.profiles import get_profile
-from checks.verdict import ClaimReport, Status
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c3_fixed_points, c6_saddles
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import ClaimReport, Status
 
 #: Smaller than ``quick``: one initialisation per pair, a shorter horizon.
 TINY = dataclasses.replace(get_profile("quick"), name="tiny", n_inits=1, t_max=3e3)
@@ -78,8 +77,8 @@ def test_same_seed_same_report(claim_report):
 
 def test_c6_control_hessian_is_the_gauss_newton_matrix_not_the_exact_hessian():
     """The C6 control drops the residual term: ``-A^T F A``, unlike the Hessian away from the data."""
-    from theory.likelihood import exact_hessian, gauss_newton
-    from theory.models import RBM
+    from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton
+    from dsb_verifier.theory.models import RBM
 
     model = RBM(3, 2, hidden="spin")
     theta = model.init(np.random.default_rng(0), 0.5)

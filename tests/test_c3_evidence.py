@@ -39,12 +39,11 @@ import types
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c3_fixed_points as c3
-from checks.profiles import get_profile
-from checks.verdict import Status
-from theory.models import RBM, rbm_teacher
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c3_fixed_points as c3
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import Status
+from dsb_verifier.theory.models import RBM, rbm_teacher
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ import json
 
 import numpy as np
 import pytest
-
-from checks import c4_stability as C4
-from checks.profiles import get_profile
-from checks.verdict import Status
-from theory.models import RBM, DirectModel
+from dsb_verifier.checks.claims import c4_stability as C4
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import Status
+from dsb_verifier.theory.models import RBM, DirectModel
 
 TINY = dataclasses.replace(
     get_profile("quick"), n_cases=6, max_n_generic=3, max_n_rbm=3, n_inits=3, init_scales=(0.01, 1.0)

@@ -2,19 +2,19 @@
 
 What this pins, beyond the end-to-end runs of tests/test_c4.py and tests/test_claim_evidence.py:
 
-* the per-criterion outcome of one point (module docstring of :mod:`checks.c4_stability`), on both
+* the per-criterion outcome of one point (module docstring of :mod:`dsb_verifier.checks.claims.c4_stability`), on both
   sides of every boundary: the identity tolerance, the neutral band ``tol`` and ``M tol``, the rank
   margin ``M``, the principal-angle bound and the Davis–Kahan resolution, the ``dim ker A``-th
   smallest ``|lambda|``, ``resolves_kernel(M)``, the closed slope windows and ``slope_bend_max``;
 * the complete per-point row, family row, headline, fit-window summary and evidence of
-  :func:`~checks.c4_stability.evaluate`, the order and cap of its counterexamples, the overall status
+  :func:`~dsb_verifier.checks.claims.c4_stability.evaluate`, the order and cap of its counterexamples, the overall status
   (holds, inconclusive, fails, holds-under-conditions) and the seeded neutral directions;
 * the counterexample sentences of each criterion, the sizes, families, teacher scales and teacher
   points of a profile, the polishing onto ``J(theta) = J(q)``, the points of the negative controls and
-  of the flows, and the conditions :func:`~checks.c4_stability.run` records.
+  of the flows, and the conditions :func:`~dsb_verifier.checks.claims.c4_stability.run` records.
 
-``theory.stability.spectrum`` and ``invariance_slopes`` are replaced by hand-built
-:class:`~theory.stability.HessianSpectrum` objects and slope records where the numerics are not the
+``dsb_verifier.theory.dynamics.stability.spectrum`` and ``invariance_slopes`` are replaced by hand-built
+:class:`~dsb_verifier.theory.dynamics.stability.HessianSpectrum` objects and slope records where the numerics are not the
 point, so that each boundary can be placed exactly.
 """
 
@@ -25,15 +25,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c4_stability as c4
-from checks._common import seeded_rng
-from checks.controls import WrongJacobian
-from checks.profiles import get_profile
-from checks.verdict import ClaimReport, Counterexample, Status, Verdict
-from theory.models import RBM, DirectModel, TanhNetwork, TruncatedIsing
-from theory.stability import HessianSpectrum
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c4_stability as c4
+from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import ClaimReport, Counterexample, Status, Verdict
+from dsb_verifier.theory.dynamics.stability import HessianSpectrum
+from dsb_verifier.theory.models import RBM, DirectModel, TanhNetwork, TruncatedIsing
 
 TOL = 1e-6  # neutral band of the hand-built spectra
 M = c4.TOLERANCES["classification_margin_min"]
@@ -77,7 +76,7 @@ def _spec(lam, *, sv=None, rank_tol=1e-9, tol=TOL, ker=None, angles=None, fisher
 
 
 def _slopes(dJ, kl, dJ_bend=0.0, kl_bend=0.0, dJ_range=(1e-8, 1e-6), kl_range=(1e-6, 1e-4)):
-    """An invariance-slopes record (the attributes :mod:`checks.c4_stability` reads)."""
+    """An invariance-slopes record (the attributes :mod:`dsb_verifier.checks.claims.c4_stability` reads)."""
     eps = c4.EPS_GRID.copy()
     window = np.arange(eps.size) < c4.FIT_POINTS
     return SimpleNamespace(

@@ -8,12 +8,11 @@ import json
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c5_hierarchy as c5
-from checks.profiles import get_profile
-from checks.verdict import ClaimReport, Status
-from theory.models import DirectModel
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c5_hierarchy as c5
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import ClaimReport, Status
+from dsb_verifier.theory.models import DirectModel
 
 #: The smallest profile that still spans two decades of initialisation scales.
 TINY = dataclasses.replace(get_profile("quick"), n_inits=1, init_scales=(0.01, 1.0), t_max=5e3)
@@ -140,7 +139,7 @@ def test_user_target_joins_the_experiment(monkeypatch):
 
 
 def test_flows_runs_family_target_init_scale_in_order_from_the_seeded_starts():
-    """:func:`checks.c5_hierarchy.flows` (public, for notebooks): order, starts, executor-independence."""
+    """:func:`dsb_verifier.checks.claims.c5_hierarchy.flows` (public, for notebooks): order, starts, executor-independence."""
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(4)

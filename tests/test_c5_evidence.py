@@ -2,16 +2,16 @@
 
 What this pins, beyond tests/test_c5.py and the C5 part of tests/test_claim_evidence.py:
 
-* :func:`~checks.c5_hierarchy.evaluate` fed settle times through its ``executor`` (any object with
+* :func:`~dsb_verifier.checks.claims.c5_hierarchy.evaluate` fed settle times through its ``executor`` (any object with
   ``map``): the complete evidence layout, every cell (status per tau rows, the ``small_init``
   boundary ``sigma <= 0.1``), the status logic of the module docstring (holds / fails / under
   conditions / inconclusive), whole counterexample texts, their order and the caps at 20;
 * the per-family settle summary (reading (a), smallest tau, smallest sigma, quartiles of the
   settled runs) and the row medians, against numpy on the same numbers;
-* a real N = 2 flow: settle times are those of :func:`theory.hierarchy.trajectory_settle_times`,
-  the figure curves those of :func:`theory.walsh.order_norms`, only for the first target and seed;
+* a real N = 2 flow: settle times are those of :func:`dsb_verifier.theory.dynamics.hierarchy.trajectory_settle_times`,
+  the figure curves those of :func:`dsb_verifier.theory.walsh.order_norms`, only for the first target and seed;
 * the kernel mechanism at its two thresholds (step ``>= -0.25``, spread ``>= 1``);
-* :func:`~checks.c5_hierarchy.run`: the complete conditions, the control's and the diagnostic's;
+* :func:`~dsb_verifier.checks.claims.c5_hierarchy.run`: the complete conditions, the control's and the diagnostic's;
   the seeded targets, the models' widths, the families per profile, the flow integration settings;
 * the control parameterisations' argument checks, with their whole messages.
 """
@@ -25,17 +25,21 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.stats
-
-import theory as T
-from checks import c5_hierarchy as c5
-from checks._common import seeded_rng
-from checks.profiles import get_profile
-from checks.verdict import Status
-from theory.flow import integrate_flow
-from theory.hierarchy import SETTLE_FLOOR_REL, KernelScaling, kernel_scaling, trajectory_settle_times
-from theory.maxent import MaxEntConvergenceError
-from theory.models import RBM, DirectModel, TanhNetwork
-from theory.walsh import order_norms
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c5_hierarchy as c5
+from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import Status
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.dynamics.hierarchy import (
+    SETTLE_FLOOR_REL,
+    KernelScaling,
+    kernel_scaling,
+    trajectory_settle_times,
+)
+from dsb_verifier.theory.maxent import MaxEntConvergenceError
+from dsb_verifier.theory.models import RBM, DirectModel, TanhNetwork
+from dsb_verifier.theory.walsh import order_norms
 
 NAN = float("nan")
 INF = float("inf")
@@ -53,7 +57,7 @@ def _kendall(st):
 
 
 class _Settled:
-    """An executor for :func:`checks.c5_hierarchy.evaluate` that hands back prepared settle times.
+    """An executor for :func:`dsb_verifier.checks.claims.c5_hierarchy.evaluate` that hands back prepared settle times.
 
     ``table[(family, init_scale, init, reading)]`` is a list of per-tau arrays (or one array for
     every tau); ``errors`` maps the same keys to an error text (the settle times are then NaN).

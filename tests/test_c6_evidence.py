@@ -28,15 +28,14 @@ import dataclasses
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c6_saddles
-from checks.c3_fixed_points import TOLERANCES as C3_TOLERANCES
-from checks.c3_fixed_points import Candidate, classified, flow_plan, point_row
-from checks.profiles import get_profile
-from checks.verdict import Status
-from theory.fixed_points import HESSIAN_RTOL, structure_at_order
-from theory.models import rbm_teacher
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c6_saddles
+from dsb_verifier.checks.claims.c3_fixed_points import TOLERANCES as C3_TOLERANCES
+from dsb_verifier.checks.claims.c3_fixed_points import Candidate, classified, flow_plan, point_row
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import Status
+from dsb_verifier.theory.dynamics.fixed_points import HESSIAN_RTOL, structure_at_order
+from dsb_verifier.theory.models import rbm_teacher
 
 HIGH_3 = "high order (lowest inconsistent order 3 > 2)"
 NOT_REPRESENTED_2 = "order 2 not represented by the family"

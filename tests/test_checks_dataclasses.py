@@ -1,10 +1,10 @@
 """The checks in ``__post_init__`` of the frozen dataclasses of ``checks/``.
 
-Covers :class:`checks.c4_stability.Point`, :class:`checks.io.RBMCheckpoints`,
-:class:`checks.io.Samples`, :class:`checks.profiles.Profile` and, in
-:mod:`checks.verdict`, :class:`Counterexample`, :class:`Verdict` and :class:`ClaimReport`
+Covers :class:`dsb_verifier.checks.claims.c4_stability.Point`, :class:`dsb_verifier.checks.cli.io.RBMCheckpoints`,
+:class:`dsb_verifier.checks.cli.io.Samples`, :class:`dsb_verifier.checks.profiles.Profile` and, in
+:mod:`dsb_verifier.checks.verdict`, :class:`Counterexample`, :class:`Verdict` and :class:`ClaimReport`
 (and the JSON form of :class:`ControlResult`: its first counterexample, or None)
-(``checks.cmd_effective.EffectiveResult`` is pinned by ``test_effective_tables.py``).
+(``dsb_verifier.checks.cli.effective.EffectiveResult`` is pinned by ``test_effective_tables.py``).
 
 For each class a valid instance, built as the code builds it, is accepted; then each check
 is broken alone (one field replaced, the others valid) and must be refused with *its own*
@@ -27,13 +27,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from checks import c4_stability as C4
-from checks.io import RBMCheckpoints, Samples
-from checks.profiles import PROFILES
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict, jsonable
-from theory.models import RBM, DirectModel
-from theory.rbm_io import RBMParams
+from dsb_verifier.checks.claims import c4_stability as C4
+from dsb_verifier.checks.cli.io import RBMCheckpoints, Samples
+from dsb_verifier.checks.profiles import PROFILES
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict, jsonable
+from dsb_verifier.theory.models import RBM, DirectModel
+from dsb_verifier.theory.rbm.io import RBMParams
 
 
 def _exact(message: str) -> str:
@@ -348,7 +347,7 @@ def test_counterexample_accepts_plain_json_cases(case):
 )
 def test_counterexample_refuses_a_case_that_is_not_plain_json(case):
     with pytest.raises(
-        ValueError, match=r"^Counterexample\.case must be plain JSON \(use checks\.verdict\.jsonable\): "
+        ValueError, match=r"^Counterexample\.case must be plain JSON \(use dsb_verifier\.checks\.verdict\.jsonable\): "
     ):
         Counterexample("too big", case, 2.0)
 
@@ -384,8 +383,8 @@ def test_verdict_accepts(status, counterexamples):
     [
         ({"claim": "C7"}, _exact("claim must be one of C1, C2, C3, C4, C5, C6, got 'C7'")),
         ({"claim": "c4"}, _exact("claim must be one of C1, C2, C3, C4, C5, C6, got 'c4'")),
-        ({"status": "fails"}, _exact("status must be a checks.verdict.Status, got 'fails'")),
-        ({"status": None}, _exact("status must be a checks.verdict.Status, got None")),
+        ({"status": "fails"}, _exact("status must be a dsb_verifier.checks.verdict.Status, got 'fails'")),
+        ({"status": None}, _exact("status must be a dsb_verifier.checks.verdict.Status, got None")),
         ({"statement": ""}, _exact("a verdict needs the statement it tested")),
         ({"statement": None}, _exact("a verdict needs the statement it tested")),
         ({"conditions": {"N": np.int64(3)}}, r"^Verdict\.conditions must be plain JSON "),

@@ -5,10 +5,10 @@
   Jacobian check catches a Jacobian that is consistent with a wrong ``du/dtheta`` (the dense route cannot);
 * C2 ``evaluate``: flows stopped at ``t_max`` while still improving make the verdict inconclusive;
   C2 ``run``: conditions and the two negative controls;
-* :mod:`checks.io`: whole one-line refusal messages (file, key, expected shape) and the accepted layouts;
-* :mod:`checks.report`: the complete ``report.md`` and verdict table of a hand-built report, and an
+* :mod:`dsb_verifier.checks.cli.io`: whole one-line refusal messages (file, key, expected shape) and the accepted layouts;
+* :mod:`dsb_verifier.checks.cli.report`: the complete ``report.md`` and verdict table of a hand-built report, and an
   interrupted write that leaves nothing behind;
-* :mod:`checks.runner`: provenance fields, rounding of the timing fields, the commit, progress messages,
+* :mod:`dsb_verifier.checks.runner`: provenance fields, rounding of the timing fields, the commit, progress messages,
   figures and the executor path.
 """
 
@@ -28,19 +28,19 @@ import numpy as np
 import pytest
 import scipy
 import sympy
-
-import theory as T
-from checks import c1_bijection as c1
-from checks import c2_convexity as c2
-from checks import io, runner
-from checks.controls import _Delegate
-from checks.io import InputError, load_rbm, load_samples
-from checks.profiles import get_profile
-from checks.report import _atomic_write, markdown, verdict_table
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory import __version__
-from theory.models import RBM, DirectModel
-from theory.tolerances import FD_RTOL
+from dsb_verifier import theory as T
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.claims import c1_bijection as c1
+from dsb_verifier.checks.claims import c2_convexity as c2
+from dsb_verifier.checks.claims.controls import _Delegate
+from dsb_verifier.checks.cli import io
+from dsb_verifier.checks.cli.io import InputError, load_rbm, load_samples
+from dsb_verifier.checks.cli.report import _atomic_write, markdown, verdict_table
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory import __version__
+from dsb_verifier.theory.models import RBM, DirectModel
+from dsb_verifier.theory.tolerances import FD_RTOL
 
 QUICK = get_profile("quick")
 
@@ -70,7 +70,7 @@ def test_c1_run_conditions_are_complete(c1_small):
         "n_symbolic_cases": 2,  # max(2, n_cases // 4) coupling vectors at N = 1
         "init_scale": 0.5,
         "seed": 3,
-        "target_strategy": "checks.strategies.distributions(min_log10=-12) + named cases",
+        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions(min_log10=-12) + named cases",
     }
 
 
@@ -250,7 +250,7 @@ def test_c2_run_conditions_and_negative_controls(monkeypatch):
         "flow_init_scales": [0.1, 1.0, 3.0],
         "t_max": profile.t_max,
         "seed": 2,
-        "target_strategy": "checks.strategies.distributions (min_log10=-12 concavity, -3 flows)",
+        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions (min_log10=-12 concavity, -3 flows)",
     }
     assert set(cond["N"]) <= {1, 2} and cond["N"] == sorted(cond["N"])
     assert [c.name for c in report.controls] == ["rbm-coordinates", "fisher-or-not-xor"]
@@ -739,7 +739,7 @@ def test_parse_claims_and_process_executor_refusals():
 
 
 def test_c1_model_cases_are_two_distinct_seeded_draws_per_family_and_size():
-    from checks.c1_bijection import FAMILIES, _model_cases
+    from dsb_verifier.checks.claims.c1_bijection import FAMILIES, _model_cases
 
     profile = get_profile("quick")
     cases = _model_cases(profile, 5)

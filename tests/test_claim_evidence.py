@@ -2,14 +2,14 @@
 
 What this pins, beyond the end-to-end runs of tests/test_c3_c6.py, tests/test_c4.py and tests/test_c5.py:
 
-* C3 :func:`~checks.c3_fixed_points.flow_plan`: which (family, N, target) pairs each profile sweeps,
+* C3 :func:`~dsb_verifier.checks.claims.c3_fixed_points.flow_plan`: which (family, N, target) pairs each profile sweeps,
   which are declared sufficiently expressive, how many starts each gets (``n_inits``, halved above
   ``N = 5``, at least one) and the horizon of teacher–student pairs;
-* C3 :func:`~checks.c3_fixed_points.point_row`: ``sigma_ratio`` is the smallest over the largest of
+* C3 :func:`~dsb_verifier.checks.claims.c3_fixed_points.point_row`: ``sigma_ratio`` is the smallest over the largest of
   the ``2^N - 1`` singular values of ``A`` (0 when ``A`` has fewer columns than rows), checked against
   a dense SVD and against the ``implication_full_rank`` summary of the same evaluation;
 * C4: the per-criterion tallies, a slope outside its window failing ``slopes_neutral``, and the figure data
-  (the keys :func:`checks.c4_stability.figures` reads, arrays on the eps grid, fit windows above
+  (the keys :func:`dsb_verifier.checks.claims.c4_stability.figures` reads, arrays on the eps grid, fit windows above
   their rounding floors);
 * C5: a row's ``supports`` decision (Kendall and monotone thresholds, the ranked-fraction boundary),
   the headline (small initialisation only, per family and reading), the targets of each profile,
@@ -23,16 +23,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import c3_fixed_points as c3
-from checks import c4_stability as c4
-from checks import c5_hierarchy as c5
-from checks.profiles import get_profile
-from checks.verdict import Status
-from theory.hierarchy import KernelScaling
-from theory.models import RBM, DirectModel, rbm_teacher
-from theory.walsh import order_norms
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c3_fixed_points as c3
+from dsb_verifier.checks.claims import c4_stability as c4
+from dsb_verifier.checks.claims import c5_hierarchy as c5
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import Status
+from dsb_verifier.theory.dynamics.hierarchy import KernelScaling
+from dsb_verifier.theory.models import RBM, DirectModel, rbm_teacher
+from dsb_verifier.theory.walsh import order_norms
 
 
 # ---- C3: the flow plan --------------------------------------------------------------------------

@@ -5,15 +5,18 @@ import subprocess
 import sys
 
 import pytest
-
-from checks.cli import main
-from theory import __version__
+from dsb_verifier.checks.cli.main import main
+from dsb_verifier.theory import __version__
 
 
 def _cli(*args, cwd=None):
     """The command as a separate Python process (exit code, one-line stderr, no traceback)."""
     return subprocess.run(
-        [sys.executable, "-m", "checks.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
+        [sys.executable, "-m", "dsb_verifier.checks.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
     )
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import runner
-from checks.cli import main
-from checks.profiles import get_profile
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory.rbm_io import RBMParams, rbm_from_params
+from dsb_verifier import theory as T
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.cli.main import main
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory.rbm.io import RBMParams, rbm_from_params
 
 h5py = pytest.importorskip("h5py")
 
@@ -208,7 +207,16 @@ def test_run_with_data_end_to_end(tmp_path):
     np.savetxt(tmp_path / "d.txt", 2 * (rng.random((40, 6)) < 0.4) - 1, fmt="%d")
     out = tmp_path / "rep"
     proc = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "run", "--claims", "C1", "--data", str(tmp_path / "d.txt")]
+        [
+            sys.executable,
+            "-m",
+            "dsb_verifier.checks.cli.main",
+            "run",
+            "--claims",
+            "C1",
+            "--data",
+            str(tmp_path / "d.txt"),
+        ]
         + ["--columns", "0,2,4", "--out", str(out)],
         capture_output=True,
         text=True,
@@ -250,7 +258,7 @@ def _bad_files(d: Path) -> None:
 
 #: name -> (arguments, expected message, run as a real subprocess?). The brief's list of bad
 #: inputs (keys, shapes, non-binary values, N too large, missing checkpoint, corrupted files)
-#: runs as ``python -m checks.cli`` subprocesses, in parallel; the other refusals run in-process
+#: runs as ``python -m dsb_verifier.checks.cli.main`` subprocesses, in parallel; the other refusals run in-process
 #: through ``main`` (an uncaught exception would fail the test just as a traceback would).
 BAD = {
     "misnamed key": (
@@ -324,7 +332,7 @@ def bad_runs(bad_dir):
     for i, (name, (args, _, sub)) in enumerate(BAD.items()):
         if sub:
             procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "checks.cli", *args, *_out_args(i, name, args)],
+                [sys.executable, "-m", "dsb_verifier.checks.cli.main", *args, *_out_args(i, name, args)],
                 cwd=bad_dir,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""``checks.cli`` and ``checks.cmd_effective``: the parser, the ``run`` plumbing and ``effective`` outputs.
+"""``dsb_verifier.checks.cli.main`` and ``dsb_verifier.checks.cli.effective``: the parser, the ``run`` plumbing and ``effective`` outputs.
 
 What this pins, beyond tests/test_cli.py, tests/test_cli_effective.py and tests/test_effective_tables.py:
 
@@ -7,7 +7,7 @@ What this pins, beyond tests/test_cli.py, tests/test_cli_effective.py and tests/
   program name;
 * ``run``: the output directory check (an existing directory is reused; ``report.json``,
   ``report.md`` or ``figures`` of the wrong kind is refused by name), the exact refusal lines of a
-  bad profile or claim id, and the ``--data`` target and provenance (:func:`checks.cli._load_data`)
+  bad profile or claim id, and the ``--data`` target and provenance (:func:`dsb_verifier.checks.cli.main._load_data`)
   against an independent empirical distribution, with fake claim checks so a run takes no time;
 * ``effective``: ``OSError`` and multi-line ``ValueError`` mapped to one line with exit code 2,
   progress of a long checkpoint series, the one-space indented series JSON, and the
@@ -28,14 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import cmd_effective as ce
-from checks import runner
-from checks.cli import _load_data, _prepare_out, build_parser
-from checks.io import InputError, RBMCheckpoints
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory.rbm_io import RBMParams, rbm_from_params
+from dsb_verifier import theory as T
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.cli import effective as ce
+from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints
+from dsb_verifier.checks.cli.main import _load_data, _prepare_out, build_parser
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory.rbm.io import RBMParams, rbm_from_params
 
 h5py = pytest.importorskip("h5py")
 

@@ -10,7 +10,7 @@ import pytest
 def _report(tmp_path, name):
     out = tmp_path / name
     proc = subprocess.run(
-        [sys.executable, "-m", "checks.cli", "run", "--seed", "11", "--out", str(out)],
+        [sys.executable, "-m", "dsb_verifier.checks.cli.main", "run", "--seed", "11", "--out", str(out)],
         capture_output=True,
         text=True,
         check=False,

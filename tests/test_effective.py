@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors, distributions, n_spins
+from dsb_verifier.theory.tolerances import FD_RTOL, ROUNDTRIP_RTOL
 from hypothesis import given
 from hypothesis import strategies as st
-
-import theory as T
-from checks.strategies import ORDER_PROFILES, coupling_vectors, distributions, n_spins
-from theory.tolerances import FD_RTOL, ROUNDTRIP_RTOL
 
 
 @given(distributions())
@@ -182,9 +181,8 @@ def test_mismatched_sizes():
 @given(st.integers(1, 10), st.floats(1e-3, 700.0), st.integers(0, 2**32 - 1))
 def test_logsumexp_two_routes(n, scale, seed):
     """The package's log-sum-exp equals scipy's (batched, with and without keepdims)."""
+    from dsb_verifier.theory._validation import logsumexp
     from scipy.special import logsumexp as scipy_lse
-
-    from theory._validation import logsumexp
 
     x = scale * np.random.default_rng(seed).standard_normal((3, 2**n))
     np.testing.assert_allclose(logsumexp(x), scipy_lse(x, axis=-1), rtol=1e-14, atol=1e-13)

@@ -1,4 +1,4 @@
-"""``checks.cmd_effective``: the computation and every table writer, called directly.
+"""``dsb_verifier.checks.cli.effective``: the computation and every table writer, called directly.
 
 ``tests/test_cli_effective.py`` runs the command end to end; these tests pin the content of
 each output format against the exact couplings, so a wrong row, column or field is caught
@@ -15,11 +15,10 @@ import json
 
 import numpy as np
 import pytest
-
-import theory as T
-from checks import cmd_effective as ce
-from checks.io import InputError, RBMCheckpoints
-from theory.rbm_io import RBMParams, rbm_from_params
+from dsb_verifier import theory as T
+from dsb_verifier.checks.cli import effective as ce
+from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints
+from dsb_verifier.theory.rbm.io import RBMParams, rbm_from_params
 
 
 def _params(Nv: int, Nh: int, seed: int, visible: str = "bernoulli", hidden: str = "bernoulli") -> RBMParams:
@@ -349,7 +348,7 @@ def test_effective_result_refusal_of_a_gaussian_count_mismatch_is_the_exact_sent
         ce.EffectiveResult(**{**fields, "gaussian": good.gaussian * 2})
 
 
-# ---- checks.io.load_rbm: refusals of a model file name the problem and the fix --------------------
+# ---- dsb_verifier.checks.cli.io.load_rbm: refusals of a model file name the problem and the fix --------------------
 def _model_npz(path, W, **extra):
     Nv, Nh = W.shape[:2]
     np.savez(path, weight_matrix=W, vbias=np.zeros(Nv), hbias=np.zeros(Nh), **extra)
@@ -357,7 +356,7 @@ def _model_npz(path, W, **extra):
 
 
 def test_load_rbm_names_a_3d_weight_matrix_a_potts_rbm_and_only_that(tmp_path):
-    from checks.io import load_rbm
+    from dsb_verifier.checks.cli.io import load_rbm
 
     potts = _model_npz(tmp_path / "potts.npz", np.zeros((3, 2, 4)))
     with pytest.raises(InputError) as info:
@@ -377,7 +376,7 @@ def test_load_rbm_names_a_3d_weight_matrix_a_potts_rbm_and_only_that(tmp_path):
     ("requested", "listed"), [("bernoulli", "bernoulli,bernoulli"), ("bernoulli,spin", "bernoulli,spin")]
 )
 def test_load_rbm_units_conflict_says_both_conventions_and_what_to_do(tmp_path, requested, listed):
-    from checks.io import load_rbm
+    from dsb_verifier.checks.cli.io import load_rbm
 
     path = _model_npz(tmp_path / "spin.npz", np.zeros((3, 2)), units="spin")
     with pytest.raises(InputError) as info:

@@ -12,11 +12,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from checks import c2_convexity, c3_fixed_points, c5_hierarchy, c6_saddles
-from checks.cli import main
-from checks.profiles import get_profile
-from checks.runner import process_executor, run_checks
+from dsb_verifier.checks.claims import c2_convexity, c3_fixed_points, c5_hierarchy, c6_saddles
+from dsb_verifier.checks.cli.main import main
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.runner import process_executor, run_checks
 
 #: Smaller than the claim tests' profiles: one start per case, short horizons.
 TINY = dataclasses.replace(get_profile("quick"), name="tiny", n_cases=4, n_inits=1, t_max=2e3)

@@ -6,11 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import theory as T
-from theory.fixed_points import (
+from dsb_verifier import theory as T
+from dsb_verifier.theory.dynamics.fixed_points import (
     FIXED_POINT_KINDS,
     HESSIAN_RTOL,
     RESIDUAL_ATOL,
@@ -24,8 +21,10 @@ from theory.fixed_points import (
     structure_at_order,
     tied_point,
 )
-from theory.likelihood import exact_hessian, grad_loglik
-from theory.models import RBM, DirectModel, TanhNetwork, TruncatedIsing, rbm_teacher
+from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik
+from dsb_verifier.theory.models import RBM, DirectModel, TanhNetwork, TruncatedIsing, rbm_teacher
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 #: A stationary point polished by :func:`polish` has |grad L| below this.
 STATIONARY = 1e-10
@@ -236,7 +235,7 @@ def test_bad_inputs_raise():
     q = pairwise_target(3, 0)
     model = RBM(3, 2)
     theta = model.fields_matching(q)
-    with pytest.raises(ValueError, match=r"model must be a theory.models.EnergyModel, got str"):
+    with pytest.raises(ValueError, match=r"model must be a dsb_verifier.theory.models.EnergyModel, got str"):
         polish("rbm", theta, q)
     with pytest.raises(ValueError, match=r"theta must have shape \(P,\) = \(11,\), got \(2, 11\)"):
         classify(model, np.stack([theta, theta]), q)

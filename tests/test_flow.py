@@ -1,4 +1,4 @@
-"""Tests of theory.flow: gradient flow, discrete ascent and Trajectory (Claims C2–C5)."""
+"""Tests of dsb_verifier.theory.dynamics.flow: gradient flow, discrete ascent and Trajectory (Claims C2–C5)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ import dataclasses
 
 import numpy as np
 import pytest
+from dsb_verifier import theory
+from dsb_verifier.checks.claims._common import make_model as _roster_model
+from dsb_verifier.theory.dynamics.flow import (
+    FLOW_METHODS,
+    Trajectory,
+    gradient_ascent,
+    integrate_flow,
+    integrate_flows,
+)
+from dsb_verifier.theory.likelihood import grad_loglik, loglik, residual
+from dsb_verifier.theory.models.base import DirectModel, EnergyModel, TruncatedIsing
+from dsb_verifier.theory.walsh import order_norms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import theory
-from checks._common import make_model as _roster_model
-from theory.flow import FLOW_METHODS, Trajectory, gradient_ascent, integrate_flow, integrate_flows
-from theory.likelihood import grad_loglik, loglik, residual
-from theory.models.base import DirectModel, EnergyModel, TruncatedIsing
-from theory.walsh import order_norms
-
 
 def make_model(family: str, N: int) -> EnergyModel:
-    """The roster of checks._common, with 3 hidden units for RBMs ("truncated" is pairwise)."""
+    """The roster of dsb_verifier.checks.claims._common, with 3 hidden units for RBMs ("truncated" is pairwise)."""
     return _roster_model({"truncated": "truncated-2"}.get(family, family), N, width=3)
 
 
@@ -130,7 +135,7 @@ def test_stiff_and_explicit_methods_agree(family):
 
 
 def test_checkpoint_grid_and_diagnostics():
-    """Recorded times are 0 + log-spaced checkpoints; stored diagnostics match theory.likelihood."""
+    """Recorded times are 0 + log-spaced checkpoints; stored diagnostics match dsb_verifier.theory.likelihood."""
     model = make_model("rbm-spin", 3)
     rng = np.random.default_rng(2)
     q = target(3, 6)
@@ -267,8 +272,8 @@ def test_trajectory_checks_its_invariants():
 
 
 def test_roster_builds_every_family_with_its_documented_default_width():
-    from checks._common import FAMILIES as ROSTER
-    from checks._common import roster
+    from dsb_verifier.checks.claims._common import FAMILIES as ROSTER
+    from dsb_verifier.checks.claims._common import roster
 
     models = roster(3)
     assert [repr(m) for m in models] == [

@@ -6,7 +6,7 @@ Two contracts of the library's loud failures (issue 7, shared/STYLE.md §7):
   (``N must be ...``), so a user knows which input to fix;
 * every memory guard refuses a computation exactly when its documented working-set
   estimate exceeds the available memory, and names the computation. The tests fake the
-  available memory (``theory._validation._available_bytes``) one byte below and at the
+  available memory (``dsb_verifier.theory._validation._available_bytes``) one byte below and at the
   estimate, so a wrong estimate (a factor, a power) is caught without allocating anything.
 
 Found necessary by mutation testing (see README, development): mutants that renamed the
@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-import theory as T
-from theory import _validation
-from theory.models import RBM, DirectModel, TanhNetwork
+from dsb_verifier import theory as T
+from dsb_verifier.theory import _validation
+from dsb_verifier.theory.models import RBM, DirectModel, TanhNetwork
 
 N_CALLS: dict[str, Callable[[Any], Any]] = {
     "states": T.states,
@@ -188,11 +187,11 @@ def test_distribution_argument_is_named_in_the_refusal(name):
 
 
 def _named_refusals() -> dict[str, tuple[Callable[[], Any], str]]:
-    from theory.fixed_points import classify
-    from theory.hierarchy import fit_slopes, settle_times
-    from theory.precision import couplings_disagreement, hessian_disagreement
-    from theory.rbm_io import RBMParams
-    from theory.symbolic import symbolic_couplings
+    from dsb_verifier.theory.dynamics.fixed_points import classify
+    from dsb_verifier.theory.dynamics.hierarchy import fit_slopes, settle_times
+    from dsb_verifier.theory.precision import couplings_disagreement, hessian_disagreement
+    from dsb_verifier.theory.rbm.io import RBMParams
+    from dsb_verifier.theory.symbolic.effective import symbolic_couplings
 
     q, m = np.full(8, 1 / 8), DirectModel(3)
     th = np.zeros(m.n_params)
@@ -211,7 +210,7 @@ def _named_refusals() -> dict[str, tuple[Callable[[], Any], str]]:
         ),
         "hessian_disagreement model": (
             lambda: hessian_disagreement(m, th, q),
-            "hessian_disagreement has a 50-digit twin for theory.models.RBM only, got DirectModel",
+            "hessian_disagreement has a 50-digit twin for dsb_verifier.theory.models.RBM only, got DirectModel",
         ),
         "RBMParams weight_matrix": (
             lambda: RBMParams(np.full((2, 3), np.nan), np.zeros(2), np.zeros(3)),

@@ -1,4 +1,4 @@
-"""Tests of theory.hierarchy: settle times, rank statistics, connected information, kernel exponents (C5)."""
+"""Tests of dsb_verifier.theory.dynamics.hierarchy: settle times, rank statistics, connected information, kernel exponents (C5)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import re
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import given
-from hypothesis import strategies as st
-
-import theory as T
-from theory.flow import Trajectory, integrate_flow
-from theory.hierarchy import (
+from dsb_verifier import theory as T
+from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
+from dsb_verifier.theory.dynamics.hierarchy import (
     READINGS,
     SETTLE_FLOOR_REL,
     HierarchyRank,
@@ -29,8 +26,10 @@ from theory.hierarchy import (
     target_structure,
     trajectory_settle_times,
 )
-from theory.maxent import maxent_projection
-from theory.models import RBM, DirectModel, TanhNetwork
+from dsb_verifier.theory.maxent import maxent_projection
+from dsb_verifier.theory.models import RBM, DirectModel, TanhNetwork
+from hypothesis import given
+from hypothesis import strategies as st
 
 NAN, INF = float("nan"), float("inf")
 
@@ -274,7 +273,7 @@ def test_direct_model_kernel_is_scale_independent():
     np.testing.assert_allclose(ks.norms[:, 1:], np.broadcast_to(expected, (5, 4)))
 
 
-# Exponents predicted by the parity argument of the theory.hierarchy docstring: an order-k
+# Exponents predicted by the parity argument of the dsb_verifier.theory.dynamics.hierarchy docstring: an order-k
 # coupling first appears at total degree d_k in the parameters, so A_k ~ sigma^(d_k - 1) and
 # ||K_kk|| ~ sigma^(2 (d_k - 1)). RBM (visible fields + even log 2cosh): d = 1, 2, 4, 4, 6;
 # tanh-1 (odd tanh, output weight v, no visible field): d = 2, 4, 4, 6, 6.
@@ -321,7 +320,7 @@ def test_readings_and_ranks_reject_bad_input():
         order_curves(tr, q, "d")
     with pytest.raises(ValueError, match="q describes N=3 spins but the trajectory has N=2"):
         order_curves(tr, T.ising_target(3, {1: 0.3}, np.random.default_rng(0)), "a")
-    with pytest.raises(ValueError, match=r"trajectory must be a theory\.flow\.Trajectory"):
+    with pytest.raises(ValueError, match=r"trajectory must be a dsb_verifier\.theory\.dynamics\.flow\.Trajectory"):
         order_curves("not a trajectory", q, "a")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="taus must contain at least one settle fraction"):
         trajectory_settle_times(tr, q, "a", [])
@@ -345,7 +344,7 @@ def test_kernel_fits_reject_bad_input():
         kernel_scaling(DirectModel(2), s, seed=0, n_seeds=0, window=(1e-3, 1.0))
     with pytest.raises(ValueError, match="at least two distinct positive initialisation scales"):
         kernel_scaling(DirectModel(2), [0.1], seed=0, n_seeds=1, window=(1e-3, 1.0))
-    with pytest.raises(ValueError, match=r"model must be a theory\.models\.EnergyModel"):
+    with pytest.raises(ValueError, match=r"model must be a dsb_verifier\.theory\.models\.EnergyModel"):
         kernel_scaling("rbm", s, seed=0, n_seeds=1, window=(1e-3, 1.0))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"KernelScaling\.scales must be positive and increasing"):
         KernelScaling(

@@ -1,4 +1,4 @@
-"""Tests of theory.kernel: the tangent kernel K = A A^T and its order-block norms (Claim C5)."""
+"""Tests of dsb_verifier.theory.dynamics.kernel: the tangent kernel K = A A^T and its order-block norms (Claim C5)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,21 @@ import math
 
 import numpy as np
 import pytest
+from dsb_verifier.checks.claims._common import make_model as _roster_model
+from dsb_verifier.theory.dynamics.kernel import (
+    KERNEL_BLOCK_METHODS,
+    _block_norms_from_jacobian,
+    kernel_block_norms,
+    tangent_kernel,
+)
+from dsb_verifier.theory.models.base import DirectModel, EnergyModel, TruncatedIsing
+from dsb_verifier.theory.walsh import _orders
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks._common import make_model as _roster_model
-from theory.kernel import KERNEL_BLOCK_METHODS, _block_norms_from_jacobian, kernel_block_norms, tangent_kernel
-from theory.models.base import DirectModel, EnergyModel, TruncatedIsing
-from theory.walsh import _orders
-
 
 def make_model(family: str, N: int) -> EnergyModel:
-    """The roster of checks._common, with 3 hidden units for RBMs ("truncated" is pairwise)."""
+    """The roster of dsb_verifier.checks.claims._common, with 3 hidden units for RBMs ("truncated" is pairwise)."""
     return _roster_model({"truncated": "truncated-2"}.get(family, family), N, width=3)
 
 
@@ -132,5 +136,5 @@ def test_validation_messages():
         tangent_kernel(model, np.zeros((2, 7)))
     with pytest.raises(ValueError, match=r"theta must have last axis of length P=7"):
         kernel_block_norms(model, np.zeros(6))
-    with pytest.raises(ValueError, match=r"model must be a theory.models.EnergyModel"):
+    with pytest.raises(ValueError, match=r"model must be a dsb_verifier.theory.models.EnergyModel"):
         tangent_kernel(None, np.zeros(7))

@@ -1,4 +1,4 @@
-"""Tests of theory.likelihood: residual, gradient, exact Hessian, Gauss–Newton (Claim C4).
+"""Tests of dsb_verifier.theory.likelihood: residual, gradient, exact Hessian, Gauss–Newton (Claim C4).
 
 Every identity is checked by two routes (shared/STYLE.md §8): G (q - p) vs A^T r,
 analytic vs central finite differences, Cov_p(du/dtheta) vs the dense -A^T F A.
@@ -10,19 +10,18 @@ from functools import cached_property
 
 import numpy as np
 import pytest
+from dsb_verifier import theory
+from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton, grad_loglik, loglik, residual
+from dsb_verifier.theory.models.base import DirectModel, EnergyModel, TruncatedIsing
+from dsb_verifier.theory.tolerances import EPS, FD_RTOL
+from dsb_verifier.theory.walsh import states
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-import theory
-from checks.strategies import distributions
-from theory.likelihood import exact_hessian, gauss_newton, grad_loglik, loglik, residual
-from theory.models.base import DirectModel, EnergyModel, TruncatedIsing
-from theory.tolerances import EPS, FD_RTOL
-from theory.walsh import states
-
 try:  # written concurrently by another engineer; tested when it imports
-    from theory.models.rbm import RBM
+    from dsb_verifier.theory.models.rbm import RBM
 except ImportError:  # pragma: no cover - depends on the checkout
     RBM = None
 
@@ -76,7 +75,7 @@ def make_model(family: str, N: int) -> EnergyModel:
     if family == "rank-one":
         return RankOnePairs(N)
     if RBM is None:
-        pytest.skip("theory.models.rbm is not available")
+        pytest.skip("dsb_verifier.theory.models.rbm is not available")
     return RBM(N, 2, hidden=family.split("-")[1])
 
 
@@ -240,7 +239,7 @@ def test_validation_messages():
         exact_hessian(model, theta, np.full((2, 8), 0.125))
     with pytest.raises(ValueError, match=r"gauss_newton takes one theta"):
         gauss_newton(model, np.zeros((2, 6)))
-    with pytest.raises(ValueError, match=r"model must be a theory.models.EnergyModel, got str"):
+    with pytest.raises(ValueError, match=r"model must be a dsb_verifier.theory.models.EnergyModel, got str"):
         loglik("ising", theta, np.full(8, 0.125))
     with pytest.raises(ValueError, match=r"q must be strictly positive"):
         loglik(model, theta, np.array([0.5, 0.5, 0, 0, 0, 0, 0, 0]))

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import scipy.optimize
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import distributions, n_spins
+from dsb_verifier.theory.maxent import MaxEntFit
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import theory as T
-from checks.strategies import distributions, n_spins
-from theory.maxent import MaxEntFit
 
 
 @st.composite

@@ -8,15 +8,14 @@ hidden configurations, the analytic one-layer tanh Hessian against complex step.
 
 import numpy as np
 import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import distributions, n_spins
+from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing, rbm_teacher
+from dsb_verifier.theory.tolerances import EPS, FD_RTOL, ROUNDTRIP_RTOL, transform_atol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import logsumexp
-
-import theory as T
-from checks.strategies import distributions, n_spins
-from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing, rbm_teacher
-from theory.tolerances import EPS, FD_RTOL, ROUNDTRIP_RTOL, transform_atol
 
 FAMILIES = ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1", "tanh-2")
 
@@ -307,7 +306,7 @@ def test_tanh_two_layer_formula():
 
 def test_exported_from_theory():
     for name in ("RBM", "TanhNetwork", "DirectModel", "TruncatedIsing", "EnergyModel"):
-        assert getattr(T, name) is getattr(__import__("theory.models", fromlist=[name]), name)
+        assert getattr(T, name) is getattr(__import__("dsb_verifier.theory.models", fromlist=[name]), name)
 
 
 # ---- validation -------------------------------------------------------------
@@ -379,7 +378,7 @@ def test_rbm_teacher_refuses_underflowing_scale():
 @pytest.mark.parametrize("family", ["direct", "truncated", "rbm-spin", "rbm-bit", "tanh-1", "tanh-2"])
 def test_weighted_grad_two_routes(family):
     """The O(2^N) weighted gradient equals du/dtheta @ w (the flow's hot path)."""
-    from checks._common import make_model
+    from dsb_verifier.checks.claims._common import make_model
 
     fam = {"truncated": "truncated-2"}.get(family, family)
     model = make_model(fam, 4, width=3)
@@ -450,7 +449,7 @@ def test_unpack_keeps_batch_axes_and_pack_inverts_it():
 @pytest.mark.parametrize("hidden", ["spin", "bit"])
 def test_rbm_blocks_of_states_give_the_unblocked_result(hidden, monkeypatch):
     """Energy in blocks of states and Hessian sums in chunks: any block size, same numbers."""
-    from theory.models import rbm as rbm_module
+    from dsb_verifier.theory.models import rbm as rbm_module
 
     m = RBM(5, 3, hidden=hidden)
     rng = np.random.default_rng(11)

@@ -17,7 +17,7 @@ assert _SPEC is not None and _SPEC.loader is not None
 score = sys.modules.setdefault("mutation_score", importlib.util.module_from_spec(_SPEC))
 _SPEC.loader.exec_module(score)
 
-NAMES = [f"theory.flow.x_f__mutmut_{i}" for i in range(1, 201)]
+NAMES = [f"dsb_verifier.theory.dynamics.flow.x_f__mutmut_{i}" for i in range(1, 201)]
 
 
 def test_sample_is_seeded_nested_in_the_fraction_and_independent_of_input_order():

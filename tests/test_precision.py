@@ -4,15 +4,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-from mpmath import mp
-
-import theory as T
-from checks.profiles import get_profile
-from checks.runner import run_checks
-from checks.strategies import distributions
-from theory.precision import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.runner import run_checks
+from dsb_verifier.theory.precision import (
     MAX_N_PRECISION,
     PRECISION_BOUNDS,
     PRECISION_DPS,
@@ -27,7 +23,10 @@ from theory.precision import (
     moments_disagreement,
     residual_disagreement,
 )
-from theory.tolerances import EPS
+from dsb_verifier.theory.tolerances import EPS
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from mpmath import mp
 
 NS = st.integers(1, MAX_N_PRECISION)
 MODEST = settings(max_examples=15)
@@ -103,7 +102,7 @@ def test_residual_twin_sees_order_one_zero() -> None:
     assert residual_disagreement(model, theta, q) <= PRECISION_BOUNDS["residual"]
 
 
-# ---- extremes, as documented in theory.precision ---------------------------------------
+# ---- extremes, as documented in dsb_verifier.theory.precision ---------------------------------------
 def _peaked(N: int, seed: int) -> np.ndarray:
     J = np.random.default_rng(seed).uniform(-20.0, 20.0, 2**N)
     J[0] = 0.0
@@ -131,7 +130,7 @@ def test_extremes_within_norm_bounds(seed: int) -> None:
 def test_fisher_of_peaked_target_only_absolutely_accurate() -> None:
     """Documented limitation: at |J| = 20 the true smallest eigenvalue (~1e-27) is below
     float64 resolution; only the absolute bound holds (today's route returns a negative
-    eigenvalue of order -1e-16, see theory.precision)."""
+    eigenvalue of order -1e-16, see dsb_verifier.theory.precision)."""
     p = T.prob(_peaked(3, 3))
     assert p.min() < 1e-25
     assert abs(np.linalg.eigvalsh(T.fisher(p))[0]) <= PRECISION_BOUNDS["fisher"]
@@ -232,7 +231,7 @@ def test_fisher_disagreement_is_absolute_below_unit_scale() -> None:
 
 def test_audit_covers_both_hidden_unit_types(monkeypatch: pytest.MonkeyPatch) -> None:
     """The audit uses hidden spins and bits alternately: over two cases every N sees both (residual too)."""
-    import theory.precision as P
+    import dsb_verifier.theory.precision as P
 
     seen: dict[str, list[tuple[int, str]]] = {"hessian": [], "residual": []}
 

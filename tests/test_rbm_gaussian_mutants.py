@@ -12,11 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
-
-import theory as T
-from theory.rbm_gaussian import GRID_SPACING, compare_gaussian, conditioned_couplings
-from theory.rbm_io import RBMParams
-from theory.tolerances import transform_atol
+from dsb_verifier import theory as T
+from dsb_verifier.theory.rbm.gaussian import GRID_SPACING, compare_gaussian, conditioned_couplings
+from dsb_verifier.theory.rbm.io import RBMParams
+from dsb_verifier.theory.tolerances import transform_atol
 
 
 def _exact(message: str) -> str:

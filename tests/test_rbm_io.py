@@ -6,12 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from scipy.special import logsumexp
-
-import theory as T
-from checks.io import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.cli.io import (
     HDF5_HINT,
     InputError,
     default_pseudo_count,
@@ -20,9 +16,17 @@ from checks.io import (
     load_target,
     parse_columns,
 )
-from theory.rbm_gaussian import GRID_SPACING, GaussianComparison, compare_gaussian, conditioned_couplings
-from theory.rbm_io import RBMParams, _affine_bits_of_spins, parse_units, rbm_from_params
-from theory.tolerances import ROUNDTRIP_RTOL, transform_atol
+from dsb_verifier.theory.rbm.gaussian import (
+    GRID_SPACING,
+    GaussianComparison,
+    compare_gaussian,
+    conditioned_couplings,
+)
+from dsb_verifier.theory.rbm.io import RBMParams, _affine_bits_of_spins, parse_units, rbm_from_params
+from dsb_verifier.theory.tolerances import ROUNDTRIP_RTOL, transform_atol
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.special import logsumexp
 
 h5py = pytest.importorskip("h5py")
 

@@ -2,8 +2,8 @@
 
 The CLI runs fake claim checks (C1 takes a user target, C2 does not) so that what the command prints and
 writes can be compared exactly with what the checks returned; the report functions
-(:func:`checks.report.verdict_table`, :func:`checks.report.markdown`, :func:`checks.report.write_report`)
-are tested on a hand-built :class:`checks.runner.Report`.
+(:func:`dsb_verifier.checks.cli.report.verdict_table`, :func:`dsb_verifier.checks.cli.report.markdown`, :func:`dsb_verifier.checks.cli.report.write_report`)
+are tested on a hand-built :class:`dsb_verifier.checks.runner.Report`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from checks import runner
-from checks.cli import build_parser
-from checks.report import markdown, verdict_table, write_report
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory import __version__
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.cli.main import build_parser
+from dsb_verifier.checks.cli.report import markdown, verdict_table, write_report
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory import __version__
 
 
 def _words(text: str) -> str:

@@ -2,10 +2,10 @@
 
 Each result (shared/STYLE.md §4) checks its own invariants in ``__post_init__``:
 :class:`~theory.FixedPoint`, :class:`~theory.Trajectory`, :class:`~theory.HierarchyRank`,
-:class:`~theory.KernelScaling`, :class:`~theory.precision.PrecisionAudit`,
+:class:`~theory.KernelScaling`, :class:`~dsb_verifier.theory.precision.PrecisionAudit`,
 :class:`~theory.HessianSpectrum`, :class:`~theory.InvarianceSlopes`,
-:class:`~theory.symbolic.NumericTwin`, :class:`~theory.symbolic_models.RBMDerivation` and
-:class:`~theory.symbolic_models.RBMTwin`. For each, a valid instance is built by the public
+:class:`~dsb_verifier.theory.symbolic.effective.NumericTwin`, :class:`~dsb_verifier.theory.symbolic.models.RBMDerivation` and
+:class:`~dsb_verifier.theory.symbolic.models.RBMTwin`. For each, a valid instance is built by the public
 function a user would call (at N = 1..3); rebuilding it from its own fields succeeds, and each
 check is exercised by a copy with one field broken (``dataclasses.replace``), matched against
 the whole message (shared/STYLE.md §7). Where a check is a boundary (``<`` against ``<=``,
@@ -29,17 +29,27 @@ from typing import Any
 import numpy as np
 import pytest
 import sympy as sp
-
-import theory as T
-from theory.fixed_points import FixedPoint, classify, independent_point
-from theory.flow import FLOW_METHODS, TRAJECTORY_STATUSES, Trajectory, integrate_flow
-from theory.hierarchy import HierarchyRank, KernelScaling, hierarchy_rank, kernel_scaling
-from theory.models import DirectModel, TruncatedIsing, rbm_teacher
-from theory.precision import PRECISION_QUANTITIES, PrecisionAudit, audit
-from theory.stability import MIN_WINDOW_POINTS, HessianSpectrum, InvarianceSlopes, invariance_slopes, spectrum
-from theory.symbolic import NumericTwin, lambdify_twin
-from theory.symbolic_models import RBMDerivation, RBMTwin, lambdify_rbm, rbm_derivation
-from theory.tolerances import EPS
+from dsb_verifier import theory as T
+from dsb_verifier.theory.dynamics.fixed_points import FixedPoint, classify, independent_point
+from dsb_verifier.theory.dynamics.flow import FLOW_METHODS, TRAJECTORY_STATUSES, Trajectory, integrate_flow
+from dsb_verifier.theory.dynamics.hierarchy import (
+    HierarchyRank,
+    KernelScaling,
+    hierarchy_rank,
+    kernel_scaling,
+)
+from dsb_verifier.theory.dynamics.stability import (
+    MIN_WINDOW_POINTS,
+    HessianSpectrum,
+    InvarianceSlopes,
+    invariance_slopes,
+    spectrum,
+)
+from dsb_verifier.theory.models import DirectModel, TruncatedIsing, rbm_teacher
+from dsb_verifier.theory.precision import PRECISION_QUANTITIES, PrecisionAudit, audit
+from dsb_verifier.theory.symbolic.effective import NumericTwin, lambdify_twin
+from dsb_verifier.theory.symbolic.models import RBMDerivation, RBMTwin, lambdify_rbm, rbm_derivation
+from dsb_verifier.theory.tolerances import EPS
 
 NAN, INF = float("nan"), float("inf")
 Change = Callable[[Any], dict[str, Any]]

@@ -5,14 +5,13 @@ import contextlib
 import mpmath
 import numpy as np
 import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import distributions, n_spins
+from dsb_verifier.theory import fisher_spectrum
+from dsb_verifier.theory.fisher_spectrum import fisher_eigenvalues
+from dsb_verifier.theory.tolerances import EPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import theory as T
-from checks.strategies import distributions, n_spins
-from theory import fisher_spectrum
-from theory.fisher_spectrum import fisher_eigenvalues
-from theory.tolerances import EPS
 
 
 def spectrum_atol(N: int, lam_max: float) -> float:

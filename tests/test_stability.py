@@ -1,4 +1,4 @@
-"""Tests of theory.stability: Hessian spectrum at data-consistent points and invariance slopes (Claim C4).
+"""Tests of dsb_verifier.theory.dynamics.stability: Hessian spectrum at data-consistent points and invariance slopes (Claim C4).
 
 Two routes wherever possible (shared/STYLE.md §8): the Hessian against -A^T F A by the
 covariance and dense-Fisher routes and against -fisher(p) for the direct model; the
@@ -14,14 +14,10 @@ import re
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import theory as T
-from checks.controls import WrongJacobian
-from checks.strategies import ORDER_PROFILES, coupling_vectors
-from theory.models import RBM, DirectModel, TanhNetwork, rbm_teacher
-from theory.stability import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors
+from dsb_verifier.theory.dynamics.stability import (
     MIN_WINDOW_POINTS,
     HessianSpectrum,
     InvarianceSlopes,
@@ -29,7 +25,10 @@ from theory.stability import (
     invariance_slopes,
     spectrum,
 )
-from theory.tolerances import EPS
+from dsb_verifier.theory.models import RBM, DirectModel, TanhNetwork, rbm_teacher
+from dsb_verifier.theory.tolerances import EPS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 EPS_GRID = np.logspace(-8.0, -1.0, 15)
 
@@ -120,7 +119,7 @@ def test_wrong_jacobian_breaks_only_the_dense_route():
 
 
 def test_dense_route_is_skipped_above_dense_max_n(monkeypatch):
-    import theory.stability as S
+    import dsb_verifier.theory.dynamics.stability as S
 
     monkeypatch.setattr(S, "DENSE_MAX_N", 2)
     model, theta, q = _teacher("spin", 3, 0)
@@ -200,7 +199,7 @@ def test_cancellation_free_kl_matches_mpmath_far_below_float_kl():
         v = _unit(spectrum(model, theta, q).kernel[:, 0])
         lq = _mp_log_prob_rbm_spin(model, theta)
         u = model.neg_energy(theta)
-        # the module's error model: |error| <~ sqrt(2 KL) * delta_KL (theory.stability docstring)
+        # the module's error model: |error| <~ sqrt(2 KL) * delta_KL (dsb_verifier.theory.dynamics.stability docstring)
         delta = EPS * max(1.0, np.sqrt(q @ np.log(q) ** 2), np.sqrt(q @ u**2))
         for eps in (1e-5, 1e-3):  # KL ~ 1e-24 and 1e-16 along ker A
             th = theta + eps * v
@@ -250,7 +249,7 @@ def test_slopes_dataclass_checks_its_invariants():
 
 def test_spectrum_rejects_bad_input():
     model, theta, q = _teacher("spin", 3, 17)
-    with pytest.raises(ValueError, match=r"must be a theory\.models\.EnergyModel"):
+    with pytest.raises(ValueError, match=r"must be a dsb_verifier\.theory\.models\.EnergyModel"):
         spectrum("rbm", theta, q)
     with pytest.raises(ValueError, match="spectrum takes one theta"):
         spectrum(model, np.stack([theta, theta]), q)
@@ -298,7 +297,7 @@ def test_batch_of_targets_is_refused_with_the_expected_state_count():
 
 def test_neutral_band_is_proportional_to_the_hessian_scale():
     """The documented half-width ``NEUTRAL_FACTOR * EPS * max(P, 2^N) * max|lam|``, at two scales."""
-    from theory.stability import NEUTRAL_FACTOR
+    from dsb_verifier.theory.dynamics.stability import NEUTRAL_FACTOR
 
     model = RBM(3, 2, hidden="spin")
     theta = model.init(np.random.default_rng(3), 0.5)

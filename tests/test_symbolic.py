@@ -6,12 +6,9 @@ from functools import cache
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import theory as T
-from checks.strategies import ORDER_PROFILES, coupling_vectors, distributions
-from theory.symbolic import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors, distributions
+from dsb_verifier.theory.symbolic.effective import (
     MAX_TWIN_ABS_COUPLING,
     NumericTwin,
     coupling_symbols,
@@ -24,7 +21,9 @@ from theory.symbolic import (
     symbolic_neg_energy,
     symbolic_states,
 )
-from theory.tolerances import ROUNDTRIP_RTOL, SYMBOLIC_RTOL
+from dsb_verifier.theory.tolerances import ROUNDTRIP_RTOL, SYMBOLIC_RTOL
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NS = [1, 2, 3, 4]
 

@@ -2,8 +2,8 @@
 
 Exact tests compare sympy expressions with each other (closed forms, spin/bit
 duality, additivity over hidden units, exact rational targets); the lambdified
-twin is compared with the numeric routes (:class:`theory.models.RBM`,
-:mod:`theory.likelihood`) and with finite differences of itself.
+twin is compared with the numeric routes (:class:`dsb_verifier.theory.models.RBM`,
+:mod:`dsb_verifier.theory.likelihood`) and with finite differences of itself.
 """
 
 import dataclasses
@@ -12,15 +12,11 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
-from checks.strategies import distributions
-from theory.likelihood import exact_hessian, grad_loglik, loglik, residual
-from theory.models import RBM
-from theory.symbolic import coupling_symbols, lambdify_twin, symbolic_characters
-from theory.symbolic_models import (
+from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik, loglik, residual
+from dsb_verifier.theory.models import RBM
+from dsb_verifier.theory.symbolic.effective import coupling_symbols, lambdify_twin, symbolic_characters
+from dsb_verifier.theory.symbolic.models import (
     MAX_TWIN_ABS_INPUT,
     lambdify_rbm,
     moment_symbols,
@@ -33,7 +29,10 @@ from theory.symbolic_models import (
     rbm_parameter_symbols,
     target_substitution,
 )
-from theory.tolerances import EPS, FD_RTOL, SYMBOLIC_RTOL
+from dsb_verifier.theory.tolerances import EPS, FD_RTOL, SYMBOLIC_RTOL
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 HIDDEN = ("spin", "bit")
 CASES = [(N, M, hidden) for N in (1, 2, 3) for M in (1, 2) for hidden in HIDDEN]
@@ -332,7 +331,7 @@ def test_exact_rational_target_at_the_origin():
 
 @pytest.mark.parametrize(("N", "M", "hidden"), CASES)
 def test_twin_matches_numeric_routes(N, M, hidden):
-    """J, A (RBM) and r, L, grad L, Hess L (theory.likelihood) agree with the lambdified twin (C1, C4)."""
+    """J, A (RBM) and r, L, grad L, Hess L (dsb_verifier.theory.likelihood) agree with the lambdified twin (C1, C4)."""
     twin, model = lambdify_rbm(N, M, hidden), RBM(N, M, hidden)
 
     @given(theta=thetas(N, M), q=distributions(N, min_log10=-3))

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import n_spins
 from hypothesis import given
 from hypothesis import strategies as st
-
-import theory as T
-from checks.strategies import n_spins
 
 
 def _is_target(p, N):

@@ -13,8 +13,7 @@ import re
 
 import numpy as np
 import pytest
-
-from theory import _validation as V
+from dsb_verifier.theory import _validation as V
 
 
 @pytest.mark.parametrize("x", [0, 7, -3, np.int64(5), np.uint8(2)])

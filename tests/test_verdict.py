@@ -5,11 +5,10 @@ import json
 
 import numpy as np
 import pytest
-
-from checks.cases import draw_cases
-from checks.profiles import PROFILES, Profile, get_profile
-from checks.strategies import distributions
-from checks.verdict import (
+from dsb_verifier.checks.claims.cases import draw_cases
+from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.checks.profiles import PROFILES, Profile, get_profile
+from dsb_verifier.checks.verdict import (
     ClaimReport,
     ControlResult,
     Counterexample,

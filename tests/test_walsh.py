@@ -4,13 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.strategies import n_spins
+from dsb_verifier.theory.tolerances import transform_atol
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import theory as T
-from checks.strategies import n_spins
-from theory.tolerances import transform_atol
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 
@@ -171,7 +170,7 @@ def test_bad_subsets():
 
 
 def test_memory_refusal_names_the_estimate(monkeypatch):
-    import theory._validation as V
+    import dsb_verifier.theory._validation as V
 
     monkeypatch.setattr(V, "_available_bytes", lambda: 1024)
     with pytest.raises(ValueError, match=r"needs an estimated .* of memory but only 1\.0 KiB"):
@@ -191,7 +190,7 @@ def test_wht_scratch_buffer_is_reused_per_thread_up_to_its_cap():
     """The work array is kept between calls (no re-touching fresh memory), within 64 MiB."""
     import threading
 
-    from theory import walsh
+    from dsb_verifier.theory import walsh
 
     a = walsh._scratch(1000)
     b = walsh._scratch(500)

@@ -1,18 +1,49 @@
 """dsb-verifier's mathematics: the Walsh–Fourier effective model of EBMs.
 
 Conventions (states, subsets, spin signs, axis order, normalisation) are written
-once in :mod:`theory.walsh` and shared/THEORY.md §1. Claims C1–C6 refer to
+once in :mod:`dsb_verifier.theory.walsh` and shared/THEORY.md §1. Claims C1–C6 refer to
 shared/THEORY.md §5.
 """
 
-from theory.binary import (
+from dsb_verifier.theory.binary import (
     bits_from_spins,
     polynomial_bits_to_spins,
     polynomial_spins_to_bits,
     spins_from_bits,
     state_index,
 )
-from theory.effective import (
+from dsb_verifier.theory.dynamics.fixed_points import (
+    FixedPoint,
+    classify,
+    independent_point,
+    maxent_point,
+    polish,
+    tied_point,
+)
+from dsb_verifier.theory.dynamics.flow import (
+    FLOW_METHODS,
+    Trajectory,
+    gradient_ascent,
+    integrate_flow,
+    integrate_flows,
+)
+from dsb_verifier.theory.dynamics.hierarchy import (
+    HierarchyRank,
+    KernelScaling,
+    connected_information,
+    hierarchy_rank,
+    kernel_scaling,
+    settle_times,
+    trajectory_settle_times,
+)
+from dsb_verifier.theory.dynamics.kernel import kernel_block_norms, tangent_kernel
+from dsb_verifier.theory.dynamics.stability import (
+    HessianSpectrum,
+    InvarianceSlopes,
+    invariance_slopes,
+    spectrum,
+)
+from dsb_verifier.theory.effective import (
     couplings,
     entropy,
     fisher,
@@ -24,26 +55,13 @@ from theory.effective import (
     neg_energy,
     prob,
 )
-from theory.fisher_spectrum import fisher_eigenvalues
-from theory.fixed_points import FixedPoint, classify, independent_point, maxent_point, polish, tied_point
-from theory.flow import FLOW_METHODS, Trajectory, gradient_ascent, integrate_flow, integrate_flows
-from theory.hierarchy import (
-    HierarchyRank,
-    KernelScaling,
-    connected_information,
-    hierarchy_rank,
-    kernel_scaling,
-    settle_times,
-    trajectory_settle_times,
-)
-from theory.kernel import kernel_block_norms, tangent_kernel
-from theory.likelihood import exact_hessian, gauss_newton, grad_loglik, residual
-from theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
-from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
-from theory.rbm_gaussian import GaussianComparison, compare_gaussian, conditioned_couplings
-from theory.rbm_io import RBMParams, parse_units, rbm_from_params
-from theory.stability import HessianSpectrum, InvarianceSlopes, invariance_slopes, spectrum
-from theory.targets import (
+from dsb_verifier.theory.fisher_spectrum import fisher_eigenvalues
+from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton, grad_loglik, residual
+from dsb_verifier.theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
+from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
+from dsb_verifier.theory.rbm.gaussian import GaussianComparison, compare_gaussian, conditioned_couplings
+from dsb_verifier.theory.rbm.io import RBMParams, parse_units, rbm_from_params
+from dsb_verifier.theory.targets import (
     dirichlet_target,
     empirical,
     independent_sites,
@@ -51,7 +69,7 @@ from theory.targets import (
     k_body_target,
     random_ising,
 )
-from theory.walsh import (
+from dsb_verifier.theory.walsh import (
     characters,
     hadamard,
     iwht,

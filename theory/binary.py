@@ -27,9 +27,8 @@ Glossary: ``x`` bits, ``s`` spins, ``c`` bit-polynomial coefficients,
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory, state_vector
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import check_memory, state_vector
 
 __all__ = [
     "bits_from_spins",

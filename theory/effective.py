@@ -21,10 +21,9 @@ All normalisations use log-sum-exp. Glossary: ``p``, ``q`` distributions
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory, distribution, logsumexp, state_vector
+from dsb_verifier.theory.walsh import characters, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import check_memory, distribution, logsumexp, state_vector
-from theory.walsh import characters, wht
 
 __all__ = [
     "couplings",
@@ -157,7 +156,7 @@ def fisher(p: ArrayLike) -> NDArray[np.float64]:
     forms a ``(2^N - 1) x (2^N - 1)`` matrix, because the caller asked for it. It is
     computed in the centred form :math:`\sum_b p_b (\chi_S - m_S)(\chi_T - m_T)`, which
     stays positive semidefinite in float64 even for very peaked ``p`` (``O(8^N)``
-    time; ``theory.precision`` audits it against 50-digit arithmetic).
+    time; ``dsb_verifier.theory.precision`` audits it against 50-digit arithmetic).
 
     Parameters
     ----------

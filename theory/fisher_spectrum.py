@@ -92,10 +92,9 @@ its origin, ``psi``/``phi`` sums over poles left/right of the root.
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._validation import distribution
+from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import distribution
-from theory.tolerances import EPS
 
 __all__ = ["fisher_eigenvalues"]
 

@@ -1,6 +1,6 @@
 r"""Likelihood of a parameterised EBM: residual, gradient and the two Hessians.
 
-For a model :math:`u_\theta` (:class:`theory.models.EnergyModel`) and a strictly
+For a model :math:`u_\theta` (:class:`dsb_verifier.theory.models.EnergyModel`) and a strictly
 positive target ``q`` over the ``2^N`` visible states (shared/THEORY.md §2–4),
 
 .. math::
@@ -40,11 +40,10 @@ matrix, ``L`` average log-likelihood.
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory.models.base import EnergyModel, check_model
+from dsb_verifier.theory.walsh import wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import check_memory
-from theory.models.base import EnergyModel, check_model
-from theory.walsh import wht
 
 __all__ = ["residual", "loglik", "grad_loglik", "exact_hessian", "gauss_newton"]
 
@@ -81,7 +80,7 @@ def residual(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[np.f
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         Parameters, shape ``(..., P)``.
     q
@@ -150,14 +149,14 @@ def exact_hessian(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray
 
     The first (residual) term vanishes at data-consistent points; the second is
     :func:`gauss_newton`. Cost ``O(2^N P^2)`` plus the model's
-    :meth:`~theory.models.EnergyModel.weighted_hessian`; the Fisher matrix is
+    :meth:`~dsb_verifier.theory.models.EnergyModel.weighted_hessian`; the Fisher matrix is
     never formed. It is also the Jacobian of the gradient-flow vector field
     (used by the stiff solvers of :func:`theory.integrate_flow`).
 
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         One parameter vector, shape ``(P,)``.
     q
@@ -190,7 +189,7 @@ def gauss_newton(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         One parameter vector, shape ``(P,)``.
 

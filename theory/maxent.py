@@ -22,11 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from dsb_verifier.theory._validation import check_int, check_memory, check_real, distribution, logsumexp
+from dsb_verifier.theory.effective import couplings, prob
+from dsb_verifier.theory.walsh import _orders, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import check_int, check_memory, check_real, distribution, logsumexp
-from theory.effective import couplings, prob
-from theory.walsh import _orders, wht
 
 __all__ = ["MaxEntConvergenceError", "MaxEntFit", "maxent_fit", "maxent_projection"]
 

@@ -42,7 +42,7 @@ true value is far below unit scale, and nothing refuses such inputs:
   also first-order sensitive to ``sum p - 1 ~ EPS`` (its exact value on the
   float64 vector is indefinite too). The centred form
   :math:`\sum_s p\,(\chi_S - m_S)(\chi_T - m_T)` (as in
-  ``theory.likelihood._covariance``) recovers eigenvalues down to ``~1e-19``.
+  ``dsb_verifier.theory.likelihood._covariance``) recovers eigenvalues down to ``~1e-19``.
 * ``theory.kl(q, p)`` sums :math:`q(\log q - \log p)` with absolute error
   ``~EPS * sum q |log q|``: relative error ``2.5e-4`` at ``KL = 4e-13``; for ``p``
   within ``1e-8`` of ``q`` it returns ``-3e-17`` (documented ``>= 0``). Below
@@ -70,16 +70,15 @@ from dataclasses import dataclass, fields
 
 import mpmath
 import numpy as np
+from dsb_verifier.theory._validation import distribution, state_vector
+from dsb_verifier.theory.dynamics.fixed_points import independent_point
+from dsb_verifier.theory.effective import couplings, fisher, kl, log_partition, moments
+from dsb_verifier.theory.likelihood import exact_hessian, residual
+from dsb_verifier.theory.models.rbm import RBM
+from dsb_verifier.theory.targets import dirichlet_target, ising_target
+from dsb_verifier.theory.tolerances import EPS
 from mpmath import mp
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import distribution, state_vector
-from theory.effective import couplings, fisher, kl, log_partition, moments
-from theory.fixed_points import independent_point
-from theory.likelihood import exact_hessian, residual
-from theory.models.rbm import RBM
-from theory.targets import dirichlet_target, ising_target
-from theory.tolerances import EPS
 
 __all__ = [
     "MAX_N_PRECISION",
@@ -167,7 +166,9 @@ def _check_rbm_point(
     model: object, theta: ArrayLike, q: ArrayLike, what: str
 ) -> tuple[RBM, NDArray[np.float64], NDArray[np.float64]]:
     if not isinstance(model, RBM):
-        raise ValueError(f"{what} has a 50-digit twin for theory.models.RBM only, got {type(model).__name__}")
+        raise ValueError(
+            f"{what} has a 50-digit twin for dsb_verifier.theory.models.RBM only, got {type(model).__name__}"
+        )
     _check_small(model.n_visible, what)
     th = model.check_theta(theta)
     if th.ndim != 1:
@@ -185,7 +186,7 @@ def _mp(x: NDArray[np.float64]) -> list[mpmath.mpf]:
 
 
 def _mp_wht(x: Sequence[mpmath.mpf]) -> list[mpmath.mpf]:
-    """Unnormalised Walsh–Hadamard transform (conventions of :mod:`theory.walsh`) in mpmath."""
+    """Unnormalised Walsh–Hadamard transform (conventions of :mod:`dsb_verifier.theory.walsh`) in mpmath."""
     y = list(x)
     h = 1
     while h < len(y):
@@ -197,7 +198,7 @@ def _mp_wht(x: Sequence[mpmath.mpf]) -> list[mpmath.mpf]:
 
 
 def _spins(N: int) -> list[list[int]]:
-    """``s[b][i] = (-1)^(bit i of b)`` (:func:`theory.walsh.states`)."""
+    """``s[b][i] = (-1)^(bit i of b)`` (:func:`dsb_verifier.theory.walsh.states`)."""
     return [[1 - 2 * ((b >> i) & 1) for i in range(N)] for b in range(2**N)]
 
 
@@ -234,7 +235,7 @@ def _rbm_terms(
 
     :math:`f = \log 2\cosh`, :math:`f' = \tanh`, :math:`f'' = \mathrm{sech}^2` for hidden
     spins; :math:`f = \log(1 + e^h)`, :math:`f' = \sigma(h)`, :math:`f'' = \sigma(1 - \sigma)`
-    for hidden bits (:mod:`theory.models.rbm`).
+    for hidden bits (:mod:`dsb_verifier.theory.models.rbm`).
     """
     N, M = model.n_visible, model.n_hidden
     th = _mp(theta)
@@ -437,7 +438,7 @@ def audit(seed: int, n_cases: int = 2, *, extreme: bool = False) -> PrecisionAud
     (hidden spins and bits alternately, 2 hidden units, parameters
     :math:`\mathcal{N}(0, 0.5^2)`) for the exact Hessian against the Ising target;
     and the spurious ``W = 0`` fields-matching point
-    (:func:`theory.fixed_points.independent_point`) of the Dirichlet target for
+    (:func:`dsb_verifier.theory.dynamics.fixed_points.independent_point`) of the Dirichlet target for
     the residual. With ``extreme=True`` each case also includes a target with
     smallest probability ``1e-15`` and couplings with ``|J_S|`` up to 20 at N = 3.
 

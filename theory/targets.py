@@ -1,7 +1,7 @@
 r"""Generators of strictly positive target distributions over :math:`\{-1,+1\}^N`.
 
 Every generator returns a probability vector of shape ``(2^N,)`` in the state
-order of :mod:`theory.walsh`, strictly positive and normalised (log-sum-exp),
+order of :mod:`dsb_verifier.theory.walsh`, strictly positive and normalised (log-sum-exp),
 so it can be passed to :func:`theory.couplings`. Randomness comes only from an
 explicit :class:`numpy.random.Generator`.
 
@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from dsb_verifier.theory._validation import as_float_array, check_memory, check_n, check_real, check_rng
+from dsb_verifier.theory.binary import spins_from_bits, state_index
+from dsb_verifier.theory.effective import prob
+from dsb_verifier.theory.walsh import _orders, states
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import as_float_array, check_memory, check_n, check_real, check_rng
-from theory.binary import spins_from_bits, state_index
-from theory.effective import prob
-from theory.walsh import _orders, states
 
 __all__ = [
     "dirichlet_target",

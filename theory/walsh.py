@@ -29,9 +29,8 @@ import threading
 from functools import lru_cache
 
 import numpy as np
+from dsb_verifier.theory._validation import as_float_array, check_memory, check_n, n_from_length, state_vector
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import as_float_array, check_memory, check_n, n_from_length, state_vector
 
 __all__ = [
     "characters",

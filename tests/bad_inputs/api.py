@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-import theory as T
+from dsb_verifier import theory as T
 
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -775,7 +774,7 @@ CASES: list[ApiCase] = [
         "integrate_flow-model-string",
         "integrate_flow",
         lambda: (("rbm", _theta(), _u(3)), {}),
-        r"model must be a theory\.models\.EnergyModel, got str",
+        r"model must be a dsb_verifier\.theory\.models\.EnergyModel, got str",
     ),
     ApiCase(
         "integrate_flow-n_checkpoints-0",
@@ -871,10 +870,10 @@ CASES: list[ApiCase] = [
         "residual-model-none",
         "residual",
         lambda: ((None, _theta(), _u(3)), {}),
-        r"model must be a theory\.models\.EnergyModel, got NoneType",
+        r"model must be a dsb_verifier\.theory\.models\.EnergyModel, got NoneType",
     ),
     # ---- non-numbers and bools where numbers are expected --------------------
-    # (the house rule of theory._validation.check_n and models._check_scale: refuse bools
+    # (the house rule of dsb_verifier.theory._validation.check_n and models._check_scale: refuse bools
     # and strings with a ValueError, never compare or cast them)
     ApiCase(
         "empirical-alpha-none",

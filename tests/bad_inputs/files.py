@@ -43,13 +43,13 @@ class CliCase:
     id
         Short unique name (the pytest id; also the output token ``<id>.out``).
     argv
-        Arguments after ``python -m checks.cli``; file names relative to the corpus
+        Arguments after ``python -m dsb_verifier.checks.cli.main``; file names relative to the corpus
         directory, ``{o}`` replaced by the output token.
     match
         Regular expression the one stderr line must match.
     subprocess
-        Run as a real ``python -m checks.cli`` subprocess (else in-process via
-        ``checks.cli.main``).
+        Run as a real ``python -m dsb_verifier.checks.cli.main`` subprocess (else in-process via
+        ``dsb_verifier.checks.cli.main``).
     hdf5
         Needs h5py (skipped without it).
     bug

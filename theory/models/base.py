@@ -13,7 +13,7 @@ and its derivatives:
   which is all the exact Hessian of the likelihood needs (Claim C4).
 
 Array conventions: ``theta`` has shape ``(..., P)`` (batch axes first); arrays
-over states have the state axis last (:mod:`theory.walsh`); ``du/dtheta`` has
+over states have the state axis last (:mod:`dsb_verifier.theory.walsh`); ``du/dtheta`` has
 shape ``(..., P, 2^N)``.
 
 Glossary: ``N`` visible spins, ``P`` number of parameters, ``u`` negative
@@ -27,11 +27,17 @@ from abc import ABC, abstractmethod
 from functools import cached_property
 
 import numpy as np
+from dsb_verifier.theory._validation import (
+    as_float_array,
+    check_n,
+    check_real,
+    check_rng,
+    distribution,
+    logsumexp,
+)
+from dsb_verifier.theory.tolerances import transform_atol
+from dsb_verifier.theory.walsh import _orders, characters, states, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import as_float_array, check_n, check_real, check_rng, distribution, logsumexp
-from theory.tolerances import transform_atol
-from theory.walsh import _orders, characters, states, wht
 
 __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
 
@@ -328,7 +334,9 @@ class TruncatedIsing(_LinearCouplingModel):
 def check_model(model: object) -> EnergyModel:
     """Validate that ``model`` is an :class:`EnergyModel` (shared by every function taking one)."""
     if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a dsb_verifier.theory.models.EnergyModel, got {type(model).__name__}"
+        )
     return model
 
 

@@ -37,11 +37,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory, check_rng
+from dsb_verifier.theory.models.base import EnergyModel, _check_scale
+from dsb_verifier.theory.models.rbm import _weighted_outer_sums
 from numpy.typing import NDArray
-
-from theory._validation import check_memory, check_rng
-from theory.models.base import EnergyModel, _check_scale
-from theory.models.rbm import _weighted_outer_sums
 
 __all__ = ["TanhNetwork"]
 

@@ -30,12 +30,11 @@ weighted curvature ``w(s) f''(h_mu(s))``, ``q`` a target distribution.
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory, check_n, check_rng
+from dsb_verifier.theory.models.base import EnergyModel, _check_scale
+from dsb_verifier.theory.walsh import wht
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
-
-from theory._validation import check_memory, check_n, check_rng
-from theory.models.base import EnergyModel, _check_scale
-from theory.walsh import wht
 
 __all__ = ["RBM", "rbm_teacher"]
 

@@ -1,7 +1,7 @@
 r"""The symbolic twin of the effective model: exact sympy expressions for N <= 4.
 
-Every quantity of :mod:`theory.effective` is rebuilt here as a sympy expression
-in the coupling symbols, with the conventions of :mod:`theory.walsh`
+Every quantity of :mod:`dsb_verifier.theory.effective` is rebuilt here as a sympy expression
+in the coupling symbols, with the conventions of :mod:`dsb_verifier.theory.walsh`
 (shared/THEORY.md §1): state ``b`` has spins :math:`s_i = (-1)^{\text{bit } i
 \text{ of } b}`, a subset ``S`` is a bitmask and ``H[S, b] = chi_S(b)``. The twin
 is the second route of Claim C1 ("symbolic (sympy) and vectorised numeric results
@@ -54,9 +54,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import sympy as sp
+from dsb_verifier.theory._validation import as_float_array
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import as_float_array
 
 __all__ = [
     "MAX_N_SYMBOLIC",
@@ -153,7 +152,7 @@ def symbolic_states(N: int) -> sp.Matrix:
     -------
     sympy.Matrix, shape (2^N, N)
         ``s[b, i] = (-1)^(bit i of b)`` as sympy Integers; the twin of
-        :func:`theory.walsh.states`.
+        :func:`dsb_verifier.theory.walsh.states`.
     """
     N = _check_n(N)
     return sp.Matrix(2**N, N, lambda b, i: sp.Integer(1 - 2 * ((b >> i) & 1)))
@@ -164,7 +163,7 @@ def symbolic_characters(N: int) -> sp.Matrix:
 
     Built from the definition :math:`\chi_S(s) = \prod_{i \in S} s_i` on the rows
     of :func:`symbolic_states`, independently of the popcount formula used by
-    :func:`theory.walsh.hadamard`; :math:`H H = 2^N I` exactly.
+    :func:`dsb_verifier.theory.walsh.hadamard`; :math:`H H = 2^N I` exactly.
 
     Parameters
     ----------
@@ -206,7 +205,7 @@ def symbolic_couplings(u: _SymbolicVector) -> sp.Matrix:
 
     With ``u = log p`` these are the effective couplings (``c[0] = -log Z``); with
     ``u`` a negative energy they are :math:`J_S` (and ``c[0]`` its mean). The twin
-    of :func:`theory.effective.couplings` and :func:`theory.walsh.iwht`.
+    of :func:`dsb_verifier.theory.effective.couplings` and :func:`dsb_verifier.theory.walsh.iwht`.
 
     Parameters
     ----------
@@ -305,7 +304,7 @@ def symbolic_neg_energy(N: int, J: _SymbolicVector | None = None) -> sp.Matrix:
     Returns
     -------
     sympy.Matrix, shape (2^N, 1)
-        Entry ``b`` is :math:`u_b`; the twin of :func:`theory.effective.neg_energy`.
+        Entry ``b`` is :math:`u_b`; the twin of :func:`dsb_verifier.theory.effective.neg_energy`.
     """
     N = _check_n(N)
     core = _core(N)
@@ -326,7 +325,7 @@ def symbolic_log_partition(N: int, J: _SymbolicVector | None = None) -> sp.Expr:
     Returns
     -------
     sympy.Expr
-        The twin of :func:`theory.effective.log_partition`.
+        The twin of :func:`dsb_verifier.theory.effective.log_partition`.
     """
     N = _check_n(N)
     core = _core(N)

@@ -1,7 +1,7 @@
 r"""Stability around data-consistent points: Hessian spectrum, ``ker A`` and invariance slopes (Claim C4).
 
 At a data-consistent point :math:`\theta^*` (:math:`p_{\theta^*} = q`, shared/THEORY.md §5, C4)
-the residual term of the Hessian (:mod:`theory.likelihood`) vanishes and
+the residual term of the Hessian (:mod:`dsb_verifier.theory.likelihood`) vanishes and
 
 .. math::
 
@@ -64,13 +64,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from dsb_verifier.theory.effective import _phi, fisher
+from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton
+from dsb_verifier.theory.models.base import EnergyModel, check_model
+from dsb_verifier.theory.tolerances import EPS
+from dsb_verifier.theory.walsh import wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory.effective import _phi, fisher
-from theory.likelihood import exact_hessian, gauss_newton
-from theory.models.base import EnergyModel, check_model
-from theory.tolerances import EPS
-from theory.walsh import wht
 
 __all__ = [
     "DENSE_MAX_N",
@@ -340,7 +339,7 @@ def spectrum(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> HessianSpect
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         One parameter vector, shape ``(P,)``; Claim C4 concerns data-consistent points
         (:math:`p_\theta = q`), but any point is accepted and measured.
@@ -548,7 +547,7 @@ def invariance_slopes(
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta_star
         Base point, shape ``(P,)`` (data-consistent for Claim C4; any point is measured).
     q

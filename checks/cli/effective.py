@@ -7,8 +7,8 @@ Usage::
                                [--units bernoulli|spin|VISIBLE,HIDDEN] [--compare-gaussian]
 
 MODEL is an ``.npz`` file or an HDF5 checkpoint file of the ``rbms`` package
-(:mod:`checks.io` documents the keys and the unit conventions; 0/1 units are
-converted to spins exactly by :mod:`theory.rbm_io`). The couplings are those of
+(:mod:`dsb_verifier.checks.cli.io` documents the keys and the unit conventions; 0/1 units are
+converted to spins exactly by :mod:`dsb_verifier.theory.rbm.io`). The couplings are those of
 shared/THEORY.md §2, :math:`\log p(s) = \sum_S J_S \chi_S(s)` with
 :math:`s = 2x - 1`, computed by exact enumeration of the ``2^Nv`` visible
 states (:meth:`theory.RBM.couplings`), so ``Nv <= 24``.
@@ -33,7 +33,7 @@ All checkpoints (``--all-checkpoints``, HDF5 only)
     ``<MODEL stem>_order_norms.png`` in the current directory.
 ``--compare-gaussian``
     adds the Gaussian (central-limit) approximation of orders 1–3
-    (:mod:`theory.rbm_gaussian`): the approximate couplings (``J_gaussian``)
+    (:mod:`dsb_verifier.theory.rbm.gaussian`): the approximate couplings (``J_gaussian``)
     and, per order, the max absolute error and the relative Frobenius error
     against the exact couplings (per checkpoint with ``--all-checkpoints``).
 
@@ -57,13 +57,12 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 import numpy as np
+from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints, load_rbm
+from dsb_verifier.theory._validation import _fmt_bytes
+from dsb_verifier.theory.rbm.gaussian import GaussianComparison, compare_gaussian
+from dsb_verifier.theory.rbm.io import rbm_from_params
+from dsb_verifier.theory.walsh import order_norms, orders
 from numpy.typing import NDArray
-
-from checks.io import InputError, RBMCheckpoints, load_rbm
-from theory._validation import _fmt_bytes
-from theory.rbm_gaussian import GaussianComparison, compare_gaussian
-from theory.rbm_io import rbm_from_params
-from theory.walsh import order_norms, orders
 
 __all__ = ["MAX_NV", "FORMATS", "EffectiveResult", "compute", "run_effective", "write_figure"]
 

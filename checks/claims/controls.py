@@ -9,10 +9,9 @@ reported as failing (shared/STYLE.md §12).
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory.models import EnergyModel
+from dsb_verifier.theory.walsh import _orders, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory.models import EnergyModel
-from theory.walsh import _orders, wht
 
 __all__ = ["WrongJacobian", "WrongSpinSign", "bit_reversal"]
 

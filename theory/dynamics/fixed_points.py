@@ -21,7 +21,7 @@ Constructive spurious points (Claim C3), each stationary for a reason that holds
 exactly:
 
 (i) :func:`independent_point` — RBM with ``W = 0`` and fields matching the
-    target's magnetisations (:meth:`theory.models.RBM.fields_matching`). At
+    target's magnetisations (:meth:`dsb_verifier.theory.models.RBM.fields_matching`). At
     ``W = 0`` every column of ``A`` lives on the order-1 subsets, where ``r = 0``.
     Spurious whenever ``q`` is not a product distribution (lowest order 2 when
     ``q`` has pairwise correlations). Eliminating the fields, the Hessian restricted
@@ -54,17 +54,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from dsb_verifier.theory._validation import distribution
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.effective import prob
+from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik, residual
+from dsb_verifier.theory.maxent import maxent_projection
+from dsb_verifier.theory.models.base import EnergyModel, TruncatedIsing, check_model
+from dsb_verifier.theory.models.rbm import RBM
+from dsb_verifier.theory.tolerances import EPS
+from dsb_verifier.theory.walsh import order_norms, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import distribution
-from theory.effective import prob
-from theory.flow import integrate_flow
-from theory.likelihood import exact_hessian, grad_loglik, residual
-from theory.maxent import maxent_projection
-from theory.models.base import EnergyModel, TruncatedIsing, check_model
-from theory.models.rbm import RBM
-from theory.tolerances import EPS
-from theory.walsh import order_norms, wht
 
 __all__ = [
     "FIXED_POINT_KINDS",
@@ -169,7 +168,7 @@ def polish(
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         Start, shape ``(P,)``.
     q
@@ -552,7 +551,7 @@ class TiedRBM(EnergyModel):
         return self.n_copies * self._unit._weighted_hessian(self._inner(theta), w)
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
-        """As :meth:`theory.models.RBM.init` for one unit."""
+        """As :meth:`dsb_verifier.theory.models.RBM.init` for one unit."""
         return self._unit.init(rng, scale)
 
     def lift(self, theta: ArrayLike) -> tuple[RBM, NDArray[np.float64]]:
@@ -572,7 +571,7 @@ class TiedRBM(EnergyModel):
 def independent_point(q: ArrayLike, n_hidden: int, hidden: str = "spin") -> tuple[RBM, NDArray[np.float64]]:
     """Construction (i): ``RBM(N, n_hidden)`` at ``W = 0``, ``c = 0``, fields matching ``q``.
 
-    See :meth:`theory.models.RBM.fields_matching` for why it is stationary. Lowest
+    See :meth:`dsb_verifier.theory.models.RBM.fields_matching` for why it is stationary. Lowest
     inconsistent order 2 when ``q`` has pairwise correlations beyond the product.
     """
     qq = np.asarray(q, dtype=np.float64)

@@ -10,7 +10,7 @@ approximation against the exact couplings so users know when to trust it.
 Exact formula (conditioning on the spins of S)
 ----------------------------------------------
 For a spin-visible RBM (:class:`theory.RBM`; Bernoulli files are converted
-exactly by :mod:`theory.rbm_io`),
+exactly by :mod:`dsb_verifier.theory.rbm.io`),
 :math:`u(s) = a\cdot s + \sum_\mu f(h_\mu(s))`, :math:`h_\mu = c_\mu + \sum_i W_{i\mu} s_i`,
 the effective couplings are :math:`J_S = 2^{-N}\sum_s \chi_S(s)\, u(s)`
 (shared/THEORY.md §3). Split :math:`s = (s_S, s_R)`, :math:`R` the complement
@@ -77,12 +77,11 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory.models.rbm import RBM
+from dsb_verifier.theory.tolerances import EPS
+from dsb_verifier.theory.walsh import _orders, order_norms, states
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import check_memory
-from theory.models.rbm import RBM
-from theory.tolerances import EPS
-from theory.walsh import _orders, order_norms, states
 
 __all__ = [
     "GRID_SPACING",

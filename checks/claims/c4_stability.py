@@ -21,14 +21,14 @@ Points (all data-consistent by construction, ``q = p_theta*``):
   to rounding.
 
 The SAME :func:`evaluate` runs on the points and on the negative controls. Per point
-(:func:`theory.stability.spectrum`, :func:`theory.stability.invariance_slopes`):
+(:func:`dsb_verifier.theory.dynamics.stability.spectrum`, :func:`dsb_verifier.theory.dynamics.stability.invariance_slopes`):
 
 1. ``identity`` — :math:`|H + A^\top F A|` by the covariance route (relative to
    :math:`\max|\lambda|`) and, for ``N <= 8``, by the dense-Fisher route (relative to
    :math:`\max(\max|\lambda|, \sigma_{\max}(A)^2)`, the rounding scale of ``F``'s entries;
    :attr:`HessianSpectrum.identity_error_rel`) must be ``<= hessian_identity_rel``.
 2. ``no_unstable`` — no eigenvalue above the neutral band ``tol`` (named in
-   :mod:`theory.stability`).
+   :mod:`dsb_verifier.theory.dynamics.stability`).
 3. ``neutral_is_ker`` — number of neutral eigenvalues ``== dim ker A`` and the largest
    principal angle between the neutral eigenspace and ``ker A`` ``<= principal_angle_max``.
 4. ``slopes_neutral`` — along ``n_neutral_directions`` seeded random unit vectors of
@@ -37,7 +37,7 @@ The SAME :func:`evaluate` runs on the points and on the negative controls. Per p
    their windows (about 1 and 2).
 
 Slopes are fitted on the :data:`FIT_POINTS` smallest step sizes of :data:`EPS_GRID` whose
-value is above its rounding floor (:func:`theory.stability.invariance_slopes`).
+value is above its rounding floor (:func:`dsb_verifier.theory.dynamics.stability.invariance_slopes`).
 
 Status logic. Each criterion at each point is ``pass``, ``fail`` or ``undetermined``;
 ``M`` is ``classification_margin_min``:
@@ -78,7 +78,7 @@ Negative controls (must come out ``fails``): (a) ``perturbed-teacher`` — an RB
 moved by 0.05 in a random direction but still paired with the teacher's target, where
 the residual term of the Hessian no longer vanishes; (a') ``spurious-fields-matching`` —
 :meth:`RBM.fields_matching` of a target with pairwise structure, a spurious stationary
-point (a saddle); (b) ``wrong-jacobian`` — :class:`checks.controls.WrongJacobian`, whose
+point (a saddle); (b) ``wrong-jacobian`` — :class:`dsb_verifier.checks.claims.controls.WrongJacobian`, whose
 ``A`` has its subsets bit-reversed, so :math:`-A^\top F A \ne H`.
 """
 
@@ -91,15 +91,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import theory as T
-from checks._common import seeded_rng
-from checks.controls import WrongJacobian
-from checks.profiles import Profile
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict, decide, jsonable
-from theory.flow import integrate_flow
-from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
-from theory.stability import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import (
+    ClaimReport,
+    ControlResult,
+    Counterexample,
+    Status,
+    Verdict,
+    decide,
+    jsonable,
+)
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.dynamics.stability import (
     NEUTRAL_FACTOR,
     RANK_FACTOR,
     SLOPE_FLOOR_FACTOR,
@@ -108,6 +114,7 @@ from theory.stability import (
     invariance_slopes,
     spectrum,
 )
+from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
 
 __all__ = ["EPS_GRID", "FIT_POINTS", "STATEMENT", "TOLERANCES", "Point", "evaluate", "figures", "run"]
 

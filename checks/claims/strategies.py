@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from dsb_verifier.theory.walsh import _orders
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 from scipy.special import logsumexp
-
-from theory.walsh import _orders
 
 __all__ = ["ORDER_PROFILES", "coupling_vectors", "distributions", "n_spins"]
 

@@ -10,7 +10,7 @@ with the energy :math:`E(v, h) = -b\cdot v - d\cdot h - v^\top W h` and units
 :math:`v, h` that are either Bernoulli, :math:`\{0, 1\}` (``"bernoulli"``, the
 default of RBM codes), or Ising, :math:`\{-1, +1\}` (``"spin"``). This module
 holds only the mathematics of that conversion; reading files is
-:mod:`checks.io`.
+:mod:`dsb_verifier.checks.cli.io`.
 
 Derivation (exact; shared/THEORY.md §1, §3)
 -------------------------------------------
@@ -59,11 +59,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from dsb_verifier.theory._validation import as_float_array
+from dsb_verifier.theory.binary import bits_from_spins
+from dsb_verifier.theory.models.rbm import RBM
 from numpy.typing import NDArray
-
-from theory._validation import as_float_array
-from theory.binary import bits_from_spins
-from theory.models.rbm import RBM
 
 __all__ = ["UNITS", "RBMParams", "parse_units", "rbm_from_params"]
 

@@ -7,7 +7,7 @@ transform of :math:`u_\theta` and the Jacobian is the transform of
 
 Evidence, each against a named tolerance:
 
-* targets drawn by :func:`checks.strategies.distributions` (including
+* targets drawn by :func:`dsb_verifier.checks.claims.strategies.distributions` (including
   near-degenerate ones): relative round-trip error of ``p -> J -> p``;
 * every family at every N of the profile: ``model.couplings`` against the dense
   Hadamard product of ``u`` (two routes), ``J_0`` against ``-log Z``, and
@@ -16,8 +16,8 @@ Evidence, each against a named tolerance:
 * for N <= ``max_n_symbolic``: the lambdified sympy twin's ``log Z``, moments and
   Fisher matrix against the numpy routes on drawn coupling vectors.
 
-Negative controls: :class:`checks.controls.WrongJacobian` (bit-reversed
-transform of the Jacobian) and :class:`checks.controls.WrongSpinSign`
+Negative controls: :class:`dsb_verifier.checks.claims.controls.WrongJacobian` (bit-reversed
+transform of the Jacobian) and :class:`dsb_verifier.checks.claims.controls.WrongSpinSign`
 (couplings with the opposite spin sign) must be reported as failing.
 """
 
@@ -28,18 +28,17 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import FAMILIES, Worst, make_model, seeded_rng
+from dsb_verifier.checks.claims.cases import draw_cases
+from dsb_verifier.checks.claims.controls import WrongJacobian, WrongSpinSign
+from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors, distributions
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Status, Verdict
+from dsb_verifier.theory.models import EnergyModel
+from dsb_verifier.theory.symbolic.effective import lambdify_twin
+from dsb_verifier.theory.tolerances import FD_RTOL, ROUNDTRIP_RTOL
 from scipy.special import logsumexp
-
-import theory as T
-from checks._common import FAMILIES, Worst, make_model, seeded_rng
-from checks.cases import draw_cases
-from checks.controls import WrongJacobian, WrongSpinSign
-from checks.profiles import Profile
-from checks.strategies import ORDER_PROFILES, coupling_vectors, distributions
-from checks.verdict import ClaimReport, ControlResult, Status, Verdict
-from theory.models import EnergyModel
-from theory.symbolic import lambdify_twin
-from theory.tolerances import FD_RTOL, ROUNDTRIP_RTOL
 
 __all__ = ["STATEMENT", "TOLERANCES", "evaluate", "run"]
 
@@ -205,7 +204,7 @@ def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimR
         "n_symbolic_cases": len(twin_cases),
         "init_scale": 0.5,
         "seed": seed,
-        "target_strategy": "checks.strategies.distributions(min_log10=-12) + named cases",
+        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions(min_log10=-12) + named cases",
     }
     verdict = evaluate(targets, models, twin_cases, seed=seed, conditions=conditions)
     controls = []

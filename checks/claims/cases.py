@@ -1,7 +1,7 @@
 """Seeded case generation for the claim checks.
 
 The checks draw their generated cases with the SAME hypothesis strategies as
-the test suite (:mod:`checks.strategies`), replayably: :func:`draw_cases` runs
+the test suite (:mod:`dsb_verifier.checks.claims.strategies`), replayably: :func:`draw_cases` runs
 hypothesis's generation phase under an explicit seed, with no example
 database and no shrinking, so the same seed yields the same cases on every
 machine. Named fixed cases are added by each check beside the drawn ones.
@@ -25,7 +25,7 @@ def draw_cases(strategy: st.SearchStrategy[Ex], n: int, case_seed: int) -> list[
     Parameters
     ----------
     strategy
-        Any hypothesis strategy (e.g. :func:`checks.strategies.distributions`).
+        Any hypothesis strategy (e.g. :func:`dsb_verifier.checks.claims.strategies.distributions`).
     n
         Number of cases, ``>= 1``. Hypothesis may stop early for strategies with
         few distinct values; the result then has fewer entries.

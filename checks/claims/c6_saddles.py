@@ -5,36 +5,36 @@ are not met in practice: such points are saddles (at least one unstable directio
 the target has structure at that order, and flows from generic initialisations end at
 points whose residual, if any, sits at high orders.
 
-The reading tested. For a spurious stationary point (:class:`theory.fixed_points.FixedPoint`)
+The reading tested. For a spurious stationary point (:class:`dsb_verifier.theory.dynamics.fixed_points.FixedPoint`)
 with lowest inconsistent order ``k``:
 
 * "low order" means ``k <= k_low``, with ``k_low = 2`` (fields and pairwise
   couplings, the orders a simplicity bias learns first); the alternative reading
   ``k_low = N`` (every order is "low") is evaluated too and reported;
-* "the target has structure at order k" means :func:`theory.fixed_points.structure_at_order`
+* "the target has structure at order k" means :func:`dsb_verifier.theory.dynamics.fixed_points.structure_at_order`
   ``> structure_atol`` (the order-``k`` moments of ``q`` do not follow from its
   lower-order max-ent projection);
 * the point is held to the claim only if its family can *represent* order ``k``
-  (:func:`theory.fixed_points.represented_orders`) and is sufficiently expressive for
+  (:func:`dsb_verifier.theory.dynamics.fixed_points.represented_orders`) and is sufficiently expressive for
   the target (declared: teacher–student, direct model, universal RBM width; or
   demonstrated: a flow of the same family on the same target reached a data-consistent
   point). A truncated model's max-ent fit is inconsistent at order ``K + 1``, which the
   family cannot represent: it is a maximum within its family, and not a counterexample
   (reported as out of scope, with its reason);
 * "saddle" means at least one eigenvalue of the exact Hessian above the neutral band
-  (:data:`theory.fixed_points.HESSIAN_RTOL` of the spectrum's scale; ascent, so positive
+  (:data:`dsb_verifier.theory.dynamics.fixed_points.HESSIAN_RTOL` of the spectrum's scale; ascent, so positive
   is unstable). Hessian-degenerate points (no unstable and some neutral eigenvalue) are
   additionally probed at higher order: the largest increase of ``L`` along random unit
   directions of the neutral eigenspace at steps ``eps`` (reported, not decisive).
 
-Points examined: the constructions of :func:`checks.c3_fixed_points.construction_candidates`
+Points examined: the constructions of :func:`dsb_verifier.checks.claims.c3_fixed_points.construction_candidates`
 ((i) ``W = 0`` fields matching, (ii) coinciding hidden units, (iii) max-ent fits) on
 two-unit RBM teachers' targets; the ``W = 0`` points (hidden biases 0 and 1) of a
 universal-width RBM on a pure three-body target (:func:`theory.k_body_target`, no
 structure at orders 1–2); and the polished end points of gradient flows from generic
-initialisations (:func:`checks.c3_fixed_points.flow_plan`): every family on generic
+initialisations (:func:`dsb_verifier.checks.claims.c3_fixed_points.flow_plan`): every family on generic
 targets, and same-size RBM students of two-unit RBM teachers with ``N >= 4``. Stationarity
-and classification (with its margin rule) are those of C3 (:func:`checks.c3_fixed_points.classified`).
+and classification (with its margin rule) are those of C3 (:func:`dsb_verifier.checks.claims.c3_fixed_points.classified`).
 
 Criteria, for a reading ``k_low``:
 
@@ -74,14 +74,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-
-import theory as T
-from checks._common import seeded_rng
-from checks.c3_fixed_points import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.claims.c3_fixed_points import (
     TOLERANCES as C3_TOLERANCES,
 )
-from checks.c3_fixed_points import (
+from dsb_verifier.checks.claims.c3_fixed_points import (
     Candidate,
     classified,
     construction_task,
@@ -89,11 +87,17 @@ from checks.c3_fixed_points import (
     flow_sweep,
     point_row,
 )
-from checks.profiles import Profile
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory.fixed_points import FixedPoint, HessianFn, represented_orders, structure_at_order
-from theory.likelihood import exact_hessian, gauss_newton, loglik
-from theory.models import EnergyModel
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory.dynamics.fixed_points import (
+    FixedPoint,
+    HessianFn,
+    represented_orders,
+    structure_at_order,
+)
+from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton, loglik
+from dsb_verifier.theory.models import EnergyModel
+from numpy.typing import NDArray
 
 __all__ = ["K_LOW", "STATEMENT", "TOLERANCES", "evaluate", "figures", "run"]
 
@@ -401,7 +405,7 @@ def three_body_candidates() -> list[Candidate]:
     """``W = 0`` points of ``RBM(4, 16)`` on the pure three-body target (no structure at orders 1, 2).
 
     With ``W = 0`` every hidden bias ``c`` gives a stationary point with the same
-    ``p`` (:meth:`theory.models.RBM.fields_matching`); ``c = 0`` and ``c = 1`` are
+    ``p`` (:meth:`dsb_verifier.theory.models.RBM.fields_matching`); ``c = 0`` and ``c = 1`` are
     examined. Both are inconsistent from order 3 only, and the Hessian sees no
     unstable direction (the order-2 residual that drives the instability of
     construction (i) vanishes); the higher-order probe tells them apart.

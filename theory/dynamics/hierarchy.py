@@ -9,7 +9,7 @@ suppressed by a power of the parameter scale that grows with ``k``.
 
 What "learned" means is an open reading (shared/THEORY.md §6). This module
 implements the three readings as order-resolved curves :math:`v_k(t)`,
-``k = 1..N``, computed from a :class:`~theory.flow.Trajectory` and its target ``q``:
+``k = 1..N``, computed from a :class:`~dsb_verifier.theory.dynamics.flow.Trajectory` and its target ``q``:
 
 ``"a"`` — moment residual
     :math:`v_k(t) = \|r_k(t)\|`, the Euclidean norm of the order-``k`` entries of
@@ -113,15 +113,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
+from dsb_verifier.theory._validation import as_float_array, distribution, logsumexp
+from dsb_verifier.theory.dynamics.flow import Trajectory
+from dsb_verifier.theory.dynamics.kernel import kernel_block_norms
+from dsb_verifier.theory.effective import couplings, moments
+from dsb_verifier.theory.maxent import MaxEntConvergenceError
+from dsb_verifier.theory.models.base import EnergyModel
+from dsb_verifier.theory.walsh import _orders, order_norms, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import as_float_array, distribution, logsumexp
-from theory.effective import couplings, moments
-from theory.flow import Trajectory
-from theory.kernel import kernel_block_norms
-from theory.maxent import MaxEntConvergenceError
-from theory.models.base import EnergyModel
-from theory.walsh import _orders, order_norms, wht
 
 __all__ = [
     "READINGS",
@@ -194,7 +193,9 @@ def _check_rtol(rtol: object) -> float:
 
 def _check_trajectory(trajectory: object, q: ArrayLike) -> tuple[Trajectory, NDArray[np.float64]]:
     if not isinstance(trajectory, Trajectory):
-        raise ValueError(f"trajectory must be a theory.flow.Trajectory, got {type(trajectory).__name__}")
+        raise ValueError(
+            f"trajectory must be a dsb_verifier.theory.dynamics.flow.Trajectory, got {type(trajectory).__name__}"
+        )
     qq, N = distribution(q, "q")
     if qq.ndim != 1:
         raise ValueError(f"q must be one target distribution of shape (2^N,), got shape {qq.shape}")
@@ -381,7 +382,7 @@ def order_curves(trajectory: Trajectory, q: ArrayLike, reading: str) -> NDArray[
     Parameters
     ----------
     trajectory
-        A :class:`~theory.flow.Trajectory` of a flow towards ``q``.
+        A :class:`~dsb_verifier.theory.dynamics.flow.Trajectory` of a flow towards ``q``.
     q
         The target of that flow, shape ``(2^N,)``.
     reading
@@ -732,8 +733,8 @@ def kernel_scaling(
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel` whose ``init`` is :math:`\sigma`
-        times i.i.d. standard normals (all families of :mod:`theory.models`).
+        An :class:`~dsb_verifier.theory.models.EnergyModel` whose ``init`` is :math:`\sigma`
+        times i.i.d. standard normals (all families of :mod:`dsb_verifier.theory.models`).
     scales
         At least two positive scales.
     seed, n_seeds
@@ -742,7 +743,9 @@ def kernel_scaling(
         Fit window, see :func:`fit_slopes`.
     """
     if not isinstance(model, EnergyModel):
-        raise ValueError(f"model must be a theory.models.EnergyModel, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be a dsb_verifier.theory.models.EnergyModel, got {type(model).__name__}"
+        )
     s = np.sort(as_float_array(list(scales), "scales"))
     if s.ndim != 1 or s.size < 2 or np.any(s <= 0) or np.any(np.diff(s) <= 0):
         raise ValueError("scales must contain at least two distinct positive initialisation scales")

@@ -47,11 +47,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory.models.base import EnergyModel, check_model
+from dsb_verifier.theory.walsh import _orders
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import check_memory
-from theory.models.base import EnergyModel, check_model
-from theory.walsh import _orders
 
 __all__ = ["tangent_kernel", "kernel_block_norms", "KERNEL_BLOCK_METHODS"]
 
@@ -65,7 +64,7 @@ def tangent_kernel(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         One parameter vector, shape ``(P,)``.
 
@@ -114,7 +113,7 @@ def kernel_block_norms(model: EnergyModel, theta: ArrayLike, *, method: str = "q
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta
         Parameters, shape ``(..., P)``; batch axes (e.g. times along a
         trajectory) are looped over.

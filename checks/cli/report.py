@@ -1,4 +1,4 @@
-"""Write a :class:`checks.runner.Report` as ``report.json``, ``report.md`` and a terminal table."""
+"""Write a :class:`dsb_verifier.checks.runner.Report` as ``report.json``, ``report.md`` and a terminal table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from checks.runner import Report
+from dsb_verifier.checks.runner import Report
 
 __all__ = ["verdict_table", "write_report", "markdown"]
 

@@ -36,12 +36,11 @@ from typing import Any
 
 import numpy as np
 import scipy.integrate
+from dsb_verifier.theory.effective import couplings
+from dsb_verifier.theory.likelihood import _grad_unchecked, exact_hessian, grad_loglik
+from dsb_verifier.theory.models.base import EnergyModel, check_model
+from dsb_verifier.theory.walsh import _orders, wht
 from numpy.typing import ArrayLike, NDArray
-
-from theory.effective import couplings
-from theory.likelihood import _grad_unchecked, exact_hessian, grad_loglik
-from theory.models.base import EnergyModel, check_model
-from theory.walsh import _orders, wht
 
 __all__ = [
     "FLOW_METHODS",
@@ -319,7 +318,7 @@ def integrate_flow(
     Parameters
     ----------
     model
-        An :class:`~theory.models.EnergyModel`.
+        An :class:`~dsb_verifier.theory.models.EnergyModel`.
     theta0
         Initial parameters, shape ``(P,)``; for a batch of starts use
         :func:`integrate_flows`.

@@ -17,7 +17,7 @@ profile and ``n_inits`` seeds, one exact gradient flow
 checkpoints). The initial direction of seed ``j`` is the same at every
 :math:`\sigma`, so the scales differ only in size. Settle times :math:`t_k`
 under readings (a) moment residual, (b) coupling error, (c) connected-information
-gap (:mod:`theory.hierarchy`) for every ``tau`` of the profile; per run the
+gap (:mod:`dsb_verifier.theory.dynamics.hierarchy`) for every ``tau`` of the profile; per run the
 Kendall correlation of ``k`` with :math:`t_k` and whether :math:`t_k` is
 non-decreasing, over the orders that are defined.
 
@@ -25,7 +25,7 @@ Status logic (:func:`evaluate`; thresholds in :data:`TOLERANCES`):
 
 * per run, settle times are compared at a resolution ``settle_tie_rtol``
   (times within 25 % of each other are simultaneous, see
-  :func:`theory.hierarchy.hierarchy_rank`): in the final approach to the
+  :func:`dsb_verifier.theory.dynamics.hierarchy.hierarchy_rank`): in the final approach to the
   fixed point every order is corrected together, and a few-per-cent ordering
   there is not a hierarchy;
 * a *row* (family, :math:`\sigma`, reading, ``tau``) aggregates its runs: the
@@ -46,7 +46,7 @@ Status logic (:func:`evaluate`; thresholds in :data:`TOLERANCES`):
   the identity) holds when the fitted exponents ``s_k`` of
   :math:`\|K_{kk}\| \propto \sigma^{s_k}` are non-decreasing in ``k`` (each step
   ``>= -slope_step_tol``) and :math:`s_N - s_1 \ge` ``slope_spread_min``;
-* overall (:func:`checks.verdict.decide` over the decisive cells and the
+* overall (:func:`dsb_verifier.checks.verdict.decide` over the decisive cells and the
   mechanisms): ``holds`` if all hold, ``fails`` if none does,
   ``holds-under-conditions`` otherwise — ``evidence.holds_for`` / ``fails_for``
   list them and every failing cell is a counterexample; ``inconclusive`` if
@@ -90,14 +90,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-
-import theory as T
-from checks._common import make_model, seeded_rng
-from checks.profiles import Profile
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict, decide, jsonable
-from theory.flow import Trajectory, integrate_flow
-from theory.hierarchy import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import make_model, seeded_rng
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import (
+    ClaimReport,
+    ControlResult,
+    Counterexample,
+    Status,
+    Verdict,
+    decide,
+    jsonable,
+)
+from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
+from dsb_verifier.theory.dynamics.hierarchy import (
     READINGS,
     SETTLE_FLOOR_REL,
     KernelScaling,
@@ -107,9 +113,10 @@ from theory.hierarchy import (
     settle_times,
     target_structure,
 )
-from theory.maxent import MaxEntConvergenceError
-from theory.models import DirectModel, EnergyModel
-from theory.walsh import _orders, order_norms
+from dsb_verifier.theory.maxent import MaxEntConvergenceError
+from dsb_verifier.theory.models import DirectModel, EnergyModel
+from dsb_verifier.theory.walsh import _orders, order_norms
+from numpy.typing import NDArray
 
 __all__ = [
     "STATEMENT",
@@ -271,7 +278,7 @@ def flows(
 
     ``families`` pairs a label with a builder ``N -> model``. Seed ``j``'s
     initial direction is drawn once per (target, ``j``) with
-    :func:`checks._common.seeded_rng` and scaled by each :math:`\\sigma`.
+    :func:`dsb_verifier.checks.claims._common.seeded_rng` and scaled by each :math:`\\sigma`.
     Every start is drawn here; the flows themselves are independent and run
     through ``executor.map`` (None: serially), in order, with the same result.
     """
@@ -431,7 +438,7 @@ def evaluate(
     conditions
         What was tested, copied into the verdict.
     kernels
-        Kernel block-norm scaling per family (:func:`theory.hierarchy.kernel_scaling`),
+        Kernel block-norm scaling per family (:func:`dsb_verifier.theory.dynamics.hierarchy.kernel_scaling`),
         reported in the evidence.
     mechanism_families
         Families whose kernel mechanism enters the status (the neural ones).

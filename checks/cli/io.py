@@ -1,7 +1,7 @@
 r"""Read users' RBMs and binary samples from files (the CLI's ``effective`` and ``run --data``).
 
 File I/O lives here, outside :mod:`theory`; the exact change of units of an RBM
-is :mod:`theory.rbm_io` and the empirical distribution is
+is :mod:`dsb_verifier.theory.rbm.io` and the empirical distribution is
 :func:`theory.empirical`, both through the one bit/spin mapping
 :func:`theory.spins_from_bits` (``x = 1`` is spin up, shared/THEORY.md §1).
 
@@ -46,10 +46,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from dsb_verifier.theory.rbm.io import RBMParams, parse_units
+from dsb_verifier.theory.targets import empirical
 from numpy.typing import NDArray
-
-from theory.rbm_io import RBMParams, parse_units
-from theory.targets import empirical
 
 __all__ = [
     "HDF5_HINT",
@@ -321,7 +320,7 @@ def load_rbm(
     all_checkpoints
         HDF5 only: read every checkpoint, in increasing ``n``.
     units
-        Requested unit convention (:func:`theory.rbm_io.parse_units`); refused
+        Requested unit convention (:func:`dsb_verifier.theory.rbm.io.parse_units`); refused
         if it contradicts the file.
 
     Raises
@@ -512,7 +511,7 @@ def target_from_samples(samples: Samples, pseudo_count: float | None = None) -> 
 def load_target(
     path: str | Path, columns: tuple[int, ...] | None = None, pseudo_count: float | None = None
 ) -> NDArray[np.float64]:
-    """Empirical target distribution of the samples in ``path``: shape ``(2^N,)``, theory.walsh order.
+    """Empirical target distribution of the samples in ``path``: shape ``(2^N,)``, dsb_verifier.theory.walsh order.
 
     Parameters
     ----------

@@ -26,16 +26,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 import numpy as np
-
-import theory as T
-from checks._common import Worst, seeded_rng
-from checks.cases import draw_cases
-from checks.profiles import Profile
-from checks.strategies import distributions
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory.flow import Trajectory, integrate_flow
-from theory.likelihood import exact_hessian, loglik
-from theory.models import RBM, DirectModel, EnergyModel
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import Worst, seeded_rng
+from dsb_verifier.checks.claims.cases import draw_cases
+from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
+from dsb_verifier.theory.likelihood import exact_hessian, loglik
+from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel
 
 __all__ = ["STATEMENT", "TOLERANCES", "evaluate", "run", "fisher_or"]
 
@@ -197,7 +196,7 @@ def run(
         "flow_init_scales": list(flow_scales),
         "t_max": profile.t_max,
         "seed": seed,
-        "target_strategy": "checks.strategies.distributions (min_log10=-12 concavity, -3 flows)",
+        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions (min_log10=-12 concavity, -3 flows)",
     }
     verdicts = []
     for N in sorted({_n(q) for q in targets + flow_targets}):

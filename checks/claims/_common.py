@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from checks.verdict import Counterexample, jsonable
-from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
+from dsb_verifier.checks.verdict import Counterexample, jsonable
+from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
 
 __all__ = ["FAMILIES", "make_model", "roster", "Worst", "seeded_rng"]
 
@@ -66,7 +65,8 @@ class Worst:
         """Record one measured error with the case coordinates that replay it."""
         self.n += 1
         v = float(value)
-        if not np.isfinite(v) or v > self.value:
+        # the first case is the worst so far even when its error is exactly 0
+        if self.n == 1 or not np.isfinite(v) or v > self.value:
             self.value, self.case = v, case
         if not np.isfinite(v) or v > self.tolerance:
             self.failures.append(

@@ -5,17 +5,17 @@
 runs the claim checks, shows progress on stderr, prints the verdict table and
 writes ``report.json``, ``report.md`` and figures to DIR (default ``report/``).
 With ``--data`` the empirical distribution of the samples in FILE
-(:func:`checks.io.load_target`; default pseudo-count ``2^-N``, one virtual
+(:func:`dsb_verifier.checks.cli.io.load_target`; default pseudo-count ``2^-N``, one virtual
 sample spread uniformly) is passed to the claim checks that accept a target;
 the report states which claims used it and which ran on generated targets only.
 With ``--workers N > 1`` the independent flows of the checks run in a pool of
-N local processes (:func:`checks.runner.process_executor`); the report is the
+N local processes (:func:`dsb_verifier.checks.runner.process_executor`); the report is the
 same as the serial one.
 
 ``dsb-verify effective MODEL [--checkpoint n | --all-checkpoints] [--format json|csv|npz]
 [--out FILE] [--figure PNG] [--units bernoulli|spin|V,H] [--compare-gaussian]``
 writes the exact effective couplings of every order of an RBM (``.npz`` or
-``rbms`` HDF5 checkpoints); see :mod:`checks.cmd_effective`.
+``rbms`` HDF5 checkpoints); see :mod:`dsb_verifier.checks.cli.effective`.
 
 Exit codes: 0 when the run completed (whatever the verdicts), 2 for bad input
 (one line on stderr, no traceback), 1 for an internal error.
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from theory import __version__
+from dsb_verifier.theory import __version__
 
 __all__ = ["build_parser", "main"]
 
@@ -155,9 +155,9 @@ def _prepare_out(out: Path) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from checks.profiles import get_profile
-    from checks.report import verdict_table, write_report
-    from checks.runner import parse_claims, run_checks
+    from dsb_verifier.checks.cli.report import verdict_table, write_report
+    from dsb_verifier.checks.profiles import get_profile
+    from dsb_verifier.checks.runner import parse_claims, run_checks
 
     try:
         profile = get_profile(args.profile)
@@ -182,9 +182,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from contextlib import nullcontext
 
+    from dsb_verifier.checks.runner import process_executor
     from threadpoolctl import threadpool_limits
-
-    from checks.runner import process_executor
 
     pool = process_executor(args.workers) if args.workers > 1 else nullcontext(None)
     with pool as executor, threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
@@ -212,7 +211,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
     """The empirical target of ``--data`` (or ``None``) and its description for the report."""
-    from checks.io import default_pseudo_count, load_samples, parse_columns, target_from_samples
+    from dsb_verifier.checks.cli.io import (
+        default_pseudo_count,
+        load_samples,
+        parse_columns,
+        target_from_samples,
+    )
 
     if args.data is None:
         if args.columns is not None or args.pseudo_count is not None:
@@ -240,7 +244,7 @@ def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
 
 
 def _effective(args: argparse.Namespace) -> int:
-    from checks.cmd_effective import run_effective
+    from dsb_verifier.checks.cli.effective import run_effective
 
     def err(msg: str) -> None:
         sys.stderr.write(msg + "\n")

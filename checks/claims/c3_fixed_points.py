@@ -5,14 +5,14 @@ is data-consistent when ``r = 0`` (equivalently :math:`KL(q\|p_\theta) = 0`) and
 spurious otherwise, and then ``r`` is a nonzero vector of :math:`\ker A^\top`, so ``A``
 has lost row rank; a stationary point where ``A`` has full row rank ``2^N - 1`` must be
 data-consistent. Under sufficient expressivity data-consistent points exist; spurious
-points exist and can be exhibited (constructions (i)–(iii) of :mod:`theory.fixed_points`).
+points exist and can be exhibited (constructions (i)–(iii) of :mod:`dsb_verifier.theory.dynamics.fixed_points`).
 
 Stationary points examined (:class:`Candidate`):
 
 * flow end points — for each (family, target) pair of :func:`flow_plan`, gradient flows
   (:func:`theory.integrate_flow`, LSODA with the exact Hessian as Jacobian, stopped at
   ``|grad| < flow_gtol``) from ``n_inits`` seeded initialisations at the profile's scales,
-  each end point polished by :func:`theory.fixed_points.polish` (the flow only needs to
+  each end point polished by :func:`dsb_verifier.theory.dynamics.fixed_points.polish` (the flow only needs to
   reach the Newton basin, so its tolerances ``flow_rtol``/``flow_atol`` are moderate).
   Targets: teacher–student (an RBM teacher of the same size for ``rbm-spin``/``rbm-bit``,
   a tanh teacher for ``tanh-1``, a pairwise Ising teacher for ``truncated-2``) and
@@ -30,8 +30,8 @@ A candidate is *stationary* when :math:`\|\nabla L\| \le` ``stationary_gtol`` af
 polishing; the others (flows still on a plateau or escaping to infinity at ``t_max``)
 are *unresolved*, counted and reported, as are stationary points whose residual
 decisions (data-consistent or not, lowest order) clear their thresholds by less than
-``classification_margin_min`` (:attr:`theory.fixed_points.FixedPoint.residual_margin`).
-Each stationary point is classified (:func:`theory.fixed_points.classify`) and tested:
+``classification_margin_min`` (:attr:`dsb_verifier.theory.dynamics.fixed_points.FixedPoint.residual_margin`).
+Each stationary point is classified (:func:`dsb_verifier.theory.dynamics.fixed_points.classify`) and tested:
 
 1. ``kernel`` — :math:`\|A^\top r\|` computed with the model's Jacobian must be
    ``<= kernel_atol`` (the statement's route to stationarity agrees with
@@ -61,7 +61,7 @@ Negative controls (must come out ``fails``): ``under-expressive-as-sufficient`` 
 ``TruncatedIsing(3, 2)`` declared sufficient on a two-unit RBM teacher's target (which
 has three-body structure): its flows all end at the max-ent fit, spurious, so existence
 fails; ``wrong-jacobian`` — constructions (i) and (ii) re-examined through
-:class:`checks.controls.WrongJacobian`, whose bit-reversed ``A`` gives
+:class:`dsb_verifier.checks.claims.controls.WrongJacobian`, whose bit-reversed ``A`` gives
 :math:`A^\top r \ne 0` where :math:`\nabla L = 0` (the tied points of (ii) expose it; the
 bit reversal preserves orders, so order-1-only Jacobians such as (i)'s cannot).
 """
@@ -76,15 +76,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-
-import theory as T
-from checks._common import seeded_rng
-from checks.controls import WrongJacobian
-from checks.profiles import Profile
-from checks.strategies import ORDER_PROFILES
-from checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
-from theory.fixed_points import (
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.claims.strategies import ORDER_PROFILES
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
+from dsb_verifier.theory.dynamics.fixed_points import (
     HESSIAN_RTOL,
     POLISH_GTOL,
     RANK_RTOL,
@@ -99,9 +97,10 @@ from theory.fixed_points import (
     structure_at_order,
     tied_point,
 )
-from theory.flow import integrate_flow
-from theory.likelihood import exact_hessian
-from theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing, rbm_teacher
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.likelihood import exact_hessian
+from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing, rbm_teacher
+from numpy.typing import NDArray
 
 __all__ = [
     "STATEMENT",
@@ -356,7 +355,7 @@ def construction_candidates(
     orders: Sequence[int] = (1, 2),
     t_max: float = 1e4,
 ) -> list[Candidate]:
-    """Constructions (i)–(iii) of :mod:`theory.fixed_points` on two-unit RBM teachers' targets.
+    """Constructions (i)–(iii) of :mod:`dsb_verifier.theory.dynamics.fixed_points` on two-unit RBM teachers' targets.
 
     The teacher (hidden spins, scale 0.5) needs two distinct hidden units and has
     structure at every order, so (i) is inconsistent from order 2, (ii) from some
@@ -467,7 +466,7 @@ def point_row(c: Candidate, fp: FixedPoint | None) -> dict[str, Any]:
 
 
 def classified(c: Candidate, hessian: HessianFn = exact_hessian) -> FixedPoint | None:
-    """:func:`theory.fixed_points.classify` with this check's tolerances; None if not decidable.
+    """:func:`dsb_verifier.theory.dynamics.fixed_points.classify` with this check's tolerances; None if not decidable.
 
     None when the candidate is not stationary (``grad_norm > stationary_gtol``) or its
     residual decisions are within ``classification_margin_min`` of their thresholds

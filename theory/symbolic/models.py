@@ -1,9 +1,9 @@
 r"""Symbolic derivations for small RBMs: closed-form couplings, Jacobian, flow and Hessian.
 
-The sympy twin of :class:`theory.models.RBM` for ``N <= 3`` visible spins
+The sympy twin of :class:`dsb_verifier.theory.models.RBM` for ``N <= 3`` visible spins
 (``N = 4`` for the closed forms of ``u``, ``J``, ``log Z`` and ``A``) and
 ``M in {1, 2}`` hidden units, with the conventions
-of :mod:`theory.walsh` (shared/THEORY.md §1): state ``b`` has spins
+of :mod:`dsb_verifier.theory.walsh` (shared/THEORY.md §1): state ``b`` has spins
 :math:`s_i = (-1)^{\text{bit } i \text{ of } b}`, subset ``S`` is a bitmask,
 :math:`\chi_S(b) = \prod_{i \in S} s_i`. It is the symbolic route of Claim C1
 for a neural family and the exact form of the flow and Hessian of Claims
@@ -49,7 +49,7 @@ Here :math:`\log Z` is returned separately (:func:`rbm_log_partition`) as
 Flow and Hessian (shared/THEORY.md §2–4)
 ----------------------------------------
 For a target with moments :math:`m_S` (symbols ``m_0, m_1, m_01, ...``, named
-like :func:`theory.symbolic.coupling_symbols` after the variables in ``S``; so
+like :func:`dsb_verifier.theory.symbolic.effective.coupling_symbols` after the variables in ``S``; so
 ``m_0`` is :math:`E_q[s_0]`, not the empty-set moment, which is 1),
 
 .. math::
@@ -65,7 +65,7 @@ Walsh transform of :math:`\partial u/\partial\theta` (derivatives by
 ``sympy.diff`` applied twice to ``L`` itself, written as
 :math:`L = \sum_b q_b(m)\, u_b - \log\sum_b w_b` with
 :math:`q_b(m) = 2^{-N}(1 + \sum_{S\ne0}\chi_S(b) m_S)` and differentiated term by
-term (not the residual/Gauss–Newton formula of :mod:`theory.likelihood`, so the
+term (not the residual/Gauss–Newton formula of :mod:`dsb_verifier.theory.likelihood`, so the
 two are independent routes). The upper triangle is differentiated and mirrored.
 
 Cost and range
@@ -95,10 +95,9 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from dsb_verifier.theory._validation import as_float_array, distribution
+from dsb_verifier.theory.symbolic.effective import coupling_symbols, symbolic_characters
 from numpy.typing import ArrayLike, NDArray
-
-from theory._validation import as_float_array, distribution
-from theory.symbolic import coupling_symbols, symbolic_characters
 
 __all__ = [
     "MAX_N_RBM_FLOW",
@@ -125,7 +124,7 @@ MAX_N_RBM_SYMBOLIC = 4
 #: Largest N of the flow, Hessian, LaTeX and lambdified twin: N = 3, M = 2 builds and
 #: lambdifies in a few seconds, N = 4, M = 2 in 15-25 s (the Hessian grows like 2^N P^2).
 MAX_N_RBM_FLOW = 3
-#: Hidden-unit kinds, as in :class:`theory.models.RBM`.
+#: Hidden-unit kinds, as in :class:`dsb_verifier.theory.models.RBM`.
 RBM_HIDDEN_KINDS = ("spin", "bit")
 #: Numbers of hidden units with symbolic derivations.
 RBM_HIDDEN_UNITS = (1, 2)
@@ -195,7 +194,7 @@ def rbm_parameter_symbols(N: int, M: int) -> tuple[sp.Symbol, ...]:
     Returns
     -------
     tuple of sympy.Symbol, length ``P = N + M + N M``
-        ``W_{i,mu}`` sits at index ``N + M + i*M + mu``, as in :class:`theory.models.RBM`.
+        ``W_{i,mu}`` sits at index ``N + M + i*M + mu``, as in :class:`dsb_verifier.theory.models.RBM`.
     """
     a, c, W = _params(_check_n(N, "parameters"), _check_m(M))
     return (*a, *c, *(w for row in W for w in row))
@@ -205,7 +204,7 @@ def moment_symbols(N: int) -> tuple[sp.Symbol, ...]:
     r"""Real symbols ``m_S`` for the target moments :math:`E_q[\chi_S]`, ``S != 0`` (Claims C3, C4).
 
     Entry ``i`` is subset ``S = i + 1``, named after its variables as in
-    :func:`theory.symbolic.coupling_symbols`: ``m_0``, ``m_1``, ``m_01``, ...
+    :func:`dsb_verifier.theory.symbolic.effective.coupling_symbols`: ``m_0``, ``m_1``, ``m_01``, ...
     (``m_0`` is :math:`E_q[s_0]`; the empty-set moment, 1, has no symbol).
     """
     N = _check_n(N, "moments")
@@ -290,7 +289,7 @@ def rbm_neg_energy(N: int, M: int, hidden: str) -> sp.Matrix:
 
     :math:`u_b = a\cdot s(b) + \sum_\mu \log 2\cosh h_\mu(b)` (spin) or
     :math:`a\cdot s(b) + \sum_\mu \log(1 + e^{h_\mu(b)})` (bit); the twin of
-    :meth:`theory.models.RBM.neg_energy`.
+    :meth:`dsb_verifier.theory.models.RBM.neg_energy`.
 
     Parameters
     ----------
@@ -393,7 +392,7 @@ def rbm_jacobian(N: int, M: int, hidden: str) -> sp.Matrix:
     -------
     sympy.Matrix, shape (2^N - 1, P)
         Row ``i`` is subset ``S = i + 1``, columns in the order of :func:`rbm_parameter_symbols`;
-        the twin of :meth:`theory.models.RBM.jacobian`.
+        the twin of :meth:`dsb_verifier.theory.models.RBM.jacobian`.
     """
     return sp.Matrix(_jacobian(*_check_all(N, M, hidden, "Jacobian")))
 
@@ -635,7 +634,7 @@ class RBMTwin:
     Build it with :func:`lambdify_rbm`. Methods take one ``theta`` of shape
     ``(P,)`` (and one strictly positive target ``q`` of shape ``(2^N,)``) and
     return float64 arrays shaped like the numeric routes
-    (:class:`theory.models.RBM`, :mod:`theory.likelihood`). They evaluate the
+    (:class:`dsb_verifier.theory.models.RBM`, :mod:`dsb_verifier.theory.likelihood`). They evaluate the
     Boltzmann weights directly, so :math:`\sum_j |\theta_j|` must not exceed
     :data:`MAX_TWIN_ABS_INPUT`.
 
@@ -681,7 +680,7 @@ class RBMTwin:
         if size > MAX_TWIN_ABS_INPUT:
             raise ValueError(
                 f"sum_j |theta_j| = {size:.4g} exceeds {MAX_TWIN_ABS_INPUT:g}: the symbolic twin "
-                "evaluates the Boltzmann weights directly and would overflow; use theory.models.RBM"
+                "evaluates the Boltzmann weights directly and would overflow; use dsb_verifier.theory.models.RBM"
             )
         return th.tolist()
 
@@ -692,30 +691,30 @@ class RBMTwin:
         return (_hadamard(N) @ qq)[1:].tolist()
 
     def couplings(self, theta: ArrayLike) -> NDArray[np.float64]:
-        """Couplings, shape ``(2^N,)``, ``J[0] = -log Z`` (like :meth:`theory.models.RBM.couplings`)."""
+        """Couplings, shape ``(2^N,)``, ``J[0] = -log Z`` (like :meth:`dsb_verifier.theory.models.RBM.couplings`)."""
         return np.asarray(self.couplings_fn(self._theta(theta)), dtype=np.float64).reshape(2**self.N)
 
     def jacobian(self, theta: ArrayLike) -> NDArray[np.float64]:
-        """Jacobian, shape ``(2^N - 1, P)`` (like :meth:`theory.models.RBM.jacobian`)."""
+        """Jacobian, shape ``(2^N - 1, P)`` (like :meth:`dsb_verifier.theory.models.RBM.jacobian`)."""
         out = np.asarray(self.jacobian_fn(self._theta(theta)), dtype=np.float64)
         return out.reshape(2**self.N - 1, self.n_params)
 
     def residual(self, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-        """Residual ``m(q) - m(p_theta)``, shape ``(2^N - 1,)`` (like :func:`theory.likelihood.residual`)."""
+        """Residual ``m(q) - m(p_theta)``, shape ``(2^N - 1,)`` (like :func:`dsb_verifier.theory.likelihood.residual`)."""
         out = np.asarray(self.residual_fn(self._theta(theta), self._moments(q)), dtype=np.float64)
         return out.reshape(2**self.N - 1)
 
     def loglik(self, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-        """Average log-likelihood as a 0-d array (like :func:`theory.likelihood.loglik`)."""
+        """Average log-likelihood as a 0-d array (like :func:`dsb_verifier.theory.likelihood.loglik`)."""
         return np.asarray(self.loglik_fn(self._theta(theta), self._moments(q)), dtype=np.float64)
 
     def grad_loglik(self, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-        r""":math:`\dot\theta = A^\top r`, shape ``(P,)`` (like :func:`theory.likelihood.grad_loglik`)."""
+        r""":math:`\dot\theta = A^\top r`, shape ``(P,)`` (like :func:`dsb_verifier.theory.likelihood.grad_loglik`)."""
         out = np.asarray(self.grad_fn(self._theta(theta), self._moments(q)), dtype=np.float64)
         return out.reshape(self.n_params)
 
     def hessian(self, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-        """Exact Hessian of ``L``, shape ``(P, P)`` (like :func:`theory.likelihood.exact_hessian`)."""
+        """Exact Hessian of ``L``, shape ``(P, P)`` (like :func:`dsb_verifier.theory.likelihood.exact_hessian`)."""
         out = np.asarray(self.hessian_fn(self._theta(theta), self._moments(q)), dtype=np.float64)
         return out.reshape(self.n_params, self.n_params)
 
