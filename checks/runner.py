@@ -17,7 +17,9 @@ cluster: ``run_checks(..., executor=ex)`` passes any
 modules whose ``run`` accepts it; they map a module-level function over cases
 generated in the parent (order preserved), so the report is the same as the
 serial one for the same seed. :func:`process_executor` builds the local pool of
-``dsb-verify run --workers N``.
+``dsb-verify run --workers N``. Every executor is first checked by a bounded
+pre-flight and then wrapped so that a result computed by another version or
+source of dsb-verifier is refused (:mod:`dsb_verifier.checks.executors`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import dataclasses
 import importlib
 import inspect
 import platform
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -36,7 +37,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from dsb_verifier.checks.executors import IdentityCheckedExecutor, capped_workers, preflight
 from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.provenance import git_state, source_digest
 from dsb_verifier.checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from dsb_verifier.theory import __version__
 from dsb_verifier.theory.precision import audit
@@ -48,6 +51,7 @@ __all__ = [
     "parse_claims",
     "process_executor",
     "provenance",
+    "task_bound",
     "SCHEMA_VERSION",
 ]
 
@@ -92,55 +96,76 @@ def _limit_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def process_executor(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` local processes, each limited to one BLAS thread.
+def process_executor(workers: int, n_tasks: int | None = None) -> ProcessPoolExecutor:
+    """A pool of local processes, each limited to one BLAS thread.
+
+    Its size is :func:`dsb_verifier.checks.executors.capped_workers`: ``workers``
+    at most, and never more than ``n_tasks`` (when known, e.g. :func:`task_bound`)
+    or the cores this process may use.
 
     Raises
     ------
     ValueError
-        If ``workers`` is not an integer ``>= 1``.
+        If ``workers`` is not an integer ``>= 1`` or ``n_tasks`` not None or an integer ``>= 1``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    return ProcessPoolExecutor(max_workers=workers, initializer=_limit_blas)
+    size = capped_workers(workers, n_tasks)
+    return ProcessPoolExecutor(max_workers=size, initializer=_limit_blas)
 
 
 def _module(claim: str) -> ModuleType:
     return importlib.import_module(CLAIM_MODULES[claim])
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.SubprocessError):
+def task_bound(claims: Sequence[str]) -> int | None:
+    """Most tasks an executor can receive for ``claims``: their number if none spreads its cases, else None.
+
+    A claim whose ``run`` takes no ``executor`` keyword runs whole as one task;
+    the others map many cases over the executor.
+    """
+    ordered = [c for c in CLAIM_IDS if c in set(claims)]
+    if any("executor" in inspect.signature(_module(c).run).parameters for c in ordered):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return max(1, len(ordered))
+
+
+def _checked_executor(executor: Executor) -> IdentityCheckedExecutor:
+    """``executor`` after a bounded pre-flight, wrapped to refuse results from other code."""
+    checked = executor if isinstance(executor, IdentityCheckedExecutor) else IdentityCheckedExecutor(executor)
+    preflight(checked)
+    return checked
+
+
+def _git_commit() -> str | None:
+    """The commit of the checkout of this project the package is imported from, or None."""
+    state = git_state()
+    return None if state is None else state["commit"]
 
 
 def provenance(profile: Profile, seed: int, claims: Sequence[str]) -> dict[str, Any]:
-    """Versions, commit, seed and profile: what a paper needs to cite and replay a run."""
-    import hypothesis
+    """Versions, source hash, commit, seed and profile: what a paper needs to cite and replay a run.
+
+    ``git_commit`` and ``git_dirty`` are recorded only when the package is imported
+    from a git checkout of this project (:func:`dsb_verifier.checks.provenance.git_state`),
+    else None; ``source_sha256`` identifies the code however it was installed.
+    """
+    import mpmath
     import numpy
     import scipy
     import sympy
 
+    state = git_state()
     return {
         "dsb_verifier_version": __version__,
-        "git_commit": _git_commit(),
+        "source_sha256": source_digest(),
+        "git_commit": None if state is None else state["commit"],
+        "git_dirty": None if state is None else state["dirty"],
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {
             "numpy": numpy.__version__,
             "scipy": scipy.__version__,
             "sympy": sympy.__version__,
-            "hypothesis": hypothesis.__version__,
+            "mpmath": mpmath.__version__,
         },
         "seed": seed,
         "profile": dataclasses.asdict(profile),
@@ -215,10 +240,16 @@ def run_checks(
         passed to the claim modules whose ``run`` accepts an ``executor``
         keyword; the other claims are submitted to it whole, first, so they
         overlap with the rest. None runs everything serially in this process.
-        The report does not depend on it.
+        The report does not depend on it. A pre-flight task checks its workers
+        first (bounded wait); a worker running another version or source of
+        dsb-verifier raises :class:`dsb_verifier.checks.executors.WorkerMismatchError`
+        (a ``ValueError``), one that cannot import it
+        :class:`dsb_verifier.checks.executors.ExecutorPreflightError`.
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
+    if executor is not None:
+        executor = _checked_executor(executor)
     results: list[ClaimReport] = []
     ordered = [c for c in CLAIM_IDS if c in set(claims)]
     used_by: list[str] = []

@@ -25,7 +25,7 @@ import dataclasses
 import sys
 import time
 import types
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -35,6 +35,7 @@ from dsb_verifier.checks.claims import c1_bijection as c1
 from dsb_verifier.checks.claims import c2_convexity as c2
 from dsb_verifier.checks.claims._common import Worst
 from dsb_verifier.checks.claims.controls import WrongSpinSign
+from dsb_verifier.checks.executors import IdentityCheckedExecutor
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Status, Verdict
 from dsb_verifier.theory.models import RBM, DirectModel
@@ -92,7 +93,7 @@ def test_c1_conditions_agree_with_the_evidence():
     assert cond["seed"] == 3
     assert (
         cond["target_strategy"]
-        == "dsb_verifier.checks.claims.strategies.distributions(min_log10=-12) + named cases"
+        == "dsb_verifier.checks.claims.cases.distribution(min_log10=-12) + named cases"
     )
     assert cond["n_targets"] == ev["roundtrip"]["n_cases"] == 1 + 2  # drawn + two named cases
     assert cond["n_models"] == ev["couplings_transform"]["n_cases"] == ev["jacobian_fd"]["n_cases"] == 12
@@ -267,10 +268,12 @@ def fakes(monkeypatch):
 
 
 def test_runner_hands_the_executor_to_claims_that_accept_it(fakes):
-    ex = Executor()  # nothing may be submitted to it: C2 spreads its own cases
-    runner.run_checks(QUICK, 0, ("C2",), executor=ex)
+    with ThreadPoolExecutor(1) as ex:  # C2 spreads its own cases: it gets the (checked) executor
+        runner.run_checks(QUICK, 0, ("C2",), executor=ex)
     runner.run_checks(QUICK, 0, ("C2",))
-    assert fakes == [("C2", ex), ("C2", None)]
+    (claim, handed), serial = fakes
+    assert claim == "C2" and isinstance(handed, IdentityCheckedExecutor) and handed.inner is ex
+    assert serial == ("C2", None)
 
 
 def test_runner_records_the_user_target_and_the_elapsed_time(fakes):

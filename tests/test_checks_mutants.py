@@ -17,13 +17,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-import subprocess
 import sys
 import types
 from concurrent.futures import Executor, Future
-from pathlib import Path
 
-import hypothesis
+import mpmath
 import numpy as np
 import pytest
 import scipy
@@ -36,7 +34,9 @@ from dsb_verifier.checks.claims.controls import _Delegate
 from dsb_verifier.checks.cli import io
 from dsb_verifier.checks.cli.io import InputError, load_rbm, load_samples
 from dsb_verifier.checks.cli.report import _atomic_write, markdown, verdict_table
+from dsb_verifier.checks.executors import _identified_call
 from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.checks.provenance import git_state, source_digest
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from dsb_verifier.theory import __version__
 from dsb_verifier.theory.models import RBM, DirectModel
@@ -70,7 +70,7 @@ def test_c1_run_conditions_are_complete(c1_small):
         "n_symbolic_cases": 2,  # max(2, n_cases // 4) coupling vectors at N = 1
         "init_scale": 0.5,
         "seed": 3,
-        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions(min_log10=-12) + named cases",
+        "target_strategy": "dsb_verifier.checks.claims.cases.distribution(min_log10=-12) + named cases",
     }
 
 
@@ -250,7 +250,7 @@ def test_c2_run_conditions_and_negative_controls(monkeypatch):
         "flow_init_scales": [0.1, 1.0, 3.0],
         "t_max": profile.t_max,
         "seed": 2,
-        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions (min_log10=-12 concavity, -3 flows)",
+        "target_strategy": "dsb_verifier.checks.claims.cases.distribution (min_log10=-12 concavity, -3 flows)",
     }
     assert set(cond["N"]) <= {1, 2} and cond["N"] == sorted(cond["N"])
     assert [c.name for c in report.controls] == ["rbm-coordinates", "fisher-or-not-xor"]
@@ -595,41 +595,27 @@ def test_provenance_fields():
     prov = runner.provenance(QUICK, 12, ["C1", "C4"])
     assert prov == {
         "dsb_verifier_version": __version__,
+        "source_sha256": source_digest(),
         "git_commit": prov["git_commit"],
+        "git_dirty": prov["git_dirty"],
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {
             "numpy": np.__version__,
             "scipy": scipy.__version__,
             "sympy": sympy.__version__,
-            "hypothesis": hypothesis.__version__,
+            "mpmath": mpmath.__version__,
         },
         "seed": 12,
         "profile": dataclasses.asdict(QUICK),
         "claims": ["C1", "C4"],
         "replay": "dsb-verify run --profile quick --seed 12 --claims C1,C4",
     }
-
-
-def test_git_commit_is_the_checked_out_head():
-    here = Path(runner.__file__).resolve().parent
-    out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=here, check=False)
-    if out.returncode != 0:
-        pytest.skip("not a git checkout")
-    assert runner._git_commit() == out.stdout.strip()
-    assert len(runner._git_commit()) == 40
-
-
-def test_git_commit_is_none_without_git(monkeypatch):
-    def fails(*args, **kwargs):
-        raise OSError("no git")
-
-    monkeypatch.setattr(runner.subprocess, "run", fails)
-    assert runner._git_commit() is None
-    for rc, out in ((128, "fatal: not a git repository\n"), (0, "  \n")):
-        done = subprocess.CompletedProcess(["git"], rc, stdout=out, stderr="")
-        monkeypatch.setattr(runner.subprocess, "run", lambda *a, done=done, **k: done)
-        assert runner._git_commit() is None
+    assert len(prov["source_sha256"]) == 64
+    state = git_state()
+    assert (prov["git_commit"], prov["git_dirty"]) == (
+        (None, None) if state is None else tuple(state.values())
+    )
 
 
 def test_report_json_rounds_timing_to_milliseconds(small_report):
@@ -656,7 +642,9 @@ class _InlineExecutor(Executor):
         self.submitted = []
 
     def submit(self, fn, /, *args, **kwargs):
-        self.submitted.append(args[0])
+        # run_checks wraps every task as _identified_call(task, args, kwargs) and sends a pre-flight
+        if fn is _identified_call and args[0] is runner._run_claim:
+            self.submitted.append(args[1][0])
         fut: Future = Future()
         fut.set_result(fn(*args, **kwargs))
         return fut

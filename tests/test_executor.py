@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from dsb_verifier.checks.claims import c2_convexity, c3_fixed_points, c5_hierarchy, c6_saddles
 from dsb_verifier.checks.cli.main import main
+from dsb_verifier.checks.executors import _identified_call
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.runner import process_executor, run_checks
 
@@ -100,8 +101,9 @@ class _RecordingPool(ThreadPoolExecutor):
         self.whole: list[str] = []
 
     def submit(self, fn, /, *args, **kwargs):
-        if getattr(fn, "__name__", "") == "_run_claim":
-            self.whole.append(args[0])
+        # run_checks wraps every task as _identified_call(task, args, kwargs)
+        if fn is _identified_call and getattr(args[0], "__name__", "") == "_run_claim":
+            self.whole.append(args[1][0])
         return super().submit(fn, *args, **kwargs)
 
 

@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from dsb_verifier.checks.claims.cases import draw_cases
-from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.checks.claims.cases import distribution, draw_cases
 from dsb_verifier.checks.profiles import PROFILES, Profile, get_profile
 from dsb_verifier.checks.verdict import (
     ClaimReport,
@@ -81,22 +80,25 @@ def test_control_caught_only_when_expected_status_observed():
 
 
 def test_draw_cases_is_replayable():
-    a = draw_cases(distributions(max_n=4), 8, 3)
-    b = draw_cases(distributions(max_n=4), 8, 3)
-    c = draw_cases(distributions(max_n=4), 8, 4)
+    def gen(rng):
+        return distribution(rng, max_n=4)
+
+    a = draw_cases(gen, 8, 3, "C1", "targets")
+    b = draw_cases(gen, 8, 3, "C1", "targets")
+    c = draw_cases(gen, 8, 4, "C1", "targets")
     assert len(a) == 8
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, c, strict=True))
     with pytest.raises(ValueError, match="positive integer"):
-        draw_cases(distributions(), 0, 1)
+        draw_cases(gen, 0, 1)
     with pytest.raises(ValueError, match="non-negative"):
-        draw_cases(distributions(), 2, -1)
+        draw_cases(gen, 2, -1)
     for n in (True, 2.0, "2"):  # a bool is an int to Python, not a number of cases
         with pytest.raises(ValueError, match=r"^n must be a positive integer number of cases, got "):
-            draw_cases(distributions(), n, 1)
+            draw_cases(gen, n, 1)
     for seed in (True, 1.0):
-        with pytest.raises(ValueError, match=r"^case_seed must be a non-negative integer, got "):
-            draw_cases(distributions(), 2, seed)
+        with pytest.raises(ValueError, match=r"^seed must be a non-negative integer, got "):
+            draw_cases(gen, 2, seed)
 
 
 def test_profiles():

@@ -7,8 +7,8 @@ transform of :math:`u_\theta` and the Jacobian is the transform of
 
 Evidence, each against a named tolerance:
 
-* targets drawn by :func:`dsb_verifier.checks.claims.strategies.distributions` (including
-  near-degenerate ones): relative round-trip error of ``p -> J -> p``;
+* targets drawn by :func:`dsb_verifier.checks.claims.cases.distribution` (including
+  near-degenerate ones), one seeded stream per case: relative round-trip error of ``p -> J -> p``;
 * every family at every N of the profile: ``model.couplings`` against the dense
   Hadamard product of ``u`` (two routes), ``J_0`` against ``-log Z``, and
   ``model.jacobian`` against the dense route and against central finite
@@ -30,9 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import FAMILIES, Worst, make_model, seeded_rng
-from dsb_verifier.checks.claims.cases import draw_cases
+from dsb_verifier.checks.claims.cases import ORDER_PROFILES, coupling_vector, distribution, draw_cases
 from dsb_verifier.checks.claims.controls import WrongJacobian, WrongSpinSign
-from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors, distributions
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Status, Verdict
 from dsb_verifier.theory.models import EnergyModel
@@ -184,7 +183,8 @@ def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimR
     A user ``target`` (``dsb-verify run --data``) is added to the round-trip cases.
     """
     t0 = time.perf_counter()
-    targets = draw_cases(distributions(max_n=profile.max_n_generic), profile.n_cases, seed)
+    n_max = profile.max_n_generic
+    targets = draw_cases(lambda rng: distribution(rng, max_n=n_max), profile.n_cases, seed, "C1", "targets")
     targets += [T.k_body_target(3, 0b111, 4.0), T.independent_sites(np.array([0.999999, -0.5]))]
     if target is not None:
         targets.append(np.asarray(target, dtype=np.float64))
@@ -192,7 +192,12 @@ def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimR
     twin_cases = []
     for N in range(1, profile.max_n_symbolic + 1):
         twin_cases += draw_cases(
-            coupling_vectors(N, ORDER_PROFILES["flat"]), max(2, profile.n_cases // 4), seed + N
+            lambda rng, N=N: coupling_vector(rng, N, ORDER_PROFILES["flat"]),
+            max(2, profile.n_cases // 4),
+            seed,
+            "C1",
+            "symbolic",
+            N,
         )
     conditions = {
         "families": list(FAMILIES),
@@ -204,7 +209,7 @@ def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimR
         "n_symbolic_cases": len(twin_cases),
         "init_scale": 0.5,
         "seed": seed,
-        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions(min_log10=-12) + named cases",
+        "target_strategy": "dsb_verifier.checks.claims.cases.distribution(min_log10=-12) + named cases",
     }
     verdict = evaluate(targets, models, twin_cases, seed=seed, conditions=conditions)
     controls = []

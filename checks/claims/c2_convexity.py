@@ -28,8 +28,7 @@ from concurrent.futures import Executor
 import numpy as np
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import Worst, seeded_rng
-from dsb_verifier.checks.claims.cases import draw_cases
-from dsb_verifier.checks.claims.strategies import distributions
+from dsb_verifier.checks.claims.cases import distribution, draw_cases
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
@@ -176,9 +175,15 @@ def run(
     """
     t0 = time.perf_counter()
     n_max = min(profile.max_n_generic, 6)
-    targets = draw_cases(distributions(max_n=n_max, min_log10=-12), profile.n_cases, seed)
+    targets = draw_cases(
+        lambda rng: distribution(rng, max_n=n_max, min_log10=-12), profile.n_cases, seed, "C2", "concavity"
+    )
     flow_targets = draw_cases(
-        distributions(max_n=min(n_max, 5), min_log10=-3), max(3, profile.n_cases // 4), seed + 1
+        lambda rng: distribution(rng, max_n=min(n_max, 5), min_log10=-3),
+        max(3, profile.n_cases // 4),
+        seed,
+        "C2",
+        "flows",
     )
     if target is not None:
         user = np.asarray(target, dtype=np.float64)
@@ -196,7 +201,7 @@ def run(
         "flow_init_scales": list(flow_scales),
         "t_max": profile.t_max,
         "seed": seed,
-        "target_strategy": "dsb_verifier.checks.claims.strategies.distributions (min_log10=-12 concavity, -3 flows)",
+        "target_strategy": "dsb_verifier.checks.claims.cases.distribution (min_log10=-12 concavity, -3 flows)",
     }
     verdicts = []
     for N in sorted({_n(q) for q in targets + flow_targets}):

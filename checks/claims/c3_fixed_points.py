@@ -78,8 +78,8 @@ from typing import Any
 import numpy as np
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.claims.cases import ORDER_PROFILES
 from dsb_verifier.checks.claims.controls import WrongJacobian
-from dsb_verifier.checks.claims.strategies import ORDER_PROFILES
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.fixed_points import (

@@ -1,7 +1,15 @@
-r"""Hypothesis strategies shared by the test suite and the claim checks.
+r"""Hypothesis strategies of the test suite, built on the claim checks' generator functions.
 
-Draws are bounded and NaN-free (shared/STYLE.md §9): the number of spins is
-drawn first, then arrays of length ``2^N``.
+The checks draw their cases with seeded numpy streams
+(:mod:`dsb_verifier.checks.claims.cases`); the property tests draw through
+hypothesis with these strategies, which call the SAME generator functions
+(:func:`~dsb_verifier.checks.claims.cases.distribution`,
+:func:`~dsb_verifier.checks.claims.cases.coupling_vector`) on a hypothesis-drawn
+number of spins and a hypothesis-drawn stream seed. Tests and checks therefore
+cover the same spaces, and hypothesis still shrinks a failing example (to fewer
+spins, a smaller seed).
+
+This module needs hypothesis (the ``test`` extra); no claim check imports it.
 
 * :func:`n_spins` — a number of spins.
 * :func:`distributions` — strictly positive, normalised targets, including
@@ -14,22 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from dsb_verifier.theory.walsh import _orders
+from dsb_verifier.checks.claims import cases
+from dsb_verifier.checks.claims.cases import ORDER_PROFILES
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
-__all__ = ["ORDER_PROFILES", "coupling_vectors", "distributions", "n_spins"]
-
-#: Named order profiles (order -> coupling scale) used by tests and checks.
-ORDER_PROFILES: dict[str, dict[int, float]] = {
-    "fields": {1: 1.0},
-    "pairwise": {1: 0.5, 2: 0.5},
-    "planted-3": {1: 0.3, 2: 0.3, 3: 0.6},
-    "planted-4": {1: 0.3, 2: 0.3, 3: 0.3, 4: 0.6},
-    "flat": {k: 0.5 for k in range(1, 33)},
-}
+__all__ = ["ORDER_PROFILES", "coupling_vectors", "distributions", "n_spins", "stream_seeds"]
 
 
 def n_spins(min_n: int = 1, max_n: int = 6) -> st.SearchStrategy[int]:
@@ -39,17 +37,19 @@ def n_spins(min_n: int = 1, max_n: int = 6) -> st.SearchStrategy[int]:
     return st.integers(min_n, max_n)
 
 
-@st.composite
-def distributions(
-    draw: st.DrawFn, N: int | None = None, *, min_log10: float = -12.0, max_n: int = 6
-) -> NDArray[np.float64]:
-    """Strictly positive distributions of shape ``(2^N,)``.
+def stream_seeds() -> st.SearchStrategy[int]:
+    """Seeds of the numpy stream a generator function draws from (any 64-bit word)."""
+    return st.integers(0, 2**64 - 1)
 
-    Unnormalised log10-weights are drawn in ``[min_log10, 0]`` and normalised by
-    log-sum-exp, so the smallest probability can reach about
-    ``10^min_log10 / 2^N`` (near-degenerate targets). With probability about one
-    half a single state's weight is pinned at ``10^min_log10``, so the extreme
-    is actually exercised.
+
+def _sizes(N: int | None, max_n: int) -> st.SearchStrategy[int]:
+    return n_spins(1, max_n) if N is None else st.just(N)
+
+
+def distributions(
+    N: int | None = None, *, min_log10: float = -12.0, max_n: int = 6
+) -> st.SearchStrategy[NDArray[np.float64]]:
+    """Strictly positive distributions of shape ``(2^N,)``: :func:`cases.distribution` of a drawn stream.
 
     Parameters
     ----------
@@ -60,39 +60,27 @@ def distributions(
     max_n
         Upper bound on N when it is drawn.
     """
-    if not -15.0 <= min_log10 < 0:
-        raise ValueError(f"min_log10 must be in [-15, 0), got {min_log10}")
-    n = draw(n_spins(1, max_n)) if N is None else N
-    logw = draw(
-        hnp.arrays(
-            np.float64,
-            2**n,
-            elements=st.floats(min_log10, 0.0, allow_nan=False, allow_infinity=False),
-        )
-    )
-    if draw(st.booleans()):
-        logw[draw(st.integers(0, 2**n - 1))] = min_log10
-    logp = logw * np.log(10.0)
-    return np.exp(logp - logsumexp(logp))
+    cases.check_min_log10(min_log10)
+
+    def build(n: int, s: int) -> NDArray[np.float64]:
+        return cases.distribution(np.random.default_rng(s), n, min_log10=min_log10)
+
+    return st.builds(build, _sizes(N, max_n), stream_seeds())
 
 
-@st.composite
 def coupling_vectors(
-    draw: st.DrawFn,
     N: int | None = None,
     profile: Mapping[int, float] | None = None,
     *,
     max_n: int = 6,
-) -> NDArray[np.float64]:
-    """Coupling vectors of length ``2^N`` with ``|J_S| <= profile[|S|]``; ``J[0] = 0``.
+) -> st.SearchStrategy[NDArray[np.float64]]:
+    """Coupling vectors of length ``2^N``, ``|J_S| <= profile[|S|]``, ``J[0] = 0``: :func:`cases.coupling_vector`.
 
     Orders missing from ``profile`` are zero. The default profile is ``"flat"``
     (every order up to scale 0.5).
     """
-    n = draw(n_spins(1, max_n)) if N is None else N
-    prof = ORDER_PROFILES["flat"] if profile is None else profile
-    scale = np.array([0.0] + [float(prof.get(k, 0.0)) for k in range(1, n + 1)])[_orders(n)]
-    unit = draw(
-        hnp.arrays(np.float64, 2**n, elements=st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False))
-    )
-    return unit * scale
+
+    def build(n: int, s: int) -> NDArray[np.float64]:
+        return cases.coupling_vector(np.random.default_rng(s), n, profile)
+
+    return st.builds(build, _sizes(N, max_n), stream_seeds())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -180,23 +180,27 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(msg + "\n")
         sys.stderr.flush()
 
-    from contextlib import nullcontext
-
-    from dsb_verifier.checks.runner import process_executor
+    from dsb_verifier.checks.executors import ExecutorPreflightError, WorkerMismatchError
     from threadpoolctl import threadpool_limits
 
-    pool = process_executor(args.workers) if args.workers > 1 else nullcontext(None)
-    with pool as executor, threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
-        report = run_checks(
-            profile,
-            args.seed,
-            claims,
-            out_dir=args.out,
-            progress=progress,
-            target=target,
-            target_info=target_info,
-            executor=executor,
-        )
+    pool = _local_pool(args.workers, claims, progress)
+    try:
+        with (
+            pool as executor,
+            threadpool_limits(limits=1, user_api="blas"),
+        ):  # pyproject.toml: oversubscription
+            report = run_checks(
+                profile,
+                args.seed,
+                claims,
+                out_dir=args.out,
+                progress=progress,
+                target=target,
+                target_info=target_info,
+                executor=executor,
+            )
+    except (WorkerMismatchError, ExecutorPreflightError) as exc:
+        return _fail(str(exc))
     json_path, md_path = write_report(report, args.out)
     print(verdict_table(report))
     user = report.provenance.get("user_target")
@@ -207,6 +211,21 @@ def _run(args: argparse.Namespace) -> int:
         )
     print(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)")
     return 0
+
+
+def _local_pool(workers: int, claims: Sequence[str], say: Callable[[str], None]) -> Any:
+    """The ``--workers`` pool, capped at the number of tasks and of cores (said once); None-context if 1."""
+    from contextlib import nullcontext
+
+    from dsb_verifier.checks.executors import available_cores, capped_workers
+    from dsb_verifier.checks.runner import process_executor, task_bound
+
+    n_tasks = task_bound(claims)
+    size = capped_workers(workers, n_tasks)
+    if size < workers:
+        tasks = "" if n_tasks is None else f"{n_tasks} task(s), "
+        say(f"--workers {workers} capped at {size} ({tasks}{available_cores()} core(s))")
+    return process_executor(size, n_tasks) if size > 1 else nullcontext(None)
 
 
 def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
