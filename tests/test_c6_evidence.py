@@ -50,7 +50,14 @@ READING_KEYS = {
     "regimes",
     "first_failure",
 }
-PROBE_KEYS = {"eps", "max_rise", "ascent_found", "loglog_slope_of_abs_rise", "n_directions"}
+PROBE_KEYS = {
+    "eps",
+    "max_rise",
+    "ascent_found",
+    "loglog_slope_of_abs_rise",
+    "n_directions",
+    "n_flat_directions",
+}
 
 
 # ---- point sets -------------------------------------------------------------------------------
@@ -219,6 +226,9 @@ def test_probe_tells_the_two_three_body_points_apart(mixed):
         assert set(probe) == PROBE_KEYS
         assert len(probe["max_rise"]) == len(probe["eps"]) == 3
         assert probe["n_directions"] == r["n_neutral"] + 48  # the eigenvectors and 48 random mixtures
+        assert (
+            0 <= probe["n_flat_directions"] <= r["n_neutral"]
+        )  # exact invariances: some eigenvectors at most
     at0, at1 = rows[0.0]["higher_order_probe"], rows[1.0]["higher_order_probe"]
     assert not at0["ascent_found"] and all(x < 0 for x in at0["max_rise"])
     assert round(at0["loglog_slope_of_abs_rise"]) == 4

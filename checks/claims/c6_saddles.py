@@ -165,7 +165,14 @@ def _scope_reason(
 
 
 def _ascent_probe(c: Candidate, fp: FixedPoint, seed: int) -> dict[str, Any]:
-    """Largest rise of L along random unit directions of the neutral eigenspace, per step eps."""
+    """Largest rise of L along unit directions of the neutral eigenspace, per step eps.
+
+    Directions along which L stays within rounding of ``L0`` at every step are exact
+    invariances (e.g. a hidden bias whose unit has zero weights): they can show
+    neither ascent nor fall, so they are counted (``n_flat_directions``) and left
+    out of the maximum. Which of the eigenvectors of a degenerate eigenspace
+    happen to be such invariances depends on the LAPACK build, not on the point.
+    """
     lam, V = np.linalg.eigh(exact_hessian(c.model, c.theta, c.q))
     V0 = V[:, np.abs(lam) <= fp.hessian_tol]
     if V0.shape[1] == 0:
@@ -174,12 +181,16 @@ def _ascent_probe(c: Candidate, fp: FixedPoint, seed: int) -> dict[str, Any]:
     dirs = V0 @ rng.standard_normal((V0.shape[1], _PROBE_DIRECTIONS))
     dirs = np.concatenate([V0, dirs / np.linalg.norm(dirs, axis=0)], axis=1)
     L0 = float(loglik(c.model, c.theta, c.q))
-    best = []
-    for eps in _PROBE_EPS:
+    n_dirs = dirs.shape[1]
+    changes = np.empty((len(_PROBE_EPS), 2 * n_dirs))
+    for e, eps in enumerate(_PROBE_EPS):
         trial = np.concatenate([c.theta + eps * dirs.T, c.theta - eps * dirs.T])
-        best.append(float(np.max(loglik(c.model, trial, c.q) - L0)))
-    rise = np.array(best)
+        changes[e] = loglik(c.model, trial, c.q) - L0
     floor = _PROBE_FLOOR * max(1.0, abs(L0))
+    flat = np.all(np.abs(changes) <= floor, axis=0)  # per signed direction, at every step
+    moving = changes[:, ~flat]
+    best = [float(x) for x in (np.max(moving, axis=1) if moving.shape[1] else np.zeros(len(_PROBE_EPS)))]
+    rise = np.array(best)
     resolved = bool(np.all(np.abs(rise) > floor) and (np.all(rise > 0) or np.all(rise < 0)))
     slope = float(np.polyfit(np.log(_PROBE_EPS), np.log(np.abs(rise)), 1)[0]) if resolved else None
     return {
@@ -187,7 +198,8 @@ def _ascent_probe(c: Candidate, fp: FixedPoint, seed: int) -> dict[str, Any]:
         "max_rise": best,
         "ascent_found": bool(rise[-1] > floor),
         "loglog_slope_of_abs_rise": slope,
-        "n_directions": int(dirs.shape[1]),
+        "n_directions": int(n_dirs),
+        "n_flat_directions": int(np.sum(flat[:n_dirs] & flat[n_dirs:])),
     }
 
 
