@@ -9,8 +9,9 @@ A report computed on an executor must come from the same code as the client's:
   :class:`WorkerMismatchError` instead of entering the report.
 * :func:`preflight` runs one task importing the package on every worker of a
   Dask cluster (one task on any other executor) and waits at most ``timeout``
-  seconds: a worker that cannot import the package, or that runs other code,
-  gives a one-line error instead of a silent hang.
+  seconds: a worker that cannot import the package fails that task at once, one
+  that runs other code answers with another identity, one that never answers
+  times out; each gives a one-line error instead of a silent hang.
 * :func:`capped_workers` bounds a local pool by the number of tasks and of cores.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 from dsb_verifier.checks.provenance import package_identity
 
 __all__ = [
+    "PREFLIGHT_EXPRESSION",
     "PREFLIGHT_TIMEOUT",
     "ExecutorPreflightError",
     "IdentityCheckedExecutor",
@@ -65,9 +67,16 @@ def _identified_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict
     return package_identity(), fn(*args, **kwargs)
 
 
-def _identity_task() -> Identity:
-    """Pre-flight task: importing this module on a worker imports the package; report its identity."""
-    return package_identity()
+#: The pre-flight task, run as ``eval(PREFLIGHT_EXPRESSION)`` on a worker. The function sent is
+#: the builtin ``eval``, which every worker can unpickle: a worker that cannot import
+#: dsb-verifier then fails the task at once with ``ModuleNotFoundError`` (a task whose
+#: function lives in dsb-verifier would fail to unpickle instead, which Dask logs on the
+#: worker and never reports to the client). The expression is a constant of this module.
+PREFLIGHT_EXPRESSION = "__import__('dsb_verifier.checks.provenance', fromlist=['_']).package_identity()"
+
+
+def _submit_preflight(executor: Any, **kwargs: Any) -> Any:
+    return executor.submit(eval, PREFLIGHT_EXPRESSION, **kwargs)
 
 
 class IdentityCheckedExecutor(Executor):
@@ -155,9 +164,9 @@ def preflight(executor: Executor, timeout: float = PREFLIGHT_TIMEOUT) -> int:
     client = _dask_client(inner)
     if client is not None:
         return _preflight_dask(client, client_identity, timeout)
-    fut = inner.submit(_identity_task)
+    fut = _submit_preflight(inner)
     try:
-        identity: Identity = tuple(fut.result(timeout=timeout))  # type: ignore[assignment]
+        identity: Identity = tuple(fut.result(timeout=timeout))
     except FuturesTimeout:
         fut.cancel()
         raise _timed_out(timeout, 1) from None
@@ -176,7 +185,7 @@ def _preflight_dask(client: Any, client_identity: Identity, timeout: float) -> i
     from distributed import wait as dask_wait
 
     cf = {
-        addr: client.submit(_identity_task, pure=False, workers=[addr], allow_other_workers=False)
+        addr: _submit_preflight(client, pure=False, workers=[addr], allow_other_workers=False)
         for addr in workers
     }
 

@@ -26,7 +26,6 @@ from dsb_verifier.checks.executors import (
     IdentityCheckedExecutor,
     WorkerMismatchError,
     _identified_call,
-    _identity_task,
     capped_workers,
     preflight,
 )
@@ -177,7 +176,7 @@ class _LyingPool(ThreadPoolExecutor):
         if fn is _identified_call:
             task, targs, tkwargs = args
             return super().submit(lambda: (OTHER, task(*targs, **tkwargs)))
-        if fn is _identity_task and self.lie_in_preflight:
+        if fn is eval and self.lie_in_preflight:
             return super().submit(lambda: OTHER)
         return super().submit(fn, *args, **kwargs)
 
