@@ -1,0 +1,79 @@
+"""Terminal output of ``dsb-verify`` that survives any stream encoding.
+
+The verdict table, progress lines and help contain ``≤``, ``ᵀ``, ``σ``, ``±``...
+A stream that cannot encode them (``PYTHONIOENCODING=ascii``, a latin-1 pipe, an
+old Windows console) would raise ``UnicodeEncodeError`` after the report was
+written. :func:`printable` returns text the stream can encode: unchanged when it
+can, otherwise with the usual ASCII spellings (``<=``, ``^T``, ``sigma``) and
+backslash escapes for anything else; :func:`emit` writes a line through it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from typing import TextIO
+
+__all__ = ["ASCII_FALLBACK", "emit", "printable"]
+
+#: ASCII spellings used when the stream cannot encode a character (the rest: backslash escapes).
+ASCII_FALLBACK: dict[str, str] = {
+    "≤": "<=",
+    "≥": ">=",
+    "≠": "!=",
+    "≈": "~",
+    "ᵀ": "^T",
+    "±": "+/-",
+    "×": "x",
+    "·": ".",
+    "−": "-",
+    "–": "-",
+    "—": "--",
+    "→": "->",
+    "←": "<-",
+    "↔": "<->",
+    "…": "...",
+    "‖": "||",
+    "∞": "inf",
+    "²": "^2",
+    "³": "^3",
+    "⁴": "^4",
+    "α": "alpha",
+    "β": "beta",
+    "ε": "eps",
+    "η": "eta",
+    "θ": "theta",
+    "λ": "lambda",
+    "σ": "sigma",
+    "τ": "tau",
+    "χ": "chi",
+    "ω": "omega",
+    "Δ": "Delta",
+}
+_TABLE = str.maketrans(ASCII_FALLBACK)
+
+
+def _encoding(stream: TextIO) -> str:
+    """The stream's encoding, or ASCII when it names none that Python knows."""
+    name = getattr(stream, "encoding", None) or "ascii"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "ascii"
+
+
+def printable(text: str, stream: TextIO) -> str:
+    """``text`` as ``stream`` can encode it: unchanged if possible, else ASCII spellings and escapes."""
+    enc = _encoding(stream)
+    try:
+        text.encode(enc)
+    except UnicodeEncodeError:
+        return text.translate(_TABLE).encode(enc, "backslashreplace").decode(enc)
+    return text
+
+
+def emit(text: str, stream: TextIO | None = None) -> None:
+    """Write ``text`` and a newline to ``stream`` (default: stdout) in an encoding it accepts, and flush."""
+    out = sys.stdout if stream is None else stream
+    out.write(printable(text, out) + "\n")
+    out.flush()
