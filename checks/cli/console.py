@@ -50,7 +50,6 @@ ASCII_FALLBACK: dict[str, str] = {
     "ω": "omega",
     "Δ": "Delta",
 }
-_TABLE = str.maketrans(ASCII_FALLBACK)
 
 
 def _encoding(stream: TextIO) -> str:
@@ -68,8 +67,17 @@ def printable(text: str, stream: TextIO) -> str:
     try:
         text.encode(enc)
     except UnicodeEncodeError:
-        return text.translate(_TABLE).encode(enc, "backslashreplace").decode(enc)
+        return "".join(_char(ch, enc) for ch in text)
     return text
+
+
+def _char(ch: str, enc: str) -> str:
+    """``ch`` if ``enc`` encodes it, else its ASCII spelling, else its backslash escape."""
+    try:
+        ch.encode(enc)
+    except UnicodeEncodeError:
+        return ASCII_FALLBACK.get(ch) or ch.encode(enc, "backslashreplace").decode(enc)
+    return ch
 
 
 def emit(text: str, stream: TextIO | None = None) -> None:
