@@ -1,6 +1,6 @@
 r"""Claim C1 — the effective-model bijection.
 
-Statement tested (shared/THEORY.md §5, C1): ``p <-> J`` round-trips exactly for
+Statement tested (docs/theory.md §5, C1): ``p <-> J`` round-trips exactly for
 strictly positive ``p``; for every family the effective couplings are the Walsh
 transform of :math:`u_\theta` and the Jacobian is the transform of
 :math:`\partial u/\partial\theta`; symbolic (sympy) and numeric routes agree.

@@ -1,6 +1,6 @@
 r"""Claim C2 — effective convexity.
 
-Statement tested (shared/THEORY.md §5, C2): in the coordinates ``J``, ``L`` is
+Statement tested (docs/theory.md §5, C2): in the coordinates ``J``, ``L`` is
 strictly concave (the Fisher matrix ``F`` is positive definite), its unique
 maximiser is ``J(q)``, and the flow ``dJ/dt = r`` converges to it from any start.
 

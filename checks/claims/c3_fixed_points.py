@@ -1,6 +1,6 @@
 r"""Claim C3 — two kinds of fixed points.
 
-Statement tested (shared/THEORY.md §5, C3): a stationary ``theta`` (:math:`A^\top r = 0`)
+Statement tested (docs/theory.md §5, C3): a stationary ``theta`` (:math:`A^\top r = 0`)
 is data-consistent when ``r = 0`` (equivalently :math:`KL(q\|p_\theta) = 0`) and
 spurious otherwise, and then ``r`` is a nonzero vector of :math:`\ker A^\top`, so ``A``
 has lost row rank; a stationary point where ``A`` has full row rank ``2^N - 1`` must be
