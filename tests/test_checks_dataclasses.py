@@ -13,7 +13,7 @@ of a mangled condition, does not pass. Where a check is a boundary (counts, rang
 two-decade span of the initialisation scales, ``M >= 1``), both sides of the boundary are
 tested. None of these classes normalises its fields, so there is nothing of that to pin.
 
-Found necessary by mutation testing (see README, development): mutants that removed a
+Found necessary by mutation testing (see docs/development.md): mutants that removed a
 ``raise``, flipped a comparison or joined two conditions with ``and`` instead of ``or``
 survived the rest of the suite; ``test_verdict.py`` and ``test_c4.py`` test one refusal
 of some of these classes, which is not repeated here.
