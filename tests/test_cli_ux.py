@@ -377,3 +377,19 @@ def test_claims_report_every_case_up_to_their_total(monkeypatch, claim):
     )
     total = seen[0][1]
     assert seen == [(d, total) for d in range(1, total + 1)]
+
+
+# ---- a reader that leaves early (``| head``) ----------------------------------------------------
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_keeps_the_exit_status_and_prints_no_traceback(monkeypatch, tmp_path, capsys):
+    _fake_claim(monkeypatch, Status.FAILS)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    rc = cli.main(["run", "--claims", "C1", "--out", str(tmp_path), "--json", "--fail-on", "fails"])
+    assert rc == 3  # --fail-on still decides
+    assert (tmp_path / "report.json").is_file()
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(["list"]) == 0

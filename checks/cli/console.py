@@ -11,10 +11,12 @@ backslash escapes for anything else; :func:`emit` writes a line through it.
 from __future__ import annotations
 
 import codecs
+import io
+import os
 import sys
 from typing import TextIO
 
-__all__ = ["ASCII_FALLBACK", "emit", "printable"]
+__all__ = ["ASCII_FALLBACK", "emit", "printable", "silence_stdout"]
 
 #: ASCII spellings used when the stream cannot encode a character (the rest: backslash escapes).
 ASCII_FALLBACK: dict[str, str] = {
@@ -85,3 +87,14 @@ def emit(text: str, stream: TextIO | None = None) -> None:
     out = sys.stdout if stream is None else stream
     out.write(printable(text, out) + "\n")
     out.flush()
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so that Python's final flush cannot fail on a closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real file (e.g. captured in tests)
+        pass
+    finally:
+        os.close(devnull)

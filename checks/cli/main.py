@@ -24,14 +24,10 @@ tests, its decision rule, controls and tolerances, read from the claim module it
 writes the exact effective couplings of every order of an RBM (``.npz`` or
 ``rbms`` HDF5 checkpoints); see :mod:`dsb_verifier.checks.cli.effective`.
 
-Everything written to the terminal survives a stream that cannot encode it (e.g.
-``PYTHONIOENCODING=ascii``, a latin-1 pipe): ``≤``, ``ᵀ``, Greek letters... fall back
-to ASCII spellings, anything else to backslash escapes (:func:`printable`).
-
-Exit codes (:data:`EXIT_CODES`): 0 completed (whatever the verdicts, unless
-``--fail-on`` says otherwise), 1 internal error (a traceback: please report it),
-2 bad input or usage (one line on stderr, no traceback; also a bare ``dsb-verify``),
-3 a verdict matched ``--fail-on``, 130 interrupted (Ctrl-C; one line on stderr).
+Terminal output goes through :mod:`dsb_verifier.checks.cli.console`, so a stream that
+cannot encode ``≤`` or ``ᵀ`` gets ASCII spellings instead of a ``UnicodeEncodeError``.
+Exit codes: :data:`EXIT_CODES` (0 completed, 1 internal error, 2 bad input or usage,
+3 ``--fail-on`` matched, 130 interrupted), also printed by ``dsb-verify --help``.
 """
 
 from __future__ import annotations
@@ -43,32 +39,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dsb_verifier.checks.cli.console import emit, printable
+from dsb_verifier.checks.cli.console import emit, printable, silence_stdout
+from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
 
 __all__ = ["EXIT_CODES", "FAIL_ON", "build_parser", "fail_on_matches", "main"]
 
-#: Exit status of ``dsb-verify`` and what each means (also in ``dsb-verify --help``).
-EXIT_CODES: dict[int, str] = {
-    0: "completed (whatever the verdicts, unless --fail-on matched)",
-    1: "internal error (a traceback follows: please report it)",
-    2: "bad input or usage, including a bare 'dsb-verify' (one line on stderr)",
-    3: "a verdict matched --fail-on (the claims are named on stderr)",
-    130: "interrupted (Ctrl-C; one line on stderr)",
-}
-
-#: ``--fail-on`` choices: the verdict statuses that make ``run`` exit 3.
-FAIL_ON: dict[str, tuple[str, ...]] = {
-    "never": (),
-    "fails": ("fails",),
-    "not-holds": ("fails", "holds-under-conditions", "inconclusive"),
-}
-
+_EXIT_HELP = "exit codes:\n" + "\n".join(f"  {code:<3}  {text}" for code, text in EXIT_CODES.items())
 _EPILOG = (
     "'dsb-verify run' checks the claims (quick profile by default), 'dsb-verify list'\n"
     "names them, 'dsb-verify explain C5' says how one is checked; 'dsb-verify run --help'\n"
-    "lists the options of a command.\n\n"
-    "exit codes:\n" + "\n".join(f"  {code:<3}  {text}" for code, text in EXIT_CODES.items())
+    "lists the options of a command.\n\n" + _EXIT_HELP
 )
 
 
@@ -103,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the claim checks and write a report",
         description="Run the claim checks; write report.json, report.md and figures to --out;\n"
         "progress on stderr, the verdict table on stdout.",
-        epilog="exit codes:\n" + "\n".join(f"  {code:<3}  {text}" for code, text in EXIT_CODES.items()),
+        epilog=_EXIT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--profile", default="quick", help="quick (default, ~1 min) or thorough (~15 min)")
@@ -205,27 +186,6 @@ def _fail(message: str) -> int:
     return 2
 
 
-def fail_on_matches(doc: dict[str, Any], fail_on: str) -> list[str]:
-    """What in the report document ``doc`` matches ``--fail-on fail_on`` (empty: nothing; exit 0).
-
-    Under ``fails`` and ``not-holds``: each claim whose status is in :data:`FAIL_ON`
-    (``"C5 fails"``), and each negative control that was not caught (a defective check,
-    ``"C2 control fisher-or-not-xor not caught"``).
-
-    Raises
-    ------
-    ValueError
-        If ``fail_on`` is not one of :data:`FAIL_ON`.
-    """
-    if fail_on not in FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
-    if fail_on == "never":
-        return []
-    hits = [f"{c['id']} {c['status']}" for c in doc["claims"] if c["status"] in FAIL_ON[fail_on]]
-    hits += [f"{x['claim']} control {x['name']} not caught" for x in doc["controls"] if not x["caught"]]
-    return hits
-
-
 def _prepare_out(out: Path) -> str | None:
     """Create ``out`` and prove it writable; return a reason on failure (leaving nothing behind)."""
     created: list[Path] = []
@@ -254,7 +214,7 @@ def _prepare_out(out: Path) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dsb_verifier.checks.cli.report import verdict_table, write_report
+    from dsb_verifier.checks.cli.report import write_report
     from dsb_verifier.checks.profiles import get_profile
     from dsb_verifier.checks.runner import parse_claims, run_checks
 
@@ -306,25 +266,38 @@ def _run(args: argparse.Namespace) -> int:
         pool.shutdown()
     json_path, md_path = write_report(report, args.out)
     doc = report.to_json()
-    table = sys.stderr if as_json else sys.stdout  # with --json, stdout holds the document only
-    if as_json:
-        sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
-        sys.stdout.flush()
-    if not quiet:
-        emit(verdict_table(report), table)
-        user = report.provenance.get("user_target")
-        if user is not None:
-            emit(
-                f"\nuser data {user['path']}: used by {', '.join(user['used_by']) or 'no claim'}; "
-                f"generated targets only: {', '.join(user['generated_only']) or 'none'}",
-                table,
-            )
-        emit(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)", table)
     hits = fail_on_matches(doc, args.fail_on)
+    try:
+        _show(report, doc, json_path, md_path, as_json=as_json, quiet=quiet)
+    except BrokenPipeError:  # stdout's reader left (e.g. `| head`): the exit status still counts
+        silence_stdout()
     if hits:
         emit(f"dsb-verify: --fail-on {args.fail_on}: {'; '.join(hits)} (exit 3)", sys.stderr)
         return 3
     return 0
+
+
+def _show(
+    report: Any, doc: dict[str, Any], json_path: Path, md_path: Path, *, as_json: bool, quiet: bool
+) -> None:
+    """The terminal output of ``run``: the document (``--json``), the table and where the files went."""
+    from dsb_verifier.checks.cli.report import verdict_table
+
+    table = sys.stderr if as_json else sys.stdout  # with --json, stdout holds the document only
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    if quiet:
+        return
+    emit(verdict_table(report), table)
+    user = report.provenance.get("user_target")
+    if user is not None:
+        emit(
+            f"\nuser data {user['path']}: used by {', '.join(user['used_by']) or 'no claim'}; "
+            f"generated targets only: {', '.join(user['generated_only']) or 'none'}",
+            table,
+        )
+    emit(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)", table)
 
 
 def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
@@ -411,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         emit("dsb-verify: interrupted", sys.stderr)
         return 130
+    except BrokenPipeError:  # `dsb-verify list | head -1`: the reader had enough
+        silence_stdout()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover, no mutate block
