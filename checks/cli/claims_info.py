@@ -139,4 +139,5 @@ def explain(cid: str) -> str:
         lines.append("Other constants of the check:")
         lines += [f"  {name} = {_value(getattr(mod, name))}" for name in constants]
         lines.append("")
+    lines.append("The claims as read: docs/theory.md §5 (§6 open readings, §7 how C5 and C6 are decided).")
     return "\n".join(lines).rstrip() + "\n"
