@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -227,6 +228,41 @@ def test_sigint_during_a_real_run_exits_130_with_one_line(tmp_path):
     assert lines[-1] == "dsb-verify: interrupted"
     assert all(line.startswith(("[", "C")) for line in lines[:-1])  # only progress before it
     assert out == ""
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(
+    shutil.which("pgrep") is None or not os.path.isdir("/proc"), reason="needs pgrep and /proc"
+)
+def test_ctrl_c_at_a_terminal_stops_the_worker_pool_too(tmp_path):
+    # A terminal sends SIGINT to the whole process group: parent and --workers processes.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dsb_verifier.checks.cli",
+            "run",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    first = proc.stderr.readline()
+    assert first.startswith("[1/6] C1: submitted whole to the executor"), first
+    time.sleep(2.0)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)  # a guard against a hang, not a timing
+    assert proc.returncode == 130, rest
+    assert "Traceback" not in rest and rest.splitlines()[-1] == "dsb-verify: interrupted"
+    time.sleep(1.0)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}")]
 
 
 def test_pool_workers_leave_ctrl_c_to_the_parent():
