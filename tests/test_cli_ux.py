@@ -429,3 +429,20 @@ def test_a_closed_stdout_keeps_the_exit_status_and_prints_no_traceback(monkeypat
     assert (tmp_path / "report.json").is_file()
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert cli.main(["list"]) == 0
+
+
+@pytest.mark.subprocess
+def test_an_internal_error_exits_1_with_its_traceback(tmp_path):
+    # A bug must not pass for a verdict or a bad input: Python's own exit status 1 and the traceback.
+    code = (
+        "import sys\n"
+        "from dsb_verifier.checks import runner\n"
+        "def broken(*a, **k):\n"
+        "    raise RuntimeError('a bug in a check')\n"
+        "runner.run_checks = broken\n"
+        "from dsb_verifier.checks.cli.main import main\n"
+        f"sys.exit(main(['run', '--claims', 'C1', '--out', {str(tmp_path / 'r')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and proc.stderr.rstrip().endswith("RuntimeError: a bug in a check")
