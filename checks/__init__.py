@@ -1,4 +1,4 @@
-"""dsb-verifier's claim checks (C1–C6 of shared/THEORY.md §5) and their command.
+"""dsb-verifier's claim checks (C1–C6 of docs/theory.md §5) and their command.
 
 This package holds the hypothesis strategies shared by the test suite and
 the checks (:mod:`dsb_verifier.checks.claims.strategies`) and the ``dsb-verify`` command

@@ -62,7 +62,7 @@ class Profile:
             raise ValueError(f"init_scales must be positive and finite, got {self.init_scales!r}")
         scales = sorted(self.init_scales)
         if len(scales) < 2 or scales[-1] / scales[0] < 100:
-            raise ValueError("init_scales must span at least two decades (THEORY.md §6)")
+            raise ValueError("init_scales must span at least two decades (docs/theory.md §6)")
         if not self.taus or not all(0 < t < 1 for t in self.taus):
             raise ValueError("taus must be at least one settle fraction, each in (0, 1)")
         if not (math.isfinite(self.t_max) and self.t_max > 0):

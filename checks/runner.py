@@ -20,6 +20,14 @@ serial one for the same seed. :func:`process_executor` builds the local pool of
 ``dsb-verify run --workers N``. Every executor is first checked by a bounded
 pre-flight and then wrapped so that a result computed by another version or
 source of dsb-verifier is refused (:mod:`dsb_verifier.checks.executors`).
+
+Progress within a claim: a module whose ``run`` accepts a ``progress`` keyword
+gets a callable ``progress(done, total)`` to call as its cases or flows
+complete (in this process, e.g. while iterating ``executor.map``); the runner
+turns the calls into lines such as ``C5: 12/48 flows, ETA 7 s`` at most every
+:data:`PROGRESS_INTERVAL` seconds, and one when ``done == total``
+(:class:`CaseProgress`). The unit is the module's ``PROGRESS_UNIT`` (default
+``cases``). Claims submitted whole to an executor report only their end.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ from dsb_verifier.theory.precision import audit
 
 __all__ = [
     "CLAIM_MODULES",
+    "CaseProgress",
+    "PROGRESS_INTERVAL",
     "Report",
     "run_checks",
     "parse_claims",
@@ -67,6 +77,62 @@ CLAIM_MODULES: dict[str, str] = {
     "C5": "dsb_verifier.checks.claims.c5_hierarchy",
     "C6": "dsb_verifier.checks.claims.c6_saddles",
 }
+
+
+#: Least time in seconds between two progress lines of one claim (the last case is always shown).
+PROGRESS_INTERVAL = 2.0
+
+
+class CaseProgress:
+    """``progress(done, total)`` of one claim, turned into throttled one-line messages.
+
+    Parameters
+    ----------
+    claim
+        Claim id, the start of every line.
+    say
+        Where the lines go (e.g. stderr).
+    unit
+        What is counted (``cases``, ``flows``).
+    interval
+        Least time in seconds between two lines, except the last (``done == total``).
+    clock
+        Monotonic time source in seconds (replaceable in tests).
+    """
+
+    def __init__(
+        self,
+        claim: str,
+        say: Callable[[str], None],
+        unit: str = "cases",
+        interval: float = PROGRESS_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not (isinstance(interval, int | float) and interval >= 0):
+            raise ValueError(f"interval must be a non-negative number of seconds, got {interval!r}")
+        self.claim, self.unit, self.interval = claim, unit, float(interval)
+        self._say, self._clock = say, clock
+        self._t0 = self._last = clock()
+        self._finished = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Report that ``done`` of ``total`` cases are complete (a line if one is due)."""
+        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+            raise ValueError(f"progress total must be an integer >= 1, got {total!r}")
+        if isinstance(done, bool) or not isinstance(done, int) or not 0 <= done <= total:
+            raise ValueError(f"progress done must be an integer in [0, {total}], got {done!r}")
+        now = self._clock()
+        elapsed = now - self._t0
+        if done == total:
+            if not self._finished:
+                self._finished = True
+                self._say(f"{self.claim}: {done}/{total} {self.unit} in {elapsed:.1f} s")
+            return
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        eta = f"ETA {elapsed * (total - done) / done:.0f} s" if done else "ETA unknown"
+        self._say(f"{self.claim}: {done}/{total} {self.unit}, {eta}")
 
 
 def parse_claims(spec: str | None) -> tuple[str, ...]:
@@ -109,7 +175,20 @@ def process_executor(workers: int, n_tasks: int | None = None) -> ProcessPoolExe
         If ``workers`` is not an integer ``>= 1`` or ``n_tasks`` not None or an integer ``>= 1``.
     """
     size = capped_workers(workers, n_tasks)
-    return ProcessPoolExecutor(max_workers=size, initializer=_limit_blas)
+    return ProcessPoolExecutor(max_workers=size, initializer=_init_worker)
+
+
+def _init_worker() -> None:
+    """Initializer of :func:`process_executor`'s workers: one BLAS thread, and Ctrl-C left to the parent.
+
+    A Ctrl-C at the terminal reaches the whole process group; the parent stops the
+    run (``dsb-verify`` exits 130 with one line), so the workers ignore SIGINT
+    instead of each printing a traceback.
+    """
+    import signal
+
+    _limit_blas()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _module(claim: str) -> ModuleType:
@@ -226,7 +305,9 @@ def run_checks(
     out_dir
         Where figures are written (``out_dir/figures``); None skips figures.
     progress
-        Called with a one-line message before and after each claim.
+        Called with a one-line message before and after each claim, and
+        within the claims that report their cases (:class:`CaseProgress`);
+        None: no messages, and no progress callback is passed to the claims.
     target
         Optional user target distribution, shape ``(2^N,)`` (e.g. from
         :func:`dsb_verifier.checks.cli.io.load_target`), passed to the claim modules whose
@@ -277,7 +358,10 @@ def run_checks(
             rep: ClaimReport = whole[claim].result()
         else:
             say(f"[{k}/{len(ordered)}] {claim}: running ({profile.name} profile) ...")
-            rep = mod.run(profile, seed, **calls[claim])
+            extra: dict[str, Any] = {}
+            if progress is not None and "progress" in inspect.signature(mod.run).parameters:
+                extra["progress"] = CaseProgress(claim, say, getattr(mod, "PROGRESS_UNIT", "cases"))
+            rep = mod.run(profile, seed, **calls[claim], **extra)
         if target is not None:
             note = (
                 "user data" if claim in used_by else "generated targets only (this check takes no user data)"

@@ -1,7 +1,7 @@
 """Verdicts: what a claim check concludes, with its evidence, and its negative controls.
 
 A :class:`Verdict` is the frozen outcome of checking one claim (C1–C6 of
-shared/THEORY.md §5) under stated conditions. A :class:`ControlResult` records
+docs/theory.md §5) under stated conditions. A :class:`ControlResult` records
 a negative control: a deliberately broken model or an input where the claim is
 false, run through the SAME evaluation, which must come out ``fails``. A check
 whose controls are not caught is defective, and the report says so.
@@ -33,7 +33,7 @@ __all__ = [
     "decide",
 ]
 
-#: The claims of shared/THEORY.md §5, in report order.
+#: The claims of docs/theory.md §5, in report order.
 CLAIM_IDS: tuple[str, ...] = ("C1", "C2", "C3", "C4", "C5", "C6")
 
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 1. The effective model: the Walsh expansion of an energy
 #
-# Claim C1 of `shared/THEORY.md`. Every strictly positive distribution over $N$ spins is a
+# Claim C1 of `docs/theory.md`. Every strictly positive distribution over $N$ spins is a
 # *generalised Ising model*: $\log p(s) = \sum_{S \neq \emptyset} J_S \chi_S(s) - \log Z$ with
 # $\chi_S(s) = \prod_{i \in S} s_i$. The couplings are the Walsh coefficients of $\log p$.
 # For an energy-based model with parameters $\theta$, the couplings of its visible marginal

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 2. Gradient flow and effective convexity
 #
-# Claims C2–C3 of `shared/THEORY.md`. Training is the gradient flow
+# Claims C2–C3 of `docs/theory.md`. Training is the gradient flow
 # $\dot\theta = \nabla_\theta L = A^\top r$ with $r = m(q) - m(p_\theta)$ the moment residual and
 # $A = \partial J / \partial \theta$. The effective couplings then move by
 # $\dot J = A A^\top r$. In the coordinates $J$ themselves ($A = I$) the likelihood is strictly

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 3. Fixed points and their stability
 #
-# Claims C3, C4 and C6 of `shared/THEORY.md`. A parameter vector $\theta^*$ is stationary when
+# Claims C3, C4 and C6 of `docs/theory.md`. A parameter vector $\theta^*$ is stationary when
 # $\nabla_\theta L = A^\top r = 0$, with $A = \partial J/\partial\theta$ and
 # $r = m(q) - m(p_\theta)$ the moment residual. It is *data-consistent* when $r = 0$
 # ($p_{\theta^*} = q$) and *spurious* otherwise.

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 4. The hierarchy: are lower orders learned first?
 #
-# Claim C5 of `shared/THEORY.md`: under gradient flow from small initialisation, order-$k$
+# Claim C5 of `docs/theory.md`: under gradient flow from small initialisation, order-$k$
 # interactions settle at times $t_k$ growing with $k$. The proposed mechanism: near small
 # parameters, the order-$k$ block of the tangent kernel $K = A A^\top$ (which drives
 # $\dot J = K r$) is suppressed by a power of the initialisation scale that grows with $k$.
@@ -9,7 +9,7 @@
 # We look at (1) the per-order norms of the effective couplings over training time for three
 # RBM trainings (the analogue of the paper's Fig. 1), (2) the same for the direct effective
 # model ($A = I$), (3) settle times against order across initialisation scales under the
-# readings of THEORY.md §6, and (4) the tangent-kernel block scaling.
+# readings of docs/theory.md §6, and (4) the tangent-kernel block scaling.
 
 # %%
 import matplotlib.pyplot as plt

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 5. Data with higher-order interactions, and what an RBM learns from it
 #
-# Claim C5 of `shared/THEORY.md` (distributional simplicity bias): under gradient flow from a
+# Claim C5 of `docs/theory.md` (distributional simplicity bias): under gradient flow from a
 # small initialisation, an energy-based model learns the low-order statistics of its data
 # before the high-order ones. Here, as in the paper's Fig. 2, the data come from a synthetic
 # generalised Ising model with interactions up to order 4, and an RBM is trained on it by the

@@ -4,7 +4,7 @@
 * ``ci``: derandomised (same examples every run), 60 examples, no deadline.
 * ``thorough``: 1000 examples per property, for release runs.
 * ``mutation``: derandomised, 10 examples, no example database: used by the mutation
-  run (``mutmut run``, see the README), where each test runs once per mutant, so a test
+  run (``mutmut run``, see docs/development.md), where each test runs once per mutant, so a test
   must be cheap and give the same verdict every time.
 """
 

@@ -277,7 +277,7 @@ def stubbed_run(small):
         tasks.append(task)
         return built if task[0] == 4 else []
 
-    def flow_sweep(cases, executor=None):
+    def flow_sweep(cases, executor=None, tally=None):
         swept.append(list(cases))
         return []
 

@@ -13,7 +13,7 @@ of a mangled condition, does not pass. Where a check is a boundary (counts, rang
 two-decade span of the initialisation scales, ``M >= 1``), both sides of the boundary are
 tested. None of these classes normalises its fields, so there is nothing of that to pin.
 
-Found necessary by mutation testing (see README, development): mutants that removed a
+Found necessary by mutation testing (see docs/development.md): mutants that removed a
 ``raise``, flipped a comparison or joined two conditions with ``and`` instead of ``or``
 survived the rest of the suite; ``test_verdict.py`` and ``test_c4.py`` test one refusal
 of some of these classes, which is not repeated here.
@@ -262,13 +262,13 @@ def test_profile_accepts_boundary_values(changes):
         ({"n_inits": 0}, "a profile needs at least one case and one initialisation"),
         ({"max_n_symbolic": 0}, "max_n_symbolic must be in [1, 4]"),
         ({"max_n_symbolic": 5}, "max_n_symbolic must be in [1, 4]"),
-        ({"init_scales": ()}, "init_scales must span at least two decades (THEORY.md §6)"),
-        ({"init_scales": (1.0,)}, "init_scales must span at least two decades (THEORY.md §6)"),
+        ({"init_scales": ()}, "init_scales must span at least two decades (docs/theory.md §6)"),
+        ({"init_scales": (1.0,)}, "init_scales must span at least two decades (docs/theory.md §6)"),
         (
             {"init_scales": (1.0, float(np.nextafter(100.0, 0.0)))},
-            "init_scales must span at least two decades (THEORY.md §6)",
+            "init_scales must span at least two decades (docs/theory.md §6)",
         ),
-        ({"init_scales": (10.0, 20.0)}, "init_scales must span at least two decades (THEORY.md §6)"),
+        ({"init_scales": (10.0, 20.0)}, "init_scales must span at least two decades (docs/theory.md §6)"),
         ({"taus": (0.0,)}, "taus must be at least one settle fraction, each in (0, 1)"),
         ({"taus": (1.0,)}, "taus must be at least one settle fraction, each in (0, 1)"),
         ({"taus": (0.1, 1.5)}, "taus must be at least one settle fraction, each in (0, 1)"),
@@ -347,7 +347,8 @@ def test_counterexample_accepts_plain_json_cases(case):
 )
 def test_counterexample_refuses_a_case_that_is_not_plain_json(case):
     with pytest.raises(
-        ValueError, match=r"^Counterexample\.case must be plain JSON \(use dsb_verifier\.checks\.verdict\.jsonable\): "
+        ValueError,
+        match=r"^Counterexample\.case must be plain JSON \(use dsb_verifier\.checks\.verdict\.jsonable\): ",
     ):
         Counterexample("too big", case, 2.0)
 

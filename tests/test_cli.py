@@ -28,8 +28,9 @@ def test_version(capsys):
 
 
 def test_help_without_arguments(capsys):
-    assert main([]) == 0
-    assert "run" in capsys.readouterr().out
+    assert main([]) == 2  # a bare command is a usage error: the help goes to stderr
+    captured = capsys.readouterr()
+    assert captured.out == "" and "run" in captured.err
 
 
 def test_run_writes_report(cli_main, tmp_path):

@@ -53,6 +53,7 @@ def _pieces(text: str) -> list[str]:
 def test_parser_converts_every_run_option_to_its_type():
     argv = ["run", "--profile", "thorough", "--claims", "C1,C4", "--seed", "3", "--out", "o"]
     argv += ["--workers", "2", "--data", "d.npy", "--columns", "0,2", "--pseudo-count", "0.25"]
+    argv += ["--json", "--quiet", "--fail-on", "not-holds"]
     args = vars(build_parser().parse_args(argv))
     assert args == {
         "command": "run",
@@ -64,6 +65,9 @@ def test_parser_converts_every_run_option_to_its_type():
         "data": Path("d.npy"),
         "columns": "0,2",
         "pseudo_count": 0.25,
+        "json": True,
+        "quiet": True,
+        "fail_on": "not-holds",
     }
     assert [type(args[k]) for k in ("seed", "workers", "pseudo_count")] == [int, int, float]
 
@@ -128,19 +132,31 @@ def test_parser_refuses_an_unknown_format_naming_the_choices(cli_main):
 
 HELP = {
     "commands": (
-        [],
-        "usage: dsb-verify [-h] [--version] {run,effective} ... "
+        ["--help"],
+        "usage: dsb-verify [-h] [--version] {run,list,explain,effective} ... "
         "Verify the claims of 'Distributional simplicity bias and effective convexity in Energy Based "
         "Models' (arXiv:2605.07844) by exact enumeration for small N. "
-        "positional arguments: {run,effective} run run the claim checks and write a report "
+        "positional arguments: {run,list,explain,effective} run run the claim checks and write a report "
+        "list list the claims with a one-line description "
+        "explain what the check of one claim tests, its decision rule, controls and tolerances "
         "effective exact effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints) "
         "options: -h, --help show this help message and exit "
-        "--version show program's version number and exit",
+        "--version show program's version number and exit "
+        "'dsb-verify run' checks the claims (quick profile by default), 'dsb-verify list' names them, "
+        "'dsb-verify explain C5' says how one is checked; 'dsb-verify run --help' lists the options "
+        "of a command. exit codes: 0 completed (whatever the verdicts, unless --fail-on matched) "
+        "1 internal error (a traceback follows: please report it) "
+        "2 bad input or usage, including a bare 'dsb-verify' (one line on stderr) "
+        "3 a verdict matched --fail-on (the claims are named on stderr) "
+        "130 interrupted (Ctrl-C; one line on stderr)",
     ),
     "run": (
         ["run", "--help"],
         "usage: dsb-verify run [-h] [--profile PROFILE] [--claims CLAIMS] [--seed SEED] [--out OUT] "
         "[--workers WORKERS] [--data DATA] [--columns COLUMNS] [--pseudo-count PSEUDO_COUNT] "
+        "[--json] [--quiet] [--fail-on {never,fails,not-holds}] "
+        "Run the claim checks; write report.json, report.md and figures to --out; "
+        "progress on stderr, the verdict table on stdout. "
         "options: -h, --help show this help message and exit "
         "--profile PROFILE quick (default, ~1 min) or thorough (~15 min) "
         "--claims CLAIMS comma-separated claim ids, e.g. C1,C4 (default: all) "
@@ -152,7 +168,14 @@ HELP = {
         "0/1 or ±1): claim checks that accept a target run on their empirical distribution "
         "--columns COLUMNS comma-separated columns of --data to keep, e.g. 0,3,5 "
         "--pseudo-count PSEUDO_COUNT pseudo-count alpha added to every state's count "
-        "(default 2^-N: one virtual sample, uniform)",
+        "(default 2^-N: one virtual sample, uniform) "
+        "--json print the report document (what report.json holds) to stdout, and nothing else there; "
+        "the table goes to stderr "
+        "--quiet no progress and no table (errors still on stderr) "
+        "--fail-on {never,fails,not-holds} exit 3 when a claim's verdict is 'fails' (fails), or anything "
+        "but 'holds' (not-holds), or a negative control was not caught (both); default never: exit 0 "
+        "whatever the verdicts "
+        "exit codes: 0 completed",
     ),
     "effective": (
         ["effective", "--help"],

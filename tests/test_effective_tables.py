@@ -3,7 +3,7 @@
 ``tests/test_cli_effective.py`` runs the command end to end; these tests pin the content of
 each output format against the exact couplings, so a wrong row, column or field is caught
 where it is made (each writer is also reached here within a few calls, which the mutation
-runs need; see the README's development section).
+runs need; see docs/development.md).
 """
 
 from __future__ import annotations

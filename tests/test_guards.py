@@ -9,7 +9,7 @@ Two contracts of the library's loud failures (issue 7, shared/STYLE.md §7):
   available memory (``dsb_verifier.theory._validation._available_bytes``) one byte below and at the
   estimate, so a wrong estimate (a factor, a power) is caught without allocating anything.
 
-Found necessary by mutation testing (see README, development): mutants that renamed the
+Found necessary by mutation testing (see docs/development.md): mutants that renamed the
 argument in a message or changed an estimate's constant survived the rest of the suite.
 """
 

@@ -133,7 +133,7 @@ def test_trajectory_readings_a_and_b_read_their_curves():
 def test_readings_agree_with_linear_response_of_the_direct_model():
     # near the uniform distribution, dJ/dt = m(q) - m(p) ~ J* - J: every order relaxes as e^{-t}, so
     # (a) and (b) settle at log(1/tau) for every order; the connected information ~ |J_k|^2 / 2
-    # gives 1 - (1 - e^{-t})^2 = tau for (c). No hierarchy: the referee's point (THEORY.md §6).
+    # gives 1 - (1 - e^{-t})^2 = tau for (c). No hierarchy: the referee's point (docs/theory.md §6).
     N, tau = 3, 0.1
     J = 1e-3 * np.random.default_rng(3).choice([-1.0, 1.0], size=2**N)  # every coupling the same size
     q = T.prob(J)
@@ -320,7 +320,9 @@ def test_readings_and_ranks_reject_bad_input():
         order_curves(tr, q, "d")
     with pytest.raises(ValueError, match="q describes N=3 spins but the trajectory has N=2"):
         order_curves(tr, T.ising_target(3, {1: 0.3}, np.random.default_rng(0)), "a")
-    with pytest.raises(ValueError, match=r"trajectory must be a dsb_verifier\.theory\.dynamics\.flow\.Trajectory"):
+    with pytest.raises(
+        ValueError, match=r"trajectory must be a dsb_verifier\.theory\.dynamics\.flow\.Trajectory"
+    ):
         order_curves("not a trajectory", q, "a")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="taus must contain at least one settle fraction"):
         trajectory_settle_times(tr, q, "a", [])

@@ -1,4 +1,4 @@
-"""Model families (shared/THEORY.md §3): derivatives, couplings and Jacobians (C1), Hessians (C3/C4).
+"""Model families (docs/theory.md §3): derivatives, couplings and Jacobians (C1), Hessians (C3/C4).
 
 Every family is checked by two routes wherever two exist: analytic derivatives
 against central finite differences, the fast-transform Jacobian against the

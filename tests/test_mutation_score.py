@@ -1,4 +1,4 @@
-"""``tests/mutation/score.py``: the sampled mutation score quoted in the README is computed right."""
+"""``tests/mutation/score.py``: the sampled mutation score quoted in docs/development.md is computed right."""
 
 from __future__ import annotations
 

@@ -97,6 +97,9 @@ def test_run_and_effective_option_defaults():
         "data": None,
         "columns": None,
         "pseudo_count": None,
+        "json": False,
+        "quiet": False,
+        "fail_on": "never",
     }
     eff = vars(parser.parse_args(["effective", "m.npz"]))
     assert eff == {
@@ -116,10 +119,10 @@ def test_run_and_effective_option_defaults():
     ("argv", "entries"),
     [
         (
-            [],
+            ["--help"],
             [
-                "{run,effective} run run the claim checks and write a report effective exact effective "
-                "couplings of every order of an RBM (.npz or rbms HDF5 checkpoints)",
+                "{run,list,explain,effective} run run the claim checks and write a report",
+                "effective exact effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints)",
             ],
         ),
         (

@@ -14,7 +14,7 @@ Refusals already pinned in the per-module tests (test_fixed_points.py, test_flow
 test_hierarchy.py, test_precision.py, test_stability.py, test_symbolic.py,
 test_symbolic_models.py) are not repeated here.
 
-Found necessary by mutation testing (see README, development): mutants in these
+Found necessary by mutation testing (see docs/development.md): mutants in these
 ``__post_init__`` methods (a ``raise`` removed, ``<`` turned into ``<=``, a constant or a
 message changed) survived the rest of the suite.
 """

@@ -1,8 +1,8 @@
 """dsb-verifier's mathematics: the Walsh–Fourier effective model of EBMs.
 
 Conventions (states, subsets, spin signs, axis order, normalisation) are written
-once in :mod:`dsb_verifier.theory.walsh` and shared/THEORY.md §1. Claims C1–C6 refer to
-shared/THEORY.md §5.
+once in :mod:`dsb_verifier.theory.walsh` and docs/theory.md §1. Claims C1–C6 refer to
+docs/theory.md §5.
 """
 
 from dsb_verifier.theory.binary import (

@@ -1,7 +1,7 @@
 r"""Change of variables between 0/1 bits and ±1 spins, for states and energies.
 
 Data files and RBM codes use 0/1 units ``x_i``; the theory uses spins ``s_i``.
-The ONE mapping used everywhere (shared/THEORY.md §1, physics convention):
+The ONE mapping used everywhere (docs/theory.md §1, physics convention):
 
 .. math:: s_i = 2 x_i - 1, \qquad x_i = (1 + s_i) / 2 .
 
@@ -53,7 +53,7 @@ def _binary_array(x: ArrayLike, name: str, allowed: tuple[int, int]) -> NDArray[
 def spins_from_bits(x: ArrayLike) -> NDArray[np.int8]:
     """Map 0/1 units to spins, ``s = 2 x - 1`` (x = 1 is spin up).
 
-    The single place the physics convention of THEORY.md §1 is applied; every
+    The single place the physics convention of docs/theory.md §1 is applied; every
     loader and converter calls this.
 
     Raises

@@ -1,7 +1,7 @@
 r"""The effective model: couplings, moments, likelihood and Fisher matrix.
 
 For a strictly positive distribution ``p`` on :math:`\{-1,+1\}^N`
-(shared/THEORY.md §2),
+(docs/theory.md §2),
 
 .. math::
 

@@ -1,7 +1,7 @@
 r"""Likelihood of a parameterised EBM: residual, gradient and the two Hessians.
 
 For a model :math:`u_\theta` (:class:`dsb_verifier.theory.models.EnergyModel`) and a strictly
-positive target ``q`` over the ``2^N`` visible states (shared/THEORY.md §2–4),
+positive target ``q`` over the ``2^N`` visible states (docs/theory.md §2–4),
 
 .. math::
 
@@ -75,7 +75,7 @@ def _covariance(G: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.fl
 
 
 def residual(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-    r"""Moment residual :math:`r = m(q) - m(p_\theta)` over ``S != 0`` (shared/THEORY.md §4).
+    r"""Moment residual :math:`r = m(q) - m(p_\theta)` over ``S != 0`` (docs/theory.md §4).
 
     Parameters
     ----------
@@ -113,7 +113,7 @@ def grad_loglik(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> NDArray[n
     r"""Gradient :math:`\nabla_\theta L = E_q[\partial u/\partial\theta] - E_p[\partial u/\partial\theta]`.
 
     Computed as :math:`G\,(q - p)` over states, which equals :math:`A^\top r`
-    (module docstring); it is the gradient-flow vector field of shared/THEORY.md §4
+    (module docstring); it is the gradient-flow vector field of docs/theory.md §4
     (Claims C3–C5).
 
     Parameters

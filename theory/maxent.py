@@ -2,7 +2,7 @@ r"""Maximum-entropy projection onto generalised Ising models of order <= K.
 
 The best truncated model of a target ``q`` (in KL(q || p)) among models with
 couplings only up to order ``K`` is the maximum-entropy distribution whose
-moments of order ``<= K`` equal those of ``q`` (shared/THEORY.md §2, §5 C3 and
+moments of order ``<= K`` equal those of ``q`` (docs/theory.md §2, §5 C3 and
 the open reading (c) of §6). It maximises the strictly concave
 
 .. math:: L_K(J) = \sum_{0 < |S| \le K} J_S\, m_S(q) - \log Z(J),

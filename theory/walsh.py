@@ -1,7 +1,7 @@
 r"""The Walsh–Fourier core: states, subsets, characters and the fast transform.
 
 This module is the one written statement of the project's conventions
-(shared/THEORY.md §1); every other module refers here.
+(docs/theory.md §1); every other module refers here.
 
 Conventions
 -----------
@@ -64,7 +64,7 @@ def states(N: int) -> NDArray[np.int8]:
     Returns
     -------
     ndarray of int8, shape (2^N, N)
-        ``s[b, i] = (-1)^(bit i of b)``: row ``b`` is state ``b`` (THEORY.md §1).
+        ``s[b, i] = (-1)^(bit i of b)``: row ``b`` is state ``b`` (docs/theory.md §1).
     """
     N = check_n(N, "N")
     check_memory(2**N * N, f"states({N})")

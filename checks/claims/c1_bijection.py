@@ -1,6 +1,6 @@
 r"""Claim C1 — the effective-model bijection.
 
-Statement tested (shared/THEORY.md §5, C1): ``p <-> J`` round-trips exactly for
+Statement tested (docs/theory.md §5, C1): ``p <-> J`` round-trips exactly for
 strictly positive ``p``; for every family the effective couplings are the Walsh
 transform of :math:`u_\theta` and the Jacobian is the transform of
 :math:`\partial u/\partial\theta`; symbolic (sympy) and numeric routes agree.
@@ -32,6 +32,7 @@ from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import FAMILIES, Worst, make_model, seeded_rng
 from dsb_verifier.checks.claims.cases import ORDER_PROFILES, coupling_vector, distribution, draw_cases
 from dsb_verifier.checks.claims.controls import WrongJacobian, WrongSpinSign
+from dsb_verifier.checks.claims.progress import ProgressFn, Tally
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Status, Verdict
 from dsb_verifier.theory.models import EnergyModel
@@ -102,16 +103,20 @@ def evaluate(
     *,
     seed: int,
     conditions: dict,
+    progress: ProgressFn | None = None,
 ) -> Verdict:
     """Evaluate C1 on given targets, (model, theta) pairs and symbolic-parity couplings.
 
-    The same routine serves the real run and the negative controls.
+    The same routine serves the real run and the negative controls. ``progress(done,
+    total)`` is called as each target, model and symbolic case is checked.
     """
+    tally = Tally(max(1, len(targets) + len(models) + len(twin_cases)), progress)
     rt = Worst(TOLERANCES["roundtrip_rel"], "relative p -> J -> p error", seed)
     for i, p in enumerate(targets):
         rt.add(
             _roundtrip_error(p), kind="target", index=i, N=int(p.size).bit_length() - 1, min_p=float(p.min())
         )
+        tally.step()
     cpl = Worst(TOLERANCES["couplings_abs"], "|J(theta) - H u / 2^N| (relative to max|u|)", seed)
     jd = Worst(TOLERANCES["jacobian_dense_abs"], "|A - H G^T / 2^N| (relative to max|G|)", seed)
     jf = Worst(TOLERANCES["jacobian_fd_rel"], "|A - finite differences of J| (relative)", seed)
@@ -121,6 +126,7 @@ def evaluate(
         e_dense, e_fd = _jacobian_errors(model, theta, seeded_rng(seed, "c1-fd", i))
         jd.add(e_dense, **case)
         jf.add(e_fd, **case)
+        tally.step()
     sym = Worst(TOLERANCES["symbolic_rel"], "|sympy twin - numpy| (log Z, moments, Fisher)", seed)
     for i, J in enumerate(twin_cases):
         N = int(J.size).bit_length() - 1
@@ -133,6 +139,8 @@ def evaluate(
             float(np.max(np.abs(twin.fisher(J) - T.fisher(p)))),
         ]
         sym.add(max(errs), kind="symbolic", N=N, index=i)
+        tally.step()
+    tally.finish()
     parts = {
         "roundtrip": rt,
         "couplings_transform": cpl,
@@ -177,10 +185,13 @@ def _model_cases(
     return out
 
 
-def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimReport:
+def run(
+    profile: Profile, seed: int, target: np.ndarray | None = None, *, progress: ProgressFn | None = None
+) -> ClaimReport:
     """Run C1 under ``profile`` with ``seed``; returns the verdict and its controls.
 
     A user ``target`` (``dsb-verify run --data``) is added to the round-trip cases.
+    ``progress(done, total)`` follows the cases of the real run (not the controls').
     """
     t0 = time.perf_counter()
     n_max = profile.max_n_generic
@@ -211,7 +222,7 @@ def run(profile: Profile, seed: int, target: np.ndarray | None = None) -> ClaimR
         "seed": seed,
         "target_strategy": "dsb_verifier.checks.claims.cases.distribution(min_log10=-12) + named cases",
     }
-    verdict = evaluate(targets, models, twin_cases, seed=seed, conditions=conditions)
+    verdict = evaluate(targets, models, twin_cases, seed=seed, conditions=conditions, progress=progress)
     controls = []
     for name, wrap, desc in (
         ("wrong-jacobian", WrongJacobian, "Jacobian transformed with the variables in reversed bit order"),

@@ -1,6 +1,6 @@
 r"""Claim C2 — effective convexity.
 
-Statement tested (shared/THEORY.md §5, C2): in the coordinates ``J``, ``L`` is
+Statement tested (docs/theory.md §5, C2): in the coordinates ``J``, ``L`` is
 strictly concave (the Fisher matrix ``F`` is positive definite), its unique
 maximiser is ``J(q)``, and the flow ``dJ/dt = r`` converges to it from any start.
 
@@ -29,6 +29,7 @@ import numpy as np
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import Worst, seeded_rng
 from dsb_verifier.checks.claims.cases import distribution, draw_cases
+from dsb_verifier.checks.claims.progress import ProgressFn, Tally
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
@@ -73,6 +74,7 @@ def evaluate(
     t_max: float,
     fisher_fn: Callable[[np.ndarray], np.ndarray] = T.fisher,
     executor: Executor | None = None,
+    tally: Tally | None = None,
 ) -> Verdict:
     """Evaluate C2 in the coordinates of ``model``.
 
@@ -82,7 +84,10 @@ def evaluate(
     reaches ``t_max`` still improving is counted as inconclusive, not as a
     counterexample; one that ends away from ``J(q)`` or fails is a counterexample.
     The flows run through ``executor.map`` (None: serially), with the same result.
+    ``tally`` (if given) steps once per target's concavity probes and once per flow,
+    as they complete.
     """
+    step = tally.step if tally is not None else (lambda n=1: None)
     pd = Worst(0.0, "relative negative eigenvalue of -Hess L beyond the rounding floor", seed)
     two = Worst(TOLERANCES["fisher_two_routes_abs"], "|-Hess L(J) - fisher(p)|", seed)
     mid = Worst(0.0, "negative midpoint gap L((x+y)/2) - (L(x)+L(y))/2, per |x-y|^2", seed)
@@ -116,6 +121,7 @@ def evaluate(
                 loglik(model, x, q) + loglik(model, y, q)
             )
             mid.add(-gap / max(float(np.sum((x - y) ** 2)), 1e-300), pair=j, **case)
+        step()
     starts = []  # drawn here, in order; the flows are independent tasks
     for i, q in enumerate(flow_targets):
         rng = seeded_rng(seed, "c2-flow", model.family, N, i)
@@ -124,6 +130,7 @@ def evaluate(
     for (i, s, _), tr in zip(starts, trajectories, strict=True):
         J_star = T.couplings(flow_targets[i])
         case = {"family": model.family, "N": N, "flow_target": i, "init_scale": s, "status": tr.status}
+        step()
         if tr.status == "t_max" and np.all(np.diff(tr.L) >= -1e-12):
             n_unfinished += 1
             continue
@@ -166,12 +173,19 @@ _MAX_N_USER_CONCAVITY, _MAX_N_USER_FLOW = 10, 8
 
 
 def run(
-    profile: Profile, seed: int, target: np.ndarray | None = None, *, executor: Executor | None = None
+    profile: Profile,
+    seed: int,
+    target: np.ndarray | None = None,
+    *,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
 ) -> ClaimReport:
     """Run C2 under ``profile`` with ``seed``; the flows run through ``executor.map`` (None: serially).
 
     A user ``target`` (``dsb-verify run --data``) joins the concavity probes when
     N <= 10 and the flows when N <= 8 (exact Hessians cost ``O(4^N)``).
+    ``progress(done, total)`` follows the targets probed and the flows completed
+    (of the real run, not the controls).
     """
     t0 = time.perf_counter()
     n_max = min(profile.max_n_generic, 6)
@@ -203,6 +217,7 @@ def run(
         "seed": seed,
         "target_strategy": "dsb_verifier.checks.claims.cases.distribution (min_log10=-12 concavity, -3 flows)",
     }
+    tally = Tally(max(1, len(targets) + len(flow_targets) * len(flow_scales)), progress)
     verdicts = []
     for N in sorted({_n(q) for q in targets + flow_targets}):
         verdicts.append(
@@ -216,8 +231,10 @@ def run(
                 flow_scales=flow_scales,
                 t_max=profile.t_max,
                 executor=executor,
+                tally=tally,
             )
         )
+    tally.finish()
     verdict = _merge(verdicts, conditions)
     q3 = T.dirichlet_target(3, seeded_rng(seed, "c2-controls"))
     controls = (

@@ -1,6 +1,6 @@
 r"""Claim C3 — two kinds of fixed points.
 
-Statement tested (shared/THEORY.md §5, C3): a stationary ``theta`` (:math:`A^\top r = 0`)
+Statement tested (docs/theory.md §5, C3): a stationary ``theta`` (:math:`A^\top r = 0`)
 is data-consistent when ``r = 0`` (equivalently :math:`KL(q\|p_\theta) = 0`) and
 spurious otherwise, and then ``r`` is a nonzero vector of :math:`\ker A^\top`, so ``A``
 has lost row rank; a stationary point where ``A`` has full row rank ``2^N - 1`` must be
@@ -80,6 +80,7 @@ from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.cases import ORDER_PROFILES
 from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.claims.progress import ProgressFn, Tally
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.fixed_points import (
@@ -289,11 +290,14 @@ def flow_candidates(case: FlowCase, executor: Executor | None = None) -> list[Ca
     return flow_sweep([case], executor)
 
 
-def flow_sweep(cases: Sequence[FlowCase], executor: Executor | None = None) -> list[Candidate]:
+def flow_sweep(
+    cases: Sequence[FlowCase], executor: Executor | None = None, tally: Tally | None = None
+) -> list[Candidate]:
     """:func:`flow_candidates` of every case, in order, the flows mapped through ``executor``.
 
     Each (case, start) is one independent task (:func:`_flow_end`); None runs
-    them serially. The candidates do not depend on the executor.
+    them serially. The candidates do not depend on the executor. ``tally`` (if
+    given) steps as each flow's end point arrives.
     """
     tasks = [(c.model, theta0, c.q, c.t_max) for c in cases for _, theta0 in c.inits]
     ends = iter((executor.map if executor is not None else map)(_flow_end, tasks))
@@ -301,6 +305,8 @@ def flow_sweep(cases: Sequence[FlowCase], executor: Executor | None = None) -> l
     for case in cases:
         for j, (scale, _) in enumerate(case.inits):
             theta, g, info = next(ends)
+            if tally is not None:
+                tally.step()
             out.append(
                 Candidate(
                     "flow",
@@ -707,11 +713,14 @@ def construction_Ns(profile: Profile) -> list[int]:
     return sorted({4, 5, 6, 8, profile.max_n_rbm} & set(range(4, profile.max_n_rbm + 1)))
 
 
-def run(profile: Profile, seed: int, *, executor: Executor | None = None) -> ClaimReport:
+def run(
+    profile: Profile, seed: int, *, executor: Executor | None = None, progress: ProgressFn | None = None
+) -> ClaimReport:
     """Run C3 under ``profile`` with ``seed``; returns the verdict and its controls.
 
     The flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`;
-    None: serially); the report does not depend on it.
+    None: serially); the report does not depend on it. ``progress(done, total)``
+    follows the flows and the constructions (one per N) as they complete.
     """
     t0 = time.perf_counter()
     plan = flow_plan(profile, seed)
@@ -719,9 +728,11 @@ def run(profile: Profile, seed: int, *, executor: Executor | None = None) -> Cla
     t_max = max(profile.t_max, _TS_T_MAX)
     tasks = [(N, seed, ("spin", "bit") if N <= 6 else ("spin",), t_max) for N in Ns]
     built = (executor.map if executor is not None else map)(construction_task, tasks)  # submitted first
-    candidates = flow_sweep(plan, executor)
+    tally = Tally(sum(len(c.inits) for c in plan) + len(Ns), progress)
+    candidates = flow_sweep(plan, executor, tally)
     for cs in built:
         candidates += cs
+        tally.step()
     conditions = {
         "flow_pairs": [
             f"{c.family} N={c.N} {c.target}{'' if c.sufficient else ' (not declared sufficient)'}"

@@ -1,6 +1,6 @@
 r"""Claim C4 — stability around data-consistent points.
 
-Statement tested (shared/THEORY.md §5, C4): at a data-consistent point the Hessian of
+Statement tested (docs/theory.md §5, C4): at a data-consistent point the Hessian of
 ``L`` in ``theta`` equals :math:`-A^\top F A` exactly, so every direction is stable
 (eigenvalue < 0) or neutral (= 0); the neutral subspace is ``ker A``, and along it
 :math:`|J(\theta^*+\varepsilon v) - J^*| = O(\varepsilon^2)` and

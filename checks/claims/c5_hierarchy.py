@@ -1,6 +1,6 @@
 r"""Claim C5 — hierarchy (distributional simplicity bias).
 
-Statement tested (shared/THEORY.md §5, C5, with the open readings of §6): under
+Statement tested (docs/theory.md §5, C5, with the open readings of §6): under
 gradient flow from small initialisation, the order-``k`` part of what the model
 still has to learn settles at a time :math:`t_k` that grows with ``k``; the
 mechanism is that near small parameters the order-``k`` diagonal block of the

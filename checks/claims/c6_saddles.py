@@ -1,6 +1,6 @@
 r"""Claim C6 — spurious points inconsistent at low orders are saddles, and are not met in practice.
 
-Statement (shared/THEORY.md §5, C6): spurious points that are inconsistent at low orders
+Statement (docs/theory.md §5, C6): spurious points that are inconsistent at low orders
 are not met in practice: such points are saddles (at least one unstable direction) when
 the target has structure at that order, and flows from generic initialisations end at
 points whose residual, if any, sits at high orders.

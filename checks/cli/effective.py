@@ -9,7 +9,7 @@ Usage::
 MODEL is an ``.npz`` file or an HDF5 checkpoint file of the ``rbms`` package
 (:mod:`dsb_verifier.checks.cli.io` documents the keys and the unit conventions; 0/1 units are
 converted to spins exactly by :mod:`dsb_verifier.theory.rbm.io`). The couplings are those of
-shared/THEORY.md §2, :math:`\log p(s) = \sum_S J_S \chi_S(s)` with
+docs/theory.md §2, :math:`\log p(s) = \sum_S J_S \chi_S(s)` with
 :math:`s = 2x - 1`, computed by exact enumeration of the ``2^Nv`` visible
 states (:meth:`theory.RBM.couplings`), so ``Nv <= 24``.
 
@@ -77,7 +77,7 @@ GAUSSIAN_MAX_ORDER = 3
 
 _CONVENTION = (
     "log p(s) = sum_S J_S prod_{i in S} s_i with spins s_i = 2 x_i - 1 (x = 1 is spin up); "
-    "subset S as a bitmask (bit i = variable i) and as variable indices (shared/THEORY.md §1-2)"
+    "subset S as a bitmask (bit i = variable i) and as variable indices (docs/theory.md §1-2)"
 )
 
 

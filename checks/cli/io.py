@@ -3,7 +3,7 @@ r"""Read users' RBMs and binary samples from files (the CLI's ``effective`` and 
 File I/O lives here, outside :mod:`theory`; the exact change of units of an RBM
 is :mod:`dsb_verifier.theory.rbm.io` and the empirical distribution is
 :func:`theory.empirical`, both through the one bit/spin mapping
-:func:`theory.spins_from_bits` (``x = 1`` is spin up, shared/THEORY.md §1).
+:func:`theory.spins_from_bits` (``x = 1`` is spin up, docs/theory.md §1).
 
 RBM files
 ---------

@@ -1,7 +1,8 @@
 """The ``dsb-verify`` command.
 
 ``dsb-verify run [--profile quick|thorough] [--claims C1,C4] [--seed N] [--out DIR]
-[--workers N] [--data FILE [--columns 0,3,5] [--pseudo-count ALPHA]]``
+[--workers N] [--data FILE [--columns 0,3,5] [--pseudo-count ALPHA]] [--json] [--quiet]
+[--fail-on never|fails|not-holds]``
 runs the claim checks, shows progress on stderr, prints the verdict table and
 writes ``report.json``, ``report.md`` and figures to DIR (default ``report/``).
 With ``--data`` the empirical distribution of the samples in FILE
@@ -10,36 +11,59 @@ sample spread uniformly) is passed to the claim checks that accept a target;
 the report states which claims used it and which ran on generated targets only.
 With ``--workers N > 1`` the independent flows of the checks run in a pool of
 N local processes (:func:`dsb_verifier.checks.runner.process_executor`); the report is the
-same as the serial one.
+same as the serial one. ``--json`` prints the report document (the content of
+``report.json``) to stdout and nothing else there; ``--quiet`` drops the progress and
+the table; ``--fail-on`` makes chosen verdicts set the exit status (:data:`EXIT_CODES`).
+
+``dsb-verify list`` names the claims; ``dsb-verify explain CLAIM`` prints what its check
+tests, its decision rule, controls and tolerances, read from the claim module itself
+(its docstring, ``STATEMENT``, ``TOLERANCES`` and public constants).
 
 ``dsb-verify effective MODEL [--checkpoint n | --all-checkpoints] [--format json|csv|npz]
 [--out FILE] [--figure PNG] [--units bernoulli|spin|V,H] [--compare-gaussian]``
 writes the exact effective couplings of every order of an RBM (``.npz`` or
 ``rbms`` HDF5 checkpoints); see :mod:`dsb_verifier.checks.cli.effective`.
 
-Exit codes: 0 when the run completed (whatever the verdicts), 2 for bad input
-(one line on stderr, no traceback), 1 for an internal error.
+Terminal output goes through :mod:`dsb_verifier.checks.cli.console`, so a stream that
+cannot encode ``≤`` or ``ᵀ`` gets ASCII spellings instead of a ``UnicodeEncodeError``.
+Exit codes: :data:`EXIT_CODES` (0 completed, 1 internal error, 2 bad input or usage,
+3 ``--fail-on`` matched, 130 interrupted), also printed by ``dsb-verify --help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dsb_verifier.checks.cli.console import emit, printable, silence_stdout
+from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_CODES", "FAIL_ON", "build_parser", "fail_on_matches", "main"]
+
+_EXIT_HELP = "exit codes:\n" + "\n".join(f"  {code:<3}  {text}" for code, text in EXIT_CODES.items())
+_EPILOG = (
+    "'dsb-verify run' checks the claims (quick profile by default), 'dsb-verify list'\n"
+    "names them, 'dsb-verify explain C5' says how one is checked; 'dsb-verify run --help'\n"
+    "lists the options of a command.\n\n" + _EXIT_HELP
+)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit code 2."""
+    """argparse with one-line errors, exit code 2, and output any stream can encode."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        emit(f"{self.prog}: error: {message}", sys.stderr)
         raise SystemExit(2)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            out = sys.stderr if file is None else file
+            out.write(printable(message, out))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,13 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dsb-verify",
         description=(
-            "Verify the claims of 'Distributional simplicity bias and effective convexity "
+            "Verify the claims of 'Distributional simplicity bias and effective convexity\n"
             "in Energy Based Models' (arXiv:2605.07844) by exact enumeration for small N."
         ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dsb-verify {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    run = sub.add_parser("run", help="run the claim checks and write a report")
+    run = sub.add_parser(
+        "run",
+        help="run the claim checks and write a report",
+        description="Run the claim checks; write report.json, report.md and figures to --out;\n"
+        "progress on stderr, the verdict table on stdout.",
+        epilog=_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--profile", default="quick", help="quick (default, ~1 min) or thorough (~15 min)")
     run.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C4 (default: all)")
     run.add_argument("--seed", type=int, default=0, help="seed of every generated case (default 0)")
@@ -78,6 +111,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="pseudo-count alpha added to every state's count (default 2^-N: one virtual sample, uniform)",
     )
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report document (what report.json holds) to stdout, and nothing else there; "
+        "the table goes to stderr",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress and no table (errors still on stderr)")
+    run.add_argument(
+        "--fail-on",
+        choices=tuple(FAIL_ON),
+        default="never",
+        help="exit 3 when a claim's verdict is 'fails' (fails), or anything but 'holds' (not-holds), "
+        "or a negative control was not caught (both); default never: exit 0 whatever the verdicts",
+    )
+    sub.add_parser(
+        "list",
+        help="list the claims with a one-line description",
+        description="The claims C1-C6, each with the title of its check.",
+    )
+    explain = sub.add_parser(
+        "explain",
+        help="what the check of one claim tests, its decision rule, controls and tolerances",
+        description="Print what the check of CLAIM tests, how it decides, its negative controls and its "
+        "tolerances, from the claim module itself (docs/theory.md gives the reading).",
+    )
+    explain.add_argument("claim", help="claim id, e.g. C5")
 
     eff = sub.add_parser(
         "effective",
@@ -123,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write(f"dsb-verify: error: {message}\n")
+    emit(f"dsb-verify: error: {message}", sys.stderr)
     return 2
 
 
@@ -155,7 +214,7 @@ def _prepare_out(out: Path) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dsb_verifier.checks.cli.report import verdict_table, write_report
+    from dsb_verifier.checks.cli.report import write_report
     from dsb_verifier.checks.profiles import get_profile
     from dsb_verifier.checks.runner import parse_claims, run_checks
 
@@ -176,47 +235,73 @@ def _run(args: argparse.Namespace) -> int:
     if reason:
         return _fail(reason)
 
+    quiet, as_json = args.quiet, args.json
+
     def progress(msg: str) -> None:
-        sys.stderr.write(msg + "\n")
-        sys.stderr.flush()
+        emit(msg, sys.stderr)
 
     from dsb_verifier.checks.executors import ExecutorPreflightError, WorkerMismatchError
     from threadpoolctl import threadpool_limits
 
-    pool = _local_pool(args.workers, claims, progress)
+    pool = _local_pool(args.workers, claims, (lambda _msg: None) if quiet else progress)
     try:
-        with (
-            pool as executor,
-            threadpool_limits(limits=1, user_api="blas"),
-        ):  # pyproject.toml: oversubscription
+        with threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
             report = run_checks(
                 profile,
                 args.seed,
                 claims,
                 out_dir=args.out,
-                progress=progress,
+                progress=None if quiet else progress,
                 target=target,
                 target_info=target_info,
-                executor=executor,
+                executor=pool,
             )
     except (WorkerMismatchError, ExecutorPreflightError) as exc:
+        _stop_pool(pool)
         return _fail(str(exc))
+    except BaseException:
+        _stop_pool(pool)  # Ctrl-C or an error: stop the workers now, not after their current flows
+        raise
+    if pool is not None:
+        pool.shutdown()
     json_path, md_path = write_report(report, args.out)
-    print(verdict_table(report))
-    user = report.provenance.get("user_target")
-    if user is not None:
-        print(
-            f"\nuser data {user['path']}: used by {', '.join(user['used_by']) or 'no claim'}; "
-            f"generated targets only: {', '.join(user['generated_only']) or 'none'}"
-        )
-    print(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)")
+    doc = report.to_json()
+    hits = fail_on_matches(doc, args.fail_on)
+    try:
+        _show(report, doc, json_path, md_path, as_json=as_json, quiet=quiet)
+    except BrokenPipeError:  # stdout's reader left (e.g. `| head`): the exit status still counts
+        silence_stdout()
+    if hits:
+        emit(f"dsb-verify: --fail-on {args.fail_on}: {'; '.join(hits)} (exit 3)", sys.stderr)
+        return 3
     return 0
 
 
-def _local_pool(workers: int, claims: Sequence[str], say: Callable[[str], None]) -> Any:
-    """The ``--workers`` pool, capped at the number of tasks and of cores (said once); None-context if 1."""
-    from contextlib import nullcontext
+def _show(
+    report: Any, doc: dict[str, Any], json_path: Path, md_path: Path, *, as_json: bool, quiet: bool
+) -> None:
+    """The terminal output of ``run``: the document (``--json``), the table and where the files went."""
+    from dsb_verifier.checks.cli.report import verdict_table
 
+    table = sys.stderr if as_json else sys.stdout  # with --json, stdout holds the document only
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    if quiet:
+        return
+    emit(verdict_table(report), table)
+    user = report.provenance.get("user_target")
+    if user is not None:
+        emit(
+            f"\nuser data {user['path']}: used by {', '.join(user['used_by']) or 'no claim'}; "
+            f"generated targets only: {', '.join(user['generated_only']) or 'none'}",
+            table,
+        )
+    emit(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)", table)
+
+
+def _local_pool(workers: int, claims: Sequence[str], say: Callable[[str], None]) -> Any:
+    """The ``--workers`` pool, capped at the number of tasks and of cores (said once); None if 1."""
     from dsb_verifier.checks.executors import available_cores, capped_workers
     from dsb_verifier.checks.runner import process_executor, task_bound
 
@@ -225,7 +310,16 @@ def _local_pool(workers: int, claims: Sequence[str], say: Callable[[str], None])
     if size < workers:
         tasks = "" if n_tasks is None else f"{n_tasks} task(s), "
         say(f"--workers {workers} capped at {size} ({tasks}{available_cores()} core(s))")
-    return process_executor(size, n_tasks) if size > 1 else nullcontext(None)
+    return process_executor(size, n_tasks) if size > 1 else None
+
+
+def _stop_pool(pool: Any) -> None:
+    """Stop a local pool at once: cancel queued tasks and terminate the running workers."""
+    if pool is None:
+        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
 
 
 def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
@@ -278,16 +372,43 @@ def _effective(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "effective":
-        return _effective(args)
-    parser.print_help(sys.stdout)
+def _list(args: argparse.Namespace) -> int:
+    from dsb_verifier.checks.cli.claims_info import claim_list
+
+    emit(claim_list())
     return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from dsb_verifier.checks.cli.claims_info import explain
+
+    try:
+        text = explain(args.claim)
+    except ValueError as exc:
+        return _fail(str(exc))
+    emit(text.rstrip("\n"))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code (:data:`EXIT_CODES`).
+
+    Ctrl-C anywhere in a command gives one line on stderr and exit code 130.
+    """
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        commands = {"run": _run, "effective": _effective, "list": _list, "explain": _explain}
+        if args.command is None:  # a bare dsb-verify is a usage error: say what there is to do
+            parser.print_help(sys.stderr)
+            return 2
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        emit("dsb-verify: interrupted", sys.stderr)
+        return 130
+    except BrokenPipeError:  # `dsb-verify list | head -1`: the reader had enough
+        silence_stdout()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover, no mutate block

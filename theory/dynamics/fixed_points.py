@@ -1,7 +1,7 @@
 r"""Stationary points of the likelihood: polishing, classification, constructions (Claims C3, C6).
 
 A parameter vector :math:`\theta^*` is *stationary* when :math:`\nabla_\theta L = A^\top r = 0`
-(shared/THEORY.md §4–5). It is
+(docs/theory.md §4–5). It is
 
 * **data-consistent** when the moment residual vanishes, :math:`r = 0`
   (equivalently :math:`p_{\theta^*} = q`, :math:`KL(q\|p_{\theta^*}) = 0`);

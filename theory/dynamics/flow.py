@@ -1,7 +1,7 @@
 r"""Gradient flow and discrete gradient ascent of the likelihood (Claims C3–C5).
 
 Training is gradient ascent of the average log-likelihood ``L`` in the model
-parameters; its continuous-time limit is the gradient flow (shared/THEORY.md §4)
+parameters; its continuous-time limit is the gradient flow (docs/theory.md §4)
 
 .. math::
 
@@ -520,7 +520,7 @@ def gradient_ascent(
 
     The explicit Euler discretisation of the flow of :func:`integrate_flow`,
     recorded at times :math:`t = n\eta` so the two compare directly; its error at
-    a fixed time is :math:`O(\eta)` (shared/THEORY.md §6, discrete-time extension).
+    a fixed time is :math:`O(\eta)` (docs/theory.md §6, discrete-time extension).
 
     Parameters
     ----------

@@ -1,13 +1,13 @@
 r"""Order-by-order learning times and the tangent-kernel mechanism (Claim C5).
 
-Claim C5 (shared/THEORY.md §5): under gradient flow from small initialisation,
+Claim C5 (docs/theory.md §5): under gradient flow from small initialisation,
 lower-order interactions are learned before higher-order ones — the order-``k``
 part of the residual (or of the coupling error) settles at a time :math:`t_k`
 that grows with ``k`` — and the mechanism is that, near small parameters, the
 order-``k`` diagonal block of the tangent kernel :math:`K = A A^\top` is
 suppressed by a power of the parameter scale that grows with ``k``.
 
-What "learned" means is an open reading (shared/THEORY.md §6). This module
+What "learned" means is an open reading (docs/theory.md §6). This module
 implements the three readings as order-resolved curves :math:`v_k(t)`,
 ``k = 1..N``, computed from a :class:`~dsb_verifier.theory.dynamics.flow.Trajectory` and its target ``q``:
 
@@ -138,7 +138,7 @@ __all__ = [
     "trajectory_settle_times",
 ]
 
-#: The open readings of "learned" (shared/THEORY.md §6): moment residual, coupling
+#: The open readings of "learned" (docs/theory.md §6): moment residual, coupling
 #: error, connected-information gap.
 READINGS: tuple[str, ...] = ("a", "b", "c")
 

@@ -1,7 +1,7 @@
 r"""Tangent kernel in Fourier coordinates and its order-block norms (Claim C5).
 
 Under the gradient flow :math:`\dot\theta = A^\top r` the effective couplings
-move by :math:`\dot J = K r` with (shared/THEORY.md §4)
+move by :math:`\dot J = K r` with (docs/theory.md §4)
 
 .. math:: K(\theta) = A(\theta) A(\theta)^\top, \qquad \text{shape } (2^N - 1) \times (2^N - 1),
 

@@ -1,6 +1,6 @@
 r"""Stability around data-consistent points: Hessian spectrum, ``ker A`` and invariance slopes (Claim C4).
 
-At a data-consistent point :math:`\theta^*` (:math:`p_{\theta^*} = q`, shared/THEORY.md §5, C4)
+At a data-consistent point :math:`\theta^*` (:math:`p_{\theta^*} = q`, docs/theory.md §5, C4)
 the residual term of the Hessian (:mod:`dsb_verifier.theory.likelihood`) vanishes and
 
 .. math::

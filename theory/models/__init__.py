@@ -1,4 +1,4 @@
-"""Parameterised energy-based models with exact marginalisation (shared/THEORY.md §3)."""
+"""Parameterised energy-based models with exact marginalisation (docs/theory.md §3)."""
 
 from dsb_verifier.theory.models.base import DirectModel, EnergyModel, TruncatedIsing
 from dsb_verifier.theory.models.mlp import TanhNetwork

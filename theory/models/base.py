@@ -2,7 +2,7 @@ r"""One interface for parameterised energy-based models over N visible spins.
 
 A model maps parameters :math:`\theta \in \mathbb{R}^P` to a negative energy
 :math:`u_\theta(s)` over all ``2^N`` visible states, hidden units marginalised
-exactly (shared/THEORY.md §3). Everything the theory needs follows from ``u``
+exactly (docs/theory.md §3). Everything the theory needs follows from ``u``
 and its derivatives:
 
 * effective couplings :math:`J(\theta)_S = 2^{-N}\sum_s \chi_S(s)\, u_\theta(s)`
@@ -43,7 +43,7 @@ __all__ = ["DirectModel", "EnergyModel", "TruncatedIsing"]
 
 
 class EnergyModel(ABC):
-    """Abstract parameterised EBM over ``n_visible`` spins (shared/THEORY.md §3).
+    """Abstract parameterised EBM over ``n_visible`` spins (docs/theory.md §3).
 
     Subclasses define :attr:`layout` and the three analytic kernels
     :meth:`_neg_energy`, :meth:`_grad_neg_energy` and :meth:`_weighted_hessian`;
@@ -175,7 +175,7 @@ class EnergyModel(ABC):
         r""":math:`\sum_s w(s)\, \nabla_\theta u_\theta(s)`, shape ``(P,)``.
 
         With ``w = q - p_theta`` this is the likelihood gradient :math:`A^\top r`
-        (shared/THEORY.md §4), computed without the ``(P, 2^N)`` array where the
+        (docs/theory.md §4), computed without the ``(P, 2^N)`` array where the
         family allows.
         """
         th = self.check_theta(theta)
@@ -206,7 +206,7 @@ class EnergyModel(ABC):
         r"""Jacobian :math:`A = \partial J/\partial\theta`, shape ``(..., 2^N - 1, P)``.
 
         Row ``i`` is subset ``S = i + 1``; computed as the Walsh transform of
-        ``du/dtheta`` over the state axis (shared/THEORY.md §3).
+        ``du/dtheta`` over the state axis (docs/theory.md §3).
         """
         G = self.grad_neg_energy(theta)
         A = wht(G) / 2.0**self.n_visible

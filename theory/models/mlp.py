@@ -1,4 +1,4 @@
-r"""Feed-forward tanh energy networks: a generic neural energy (shared/THEORY.md §3, family 4).
+r"""Feed-forward tanh energy networks: a generic neural energy (docs/theory.md §3, family 4).
 
 One hidden layer (family ``"tanh-1"``) and two hidden layers (``"tanh-2"``):
 

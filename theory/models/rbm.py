@@ -1,7 +1,7 @@
 r"""Restricted Boltzmann machines with the hidden layer marginalised exactly.
 
 An RBM with ``N`` visible spins and ``M`` hidden units has, after summing over
-the hidden configurations (shared/THEORY.md §3, family 3; Decelle, Furtlehner,
+the hidden configurations (docs/theory.md §3, family 3; Decelle, Furtlehner,
 Navas Gómez, Seoane, SciPost Phys. 16, 095 (2024)),
 
 .. math::
@@ -290,7 +290,7 @@ def rbm_teacher(
 ) -> tuple[RBM, NDArray[np.float64], NDArray[np.float64]]:
     r"""A teacher RBM and its visible marginal, a target the same family can fit exactly.
 
-    Teacher–student targets test "sufficient expressivity" (shared/THEORY.md §3):
+    Teacher–student targets test "sufficient expressivity" (docs/theory.md §3):
     a student :class:`RBM` of the same size has a data-consistent point (Claim C3).
 
     Parameters

@@ -13,7 +13,7 @@ For a spin-visible RBM (:class:`theory.RBM`; Bernoulli files are converted
 exactly by :mod:`dsb_verifier.theory.rbm.io`),
 :math:`u(s) = a\cdot s + \sum_\mu f(h_\mu(s))`, :math:`h_\mu = c_\mu + \sum_i W_{i\mu} s_i`,
 the effective couplings are :math:`J_S = 2^{-N}\sum_s \chi_S(s)\, u(s)`
-(shared/THEORY.md §3). Split :math:`s = (s_S, s_R)`, :math:`R` the complement
+(docs/theory.md §3). Split :math:`s = (s_S, s_R)`, :math:`R` the complement
 of :math:`S`, :math:`|S| = k \ge 1`. The uniform average over :math:`s`
 factorises, :math:`2^{-N}\sum_s = 2^{-k}\sum_{s_S}\, \mathbb{E}_{s_R}`, and
 :math:`\chi_S` depends on :math:`s_S` only, so

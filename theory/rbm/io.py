@@ -12,7 +12,7 @@ default of RBM codes), or Ising, :math:`\{-1, +1\}` (``"spin"``). This module
 holds only the mathematics of that conversion; reading files is
 :mod:`dsb_verifier.checks.cli.io`.
 
-Derivation (exact; shared/THEORY.md §1, §3)
+Derivation (exact; docs/theory.md §1, §3)
 -------------------------------------------
 Marginalising the hidden units of :math:`p(v, h) \propto e^{-E(v, h)}` gives
 :math:`p(v) \propto e^{u(v)}` with
@@ -78,7 +78,7 @@ def _affine_bits_of_spins() -> tuple[float, float]:
 
     Derived from :func:`theory.bits_from_spins` (the inverse of
     :func:`theory.spins_from_bits`) rather than written down again, so the
-    conversion follows THEORY.md §1 by construction.
+    conversion follows docs/theory.md §1 by construction.
     """
     x_minus, x_plus = (float(v) for v in bits_from_spins(np.array([-1, 1])))
     return (x_plus + x_minus) / 2.0, (x_plus - x_minus) / 2.0

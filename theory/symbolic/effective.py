@@ -2,7 +2,7 @@ r"""The symbolic twin of the effective model: exact sympy expressions for N <= 4
 
 Every quantity of :mod:`dsb_verifier.theory.effective` is rebuilt here as a sympy expression
 in the coupling symbols, with the conventions of :mod:`dsb_verifier.theory.walsh`
-(shared/THEORY.md §1): state ``b`` has spins :math:`s_i = (-1)^{\text{bit } i
+(docs/theory.md §1): state ``b`` has spins :math:`s_i = (-1)^{\text{bit } i
 \text{ of } b}`, a subset ``S`` is a bitmask and ``H[S, b] = chi_S(b)``. The twin
 is the second route of Claim C1 ("symbolic (sympy) and vectorised numeric results
 agree"): tests compare it exactly with itself (round trips, two derivations of the

@@ -3,7 +3,7 @@ r"""Symbolic derivations for small RBMs: closed-form couplings, Jacobian, flow a
 The sympy twin of :class:`dsb_verifier.theory.models.RBM` for ``N <= 3`` visible spins
 (``N = 4`` for the closed forms of ``u``, ``J``, ``log Z`` and ``A``) and
 ``M in {1, 2}`` hidden units, with the conventions
-of :mod:`dsb_verifier.theory.walsh` (shared/THEORY.md §1): state ``b`` has spins
+of :mod:`dsb_verifier.theory.walsh` (docs/theory.md §1): state ``b`` has spins
 :math:`s_i = (-1)^{\text{bit } i \text{ of } b}`, subset ``S`` is a bitmask,
 :math:`\chi_S(b) = \prod_{i \in S} s_i`. It is the symbolic route of Claim C1
 for a neural family and the exact form of the flow and Hessian of Claims
@@ -46,7 +46,7 @@ Here :math:`\log Z` is returned separately (:func:`rbm_log_partition`) as
 :math:`w_b = e^{u_b} = e^{a\cdot s}\prod_\mu 2\cosh h_\mu` (spin) or
 :math:`e^{a\cdot s}\prod_\mu (1 + e^{h_\mu})` (bit) and :math:`\bar u = 2^{-N}\sum_b u_b`.
 
-Flow and Hessian (shared/THEORY.md §2–4)
+Flow and Hessian (docs/theory.md §2–4)
 ----------------------------------------
 For a target with moments :math:`m_S` (symbols ``m_0, m_1, m_01, ...``, named
 like :func:`dsb_verifier.theory.symbolic.effective.coupling_symbols` after the variables in ``S``; so
@@ -378,7 +378,7 @@ def rbm_jacobian(N: int, M: int, hidden: str) -> sp.Matrix:
     r"""Jacobian :math:`A = \partial J/\partial\theta` in closed form (Claims C1, C3).
 
     ``A`` is the Walsh transform of :math:`\partial u/\partial\theta` over the
-    states (shared/THEORY.md §3), differentiated by ``sympy.diff``; entries are
+    states (docs/theory.md §3), differentiated by ``sympy.diff``; entries are
     sums of :math:`\tanh` terms, e.g.
     :math:`A_{S, W_{i\mu}} = [S = \{i\}]\beta + 2^{-N}\gamma\sum_b \chi_S(b) s_i(b) \tanh(\gamma h_\mu(b))`
     with :math:`(\beta, \gamma)` as in the module docstring.
@@ -423,7 +423,7 @@ class RBMDerivation:
     L
         :math:`L = \bar u + \sum_{S\ne0} m_S J_S - \log\sum_b w_b` (an expression).
     grad
-        :math:`\dot\theta = \nabla_\theta L = A^\top r`, ``(P, 1)`` (shared/THEORY.md §4).
+        :math:`\dot\theta = \nabla_\theta L = A^\top r`, ``(P, 1)`` (docs/theory.md §4).
     J_dot
         :math:`\dot J = A A^\top r`, ``(2^N - 1, 1)``.
     hessian
@@ -719,7 +719,7 @@ class RBMTwin:
         return out.reshape(self.n_params, self.n_params)
 
     def coupling_flow(self, theta: ArrayLike, q: ArrayLike) -> NDArray[np.float64]:
-        r""":math:`\dot J = A A^\top r`, shape ``(2^N - 1,)``, as ``A @ grad`` (shared/THEORY.md §4)."""
+        r""":math:`\dot J = A A^\top r`, shape ``(2^N - 1,)``, as ``A @ grad`` (docs/theory.md §4)."""
         return self.jacobian(theta) @ self.grad_loglik(theta, q)
 
 

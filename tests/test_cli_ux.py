@@ -1,0 +1,448 @@
+"""dsb-verify as users of research tools expect it: --json, --quiet, --fail-on and the exit codes,
+list / explain, a bare command, Ctrl-C, streams that cannot encode the table, progress within claims."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import types
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.claims.progress import Tally
+from dsb_verifier.checks.cli import main as cli
+from dsb_verifier.checks.cli.claims_info import claim_list, claim_title, explain, plain
+from dsb_verifier.checks.cli.console import printable
+from dsb_verifier.checks.verdict import (
+    CLAIM_IDS,
+    ClaimReport,
+    ControlResult,
+    Counterexample,
+    Status,
+    Verdict,
+)
+
+
+# ---- a claim module under the test's control ----------------------------------------------------
+def _verdict(status: Status) -> Verdict:
+    ce = () if status in (Status.HOLDS, Status.INCONCLUSIVE) else (Counterexample("made up", {"i": 0}, 1.0),)
+    return Verdict("C1", "a statement", status, {}, {"headline": "made up ≤ 1"}, {"tol": 1.0}, ce)
+
+
+def _fake_claim(monkeypatch, status: Status, *, control: Status = Status.FAILS, calls=None):
+    """C1 replaced by a module whose run reports ``status`` (progress over 3 cases, or a hook)."""
+    mod = types.ModuleType("dsbv_test_fake_c1")
+
+    def run(profile, seed, *, progress=None):
+        for i in range(3):
+            if progress is not None:
+                progress(i + 1, 3)
+        if calls is not None:
+            calls.append(progress)
+        ctl = ControlResult("C1", "made-up-control", "a control", _verdict(control))
+        return ClaimReport(_verdict(status), (ctl,), 0.0)
+
+    mod.run = run
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setitem(runner.CLAIM_MODULES, "C1", mod.__name__)
+
+
+# ---- a bare command, help and exit codes --------------------------------------------------------
+def test_bare_command_prints_help_on_stderr_and_exits_2(cli_main):
+    rc, out, err = cli_main()
+    assert (rc, out) == (2, "")
+    assert err.startswith("usage: dsb-verify")
+    assert "run the claim checks and write a report" in err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_help_documents_every_exit_code(cli_main, argv):
+    rc, out, err = cli_main(*argv)
+    assert (rc, err) == (0, "")
+    for code, text in cli.EXIT_CODES.items():
+        assert f"  {code:<3}  {text}" in out
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 130}
+
+
+# ---- list and explain ---------------------------------------------------------------------------
+def test_list_names_every_claim_by_its_module_title(cli_main):
+    rc, out, err = cli_main("list")
+    assert (rc, err) == (0, "")
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == list(CLAIM_IDS)
+    for cid, line in zip(CLAIM_IDS, lines, strict=True):
+        title = claim_title(cid)
+        assert line == f"{cid}  {title}" and title and not title.startswith("Claim")
+    assert out == claim_list() + "\n"
+
+
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_explain_prints_the_modules_own_statement_rule_and_tolerances(cli_main, cid):
+    import importlib
+
+    mod = importlib.import_module(runner.CLAIM_MODULES[cid])
+    rc, out, err = cli_main("explain", cid.lower())
+    assert (rc, err) == (0, "")
+    assert out.startswith(f"{cid}: {claim_title(cid)}\n(module {mod.__name__})\n")
+    assert plain(mod.STATEMENT) in out
+    for key in mod.TOLERANCES:
+        assert f"  {key} " in out
+    body = plain(mod.__doc__.strip().split("\n", 1)[1].strip())
+    assert body.splitlines()[0] in out  # the docstring is the text, not a copy of it
+    assert ":func:`" not in out and "``" not in out and "\\top" not in out
+
+
+def test_explain_refuses_an_unknown_claim_in_one_line(cli_main):
+    rc, out, err = cli_main("explain", "C9")
+    assert (rc, out) == (2, "")
+    assert err == "dsb-verify: error: unknown claim 'C9'; expected one of C1, C2, C3, C4, C5, C6\n"
+
+
+def test_explain_shows_exported_constants_and_plain_maths():
+    text = explain("C4")
+    assert "  FIT_POINTS = 5\n" in text and "EPS_GRID = [1e-08," in text
+    assert plain(r"``x`` :func:`~a.b` :math:`A^\top r \le \varepsilon`") == "x a.b A^T r <= eps"
+    assert plain(r"\left \leq \lefty") == r"\left <= \lefty"  # whole macro names only
+
+
+# ---- --json, --quiet ----------------------------------------------------------------------------
+def test_json_puts_the_report_document_alone_on_stdout(cli_main, tmp_path):
+    rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"), "--json")
+    assert rc == 0, err
+    assert json.loads(out) == json.loads((tmp_path / "r" / "report.json").read_text())
+    assert out == (tmp_path / "r" / "report.json").read_text()
+    assert "[1/1] C1: running" in err and "C1     holds" in err and "wrote " in err  # table on stderr
+    assert "C1: 59/59 cases in " in err  # progress within the claim, its last line
+
+
+def test_quiet_writes_nothing_to_the_terminal(cli_main, tmp_path):
+    rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"), "--quiet")
+    assert (rc, out, err) == (0, "", "")
+    assert (tmp_path / "r" / "report.json").is_file()
+
+
+def test_json_and_quiet_give_the_document_and_nothing_else(cli_main, tmp_path):
+    rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"), "--json", "--quiet")
+    assert (rc, err) == (0, "")
+    assert json.loads(out)["claims"][0]["id"] == "C1"
+
+
+# ---- --fail-on ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "control", "fail_on", "rc"),
+    [
+        (Status.HOLDS, Status.FAILS, "never", 0),
+        (Status.HOLDS, Status.FAILS, "fails", 0),
+        (Status.HOLDS, Status.FAILS, "not-holds", 0),
+        (Status.FAILS, Status.FAILS, "never", 0),
+        (Status.FAILS, Status.FAILS, "fails", 3),
+        (Status.FAILS, Status.FAILS, "not-holds", 3),
+        (Status.HOLDS_UNDER_CONDITIONS, Status.FAILS, "fails", 0),
+        (Status.HOLDS_UNDER_CONDITIONS, Status.FAILS, "not-holds", 3),
+        (Status.INCONCLUSIVE, Status.FAILS, "fails", 0),
+        (Status.INCONCLUSIVE, Status.FAILS, "not-holds", 3),
+        (Status.HOLDS, Status.HOLDS, "never", 0),  # a control not caught: a defective check
+        (Status.HOLDS, Status.HOLDS, "fails", 3),
+        (Status.HOLDS, Status.HOLDS, "not-holds", 3),
+    ],
+)
+def test_fail_on_sets_exit_3_exactly_for_the_chosen_verdicts(
+    cli_main, monkeypatch, tmp_path, status, control, fail_on, rc
+):
+    _fake_claim(monkeypatch, status, control=control)
+    got, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path), "--fail-on", fail_on, "--quiet")
+    assert (got, out) == (rc, "")
+    if rc == 3:
+        hits = cli.fail_on_matches(json.loads((tmp_path / "report.json").read_text()), fail_on)
+        assert hits and err == f"dsb-verify: --fail-on {fail_on}: {'; '.join(hits)} (exit 3)\n"
+    else:
+        assert err == ""
+
+
+def test_fail_on_matches_names_claims_and_uncaught_controls():
+    doc = {
+        "claims": [{"id": "C1", "status": "holds"}, {"id": "C5", "status": "holds-under-conditions"}],
+        "controls": [
+            {"claim": "C2", "name": "x", "caught": False},
+            {"claim": "C1", "name": "y", "caught": True},
+        ],
+    }
+    assert cli.fail_on_matches(doc, "never") == []
+    assert cli.fail_on_matches(doc, "fails") == ["C2 control x not caught"]
+    assert cli.fail_on_matches(doc, "not-holds") == ["C5 holds-under-conditions", "C2 control x not caught"]
+    with pytest.raises(ValueError, match="fail_on must be one of never, fails, not-holds, got 'some'"):
+        cli.fail_on_matches(doc, "some")
+
+
+def test_fail_on_refuses_other_values(cli_main):
+    rc, out, err = cli_main("run", "--fail-on", "holds")
+    assert (rc, out) == (2, "")
+    assert "argument --fail-on: invalid choice: 'holds'" in err and err.count("\n") == 1
+
+
+# ---- Ctrl-C -------------------------------------------------------------------------------------
+def test_interrupt_is_one_line_and_exit_130(cli_main, monkeypatch, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_checks", interrupted)
+    rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"))
+    assert (rc, out, err) == (130, "", "dsb-verify: interrupted\n")
+
+
+@pytest.mark.subprocess
+def test_sigint_during_a_real_run_exits_130_with_one_line(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dsb_verifier.checks.cli",
+            "run",
+            "--profile",
+            "quick",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    first = proc.stderr.readline()  # the run has started (imports done): "[1/6] C1: running ..."
+    assert first.startswith("[1/6] C1: running"), first
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, rest
+    lines = rest.splitlines()
+    assert "Traceback" not in rest
+    assert lines[-1] == "dsb-verify: interrupted"
+    assert all(line.startswith(("[", "C")) for line in lines[:-1])  # only progress before it
+    assert out == ""
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(
+    shutil.which("pgrep") is None or not os.path.isdir("/proc"), reason="needs pgrep and /proc"
+)
+def test_ctrl_c_at_a_terminal_stops_the_worker_pool_too(tmp_path):
+    # A terminal sends SIGINT to the whole process group: parent and --workers processes.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dsb_verifier.checks.cli",
+            "run",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    first = proc.stderr.readline()
+    assert first.startswith("[1/6] C1: submitted whole to the executor"), first
+    time.sleep(2.0)
+    workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)  # a guard against a hang, not a timing
+    assert proc.returncode == 130, rest
+    assert "Traceback" not in rest and rest.splitlines()[-1] == "dsb-verify: interrupted"
+    time.sleep(1.0)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}")]
+
+
+def test_pool_workers_leave_ctrl_c_to_the_parent():
+    with ProcessPoolExecutor(1, initializer=runner._init_worker) as pool:
+        assert pool.submit(signal.getsignal, signal.SIGINT).result(timeout=60) == signal.SIG_IGN
+
+
+# ---- streams that cannot encode the table -------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_table_and_progress_survive_a_narrow_stream(monkeypatch, tmp_path, encoding):
+    out_buf, err_buf = io.BytesIO(), io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out_buf, encoding=encoding, errors="strict"))
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(err_buf, encoding=encoding, errors="strict"))
+    rc = cli.main(["run", "--claims", "C4", "--out", str(tmp_path / "r")])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    out = out_buf.getvalue().decode(encoding)
+    assert rc == 0
+    assert "|H+A^TFA|/|H| <= " in out and "C4     holds" in out
+    assert "[1/1] C4: holds" in err_buf.getvalue().decode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text", "shown"),
+    [
+        ("utf-8", "≤ ᵀ σ ±", "≤ ᵀ σ ±"),
+        ("ascii", "|H+AᵀFA| ≤ 3e-16, σ ± ε", "|H+A^TFA| <= 3e-16, sigma +/- eps"),
+        ("latin-1", "± é ≤ 漢", "± é <= \\u6f22"),  # latin-1 keeps what it has
+        ("ascii", "file \udcff.npy", "file \\udcff.npy"),  # a non-UTF-8 file name
+        ("utf-8", "file \udcff.npy", "file \\udcff.npy"),
+    ],
+)
+def test_printable_keeps_what_a_stream_can_encode(encoding, text, shown):
+    stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    assert printable(text, stream) == shown
+    stream.write(shown)  # and the stream accepts it
+
+
+@pytest.mark.subprocess
+def test_explain_under_an_ascii_locale():
+    proc = subprocess.run(
+        [sys.executable, "-m", "dsb_verifier.checks.cli", "explain", "C4"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "Traceback" not in proc.stderr
+        and "* teacher-student: a random teacher of each family is its own data-consistent point --"
+        in proc.stdout
+    )
+
+
+# ---- progress within a claim --------------------------------------------------------------------
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_case_progress_throttles_and_estimates():
+    lines: list[str] = []
+    clock = _Clock()
+    p = runner.CaseProgress("C5", lines.append, "flows", interval=2.0, clock=clock)
+    clock.t = 101.0
+    p(1, 48)  # too soon after the start
+    clock.t = 103.0
+    p(12, 48)  # 3 s for 12 flows: 9 s for the 36 left
+    clock.t = 104.0
+    p(13, 48)  # too soon after the last line
+    clock.t = 105.0
+    p(20, 48)
+    clock.t = 105.5
+    p(48, 48)
+    p(48, 48)  # the end is said once
+    assert lines == ["C5: 12/48 flows, ETA 9 s", "C5: 20/48 flows, ETA 7 s", "C5: 48/48 flows in 5.5 s"]
+
+
+def test_case_progress_with_nothing_done_has_no_eta():
+    lines: list[str] = []
+    clock = _Clock()
+    p = runner.CaseProgress("C3", lines.append, clock=clock)
+    clock.t = 102.0
+    p(0, 5)
+    assert lines == ["C3: 0/5 cases, ETA unknown"]
+
+
+@pytest.mark.parametrize(
+    ("done", "total", "message"),
+    [
+        (1, 0, "progress total must be an integer >= 1, got 0"),
+        (1, True, "progress total must be an integer >= 1, got True"),
+        (-1, 3, r"progress done must be an integer in \[0, 3\], got -1"),
+        (4, 3, r"progress done must be an integer in \[0, 3\], got 4"),
+        (1.0, 3, r"progress done must be an integer in \[0, 3\], got 1.0"),
+    ],
+)
+def test_case_progress_refuses_impossible_counts(done, total, message):
+    with pytest.raises(ValueError, match=message):
+        runner.CaseProgress("C1", print)(done, total)
+
+
+def test_case_progress_refuses_a_negative_interval():
+    with pytest.raises(ValueError, match="interval must be a non-negative number of seconds, got -1"):
+        runner.CaseProgress("C1", print, interval=-1)
+
+
+def test_tally_counts_to_its_total_and_no_further():
+    seen: list[tuple[int, int]] = []
+    t = Tally(3, lambda d, n: seen.append((d, n)))
+    t.step()
+    t.finish()
+    t.finish()
+    assert seen == [(1, 3), (3, 3)]
+    with pytest.raises(ValueError, match=r"step of 1 passes the total: 3 \+ 1 > 3"):
+        t.step()
+    with pytest.raises(ValueError, match="total must be an integer >= 1, got 0"):
+        Tally(0, None)
+    Tally(2, None).step(2)  # without a callback: counts only
+
+
+def test_runner_passes_progress_only_when_asked_for_lines(monkeypatch):
+    from dsb_verifier.checks.profiles import get_profile
+
+    calls: list = []
+    _fake_claim(monkeypatch, Status.HOLDS, calls=calls)
+    lines: list[str] = []
+    runner.run_checks(get_profile("quick"), 0, ["C1"], progress=lines.append)
+    runner.run_checks(get_profile("quick"), 0, ["C1"])
+    assert isinstance(calls[0], runner.CaseProgress) and calls[1] is None
+    assert "C1: 3/3 cases in " in lines[1]
+
+
+@pytest.mark.parametrize("claim", ["C1", "C2", "C3"])
+def test_claims_report_every_case_up_to_their_total(monkeypatch, claim):
+    """C1-C3 call progress(done, total) with done rising by one to total, total fixed."""
+    import importlib
+
+    from dsb_verifier.checks.profiles import get_profile
+
+    seen: list[tuple[int, int]] = []
+    importlib.import_module(runner.CLAIM_MODULES[claim]).run(
+        get_profile("quick"), 0, progress=lambda d, n: seen.append((d, n))
+    )
+    total = seen[0][1]
+    assert seen == [(d, total) for d in range(1, total + 1)]
+
+
+# ---- a reader that leaves early (``| head``) ----------------------------------------------------
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_keeps_the_exit_status_and_prints_no_traceback(monkeypatch, tmp_path, capsys):
+    _fake_claim(monkeypatch, Status.FAILS)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    rc = cli.main(["run", "--claims", "C1", "--out", str(tmp_path), "--json", "--fail-on", "fails"])
+    assert rc == 3  # --fail-on still decides
+    assert (tmp_path / "report.json").is_file()
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(["list"]) == 0
+
+
+@pytest.mark.subprocess
+def test_an_internal_error_exits_1_with_its_traceback(tmp_path):
+    # A bug must not pass for a verdict or a bad input: Python's own exit status 1 and the traceback.
+    code = (
+        "import sys\n"
+        "from dsb_verifier.checks import runner\n"
+        "def broken(*a, **k):\n"
+        "    raise RuntimeError('a bug in a check')\n"
+        "runner.run_checks = broken\n"
+        "from dsb_verifier.checks.cli.main import main\n"
+        f"sys.exit(main(['run', '--claims', 'C1', '--out', {str(tmp_path / 'r')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and proc.stderr.rstrip().endswith("RuntimeError: a bug in a check")
