@@ -168,7 +168,11 @@ def flow_plan(profile: Profile, seed: int, user: NDArray[np.float64] | None = No
     user_N = {int(user.size).bit_length() - 1} if user is not None and _user_ok(user) else set()
     Ns = sorted(set(plan_Ns(profile)) | user_N)
     for N in Ns:
-        tgs = targets(profile, seed, N, user if _user_ok(user) else None)
+        if N in plan_Ns(profile):
+            tgs = targets(profile, seed, N, user if _user_ok(user) else None)
+        else:  # a user target at an N the sweep does not cover: the E1 models on it alone
+            assert user is not None
+            tgs = [Target("user-data", N, np.asarray(user, dtype=np.float64))]
         if N in plan_Ns(profile):
             for tg in tgs:
                 if tg.key.startswith("rbm-teacher"):
