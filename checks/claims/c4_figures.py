@@ -44,7 +44,7 @@ def figures(report: ClaimReport, fig_dir: Path) -> list[str]:  # pragma: no muta
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
         for ax, q, name in (
             (axes[0], "dJ", r"$|J(\theta^*+\varepsilon v)-J^*|$"),
-            (axes[1], "kl", r"KL$(q\|p)$"),
+            (axes[1], "kl", r"$\frac{1}{2}\mathrm{Var}_q(\Delta u)$ (cancellation-free KL; grey: direct KL)"),
         ):
             for kind, color in (("neutral", "C0"), ("stable", "C3")):
                 c = curves[kind]
@@ -69,6 +69,9 @@ def figures(report: ClaimReport, fig_dir: Path) -> list[str]:  # pragma: no muta
                         label=f"{kind}: beyond the {FIT_POINTS}-point fit window",
                     )
                 ax.axhline(floor, color=color, ls=":", lw=0.8, label=f"{kind}: rounding floor")
+                if q == "kl" and "kl_direct" in c:  # the second route, as measured (base value included)
+                    direct = np.asarray(c["kl_direct"])
+                    ax.loglog(eps[direct > 0], direct[direct > 0], "-", color="0.6", lw=0.8, zorder=0)
             ax.set_xlabel(r"$\varepsilon$")
             ax.set_ylabel(name)
             ax.legend(fontsize=6.5, loc="lower right")
