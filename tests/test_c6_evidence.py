@@ -100,7 +100,7 @@ def test_plan_sizes_and_populations_follow_the_profile():
     ]  # fmt: skip
     user = T.dirichlet_target(4, np.random.default_rng(0))
     assert targets(get_profile("quick"), 0, 4, user)[-1].key == "user-data"
-    assert [t.key for t in targets(get_profile("thorough"), 0, 5)].count("planted-3#2") == 1
+    assert [t.key for t in targets(get_profile("thorough"), 0, 5)].count("planted-3#1") == 1
 
 
 # ---- hand-built classified points ---------------------------------------------------------------

@@ -7,9 +7,9 @@ three-/four-body couplings, comparable structure at every order up to 3 or 4),
 ``three-body`` (the pure three-body :func:`theory.k_body_target`, no structure at orders 1–2),
 ``tanh-teacher#i`` (one-layer tanh teachers of width 2, for ``E2``), and ``user-data`` (the
 empirical distribution of ``dsb-verify run --data``, when ``N <=`` :data:`MAX_N_USER`).
-``i < n_targets = max(2, n_cases // 20)`` per population (2 quick, 3 thorough).
+``i < 2`` per population.
 
-Flows (``n_inits`` starts per (model, target) at the profile's scales within ``[0.1, 1]``,
+Flows (``min(n_inits, 4)`` starts per (model, target) at the profile's scales within ``[0.1, 1]``,
 horizon ``t_max``; same-size teacher–student ``max(t_max, 1e5)``; :func:`flow_sweep` of C3,
 through the executor):
 
@@ -76,6 +76,7 @@ _TANH_TEACHER_WIDTH = 2
 _TS_T_MAX = 1e5
 _THREE_BODY = (0b0111, 1.0)  # subset, beta of the pure three-body target
 _TIED_INIT_SCALE = 0.1
+_MAX_STARTS = 4
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ def minimal_width(N: int) -> int:
 
 
 def _n_targets(profile: Profile) -> int:
-    return max(2, profile.n_cases // 20)
+    return 2
+
+
+def n_starts(profile: Profile) -> int:
+    """Starts per (model, target): ``n_inits``, at most :data:`_MAX_STARTS` (the cost grows like ``4^N``)."""
+    return min(profile.n_inits, _MAX_STARTS)
 
 
 def targets(profile: Profile, seed: int, N: int, user: NDArray[np.float64] | None = None) -> list[Target]:
@@ -156,7 +162,7 @@ def flow_plan(profile: Profile, seed: int, user: NDArray[np.float64] | None = No
         fam = f"truncated-{model.max_order}" if isinstance(model, TruncatedIsing) else model.family
         rng = seeded_rng(seed, "c6-init", fam, model.n_params, tg.N, tg.key)
         inits = tuple(
-            (s, model.init(rng, s)) for s in (scales[j % len(scales)] for j in range(profile.n_inits))
+            (s, model.init(rng, s)) for s in (scales[j % len(scales)] for j in range(n_starts(profile)))
         )
         t_max = max(profile.t_max, _TS_T_MAX) if same else profile.t_max
         plan.append(
