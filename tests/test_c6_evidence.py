@@ -335,6 +335,20 @@ def test_two_points_equal_modulo_a_hidden_unit_permutation_and_a_sign_flip_count
         items.append(Item(cand, "E1", "planted-3#0"))
         fps.append(classify(model, th, q))
     assert all(fp.kind == "spurious" for fp in fps)
-    points, sep = distinct_points(items, fps, {"planted-3#0": target_structure(q)})
+    points, sep = distinct_points(items, fps, {(N, "planted-3#0"): target_structure(q)})
     assert [len(p.members) for p in points] == [2, 1] and points[0].n_flows == 2
     assert sep["max_within"] <= 1e-12 and sep["min_between"] > 1e-3
+
+
+def test_targets_with_one_key_at_two_sizes_are_two_targets(table):
+    """'planted-3#0' at N = 3 and at N = 4 are different targets: structures and points kept apart."""
+    q4 = T.ising_target(4, ORDER_PROFILES["planted-3"], np.random.default_rng(6))
+    theta4 = np.linspace(-0.2, 0.2, 15)
+    four = _add(
+        table,
+        _item(theta4, model=DirectModel(4), q=q4),
+        _fp(theta4, [0, 0, 0, 0], [-1.0] * 15, N=4, s=target_structure(q4)),
+    )
+    v = _evaluate([_in_scope_saddle(table), *_consistent_flows(table, 1), four])
+    e1 = v.evidence["regimes"]["E1"]
+    assert e1["n_points_distinct"] == 3 and e1["flow_ends"] == {"data-consistent": 2}

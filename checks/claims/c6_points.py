@@ -275,7 +275,7 @@ class DistinctPoint:
 def distinct_points(
     items: Sequence[Item],
     points: Sequence[FixedPoint | None],
-    structure: dict[str, NDArray[np.float64]],
+    structure: dict[tuple[int, str], NDArray[np.float64]],
     *,
     merge_rtol: float = MERGE_RTOL,
 ) -> tuple[list[DistinctPoint], dict[str, float | None]]:
@@ -286,7 +286,7 @@ def distinct_points(
     items, points
         The items and their classification (None: unresolved), aligned.
     structure
-        :func:`target_structure` per ``target_key``.
+        :func:`target_structure` per ``(N, target_key)``.
     merge_rtol
         :data:`MERGE_RTOL`.
 
@@ -330,7 +330,7 @@ def distinct_points(
             assert all(fp is not None for fp in fps)
             ref_fp = fps[0]
             assert ref_fp is not None
-            s = structure[tkey]
+            s = structure[(N, tkey)]
             ratios = (
                 np.zeros(N + 1)
                 if kind == "data-consistent"

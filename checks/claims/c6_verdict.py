@@ -314,10 +314,11 @@ def evaluate(
     if not items:
         raise ValueError("evaluate needs at least one item")
     fps = [classified(it.candidate, hessian) for it in items]
-    structure = {}
+    structure: dict[tuple[int, str], np.ndarray] = {}
     for it in items:
-        if it.target_key not in structure:
-            structure[it.target_key] = target_structure(it.candidate.q)
+        key = (it.candidate.N, it.target_key)
+        if key not in structure:
+            structure[key] = target_structure(it.candidate.q)
     dps, separation = distinct_points(items, fps, structure)
     represented = _Represented(seed)
     regimes = {r: _regime(r, items, fps, dps, k_low, represented, margin_min) for r in REGIMES}
