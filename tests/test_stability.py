@@ -17,14 +17,13 @@ import pytest
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims.controls import WrongJacobian
 from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors
+from dsb_verifier.theory.dynamics.invariance import _fit_slope, _window
 from dsb_verifier.theory.dynamics.stability import (
     BASE_FACTOR,
     MIN_WINDOW_POINTS,
     HessianSpectrum,
     InvarianceSlopes,
-    _fit_slope,
     _kl,
-    _window,
     half_variance,
     invariance_slopes,
     spectrum,
