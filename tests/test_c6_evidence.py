@@ -190,6 +190,8 @@ def test_e1_holds_with_an_in_scope_saddle_and_resolved_flows(table):
         0,
     )
     assert e1["categories"] == {"saddle": 1} and e1["flow_ends"] == {"data-consistent": 2}
+    assert e1["flows_by_model"] == {"direct P=7 N=3": {"data-consistent": 2}}
+    assert v.evidence["regimes"]["other"]["status"] == "not judged"
     assert {"status", "n_points_distinct", "n_flows", "n_unresolved"} <= set(v.evidence["regimes"]["E2"])
 
 

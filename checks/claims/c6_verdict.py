@@ -167,8 +167,15 @@ def _regime(
         n_undetermined=cats["undetermined"],
     )
     spurious = [dp for dp in mine if dp.kind == "spurious"]
+    by_model: dict[str, dict[str, int]] = {}
+    for i in flows:
+        c = items[i].candidate
+        fp = fps[i]
+        kind = "unresolved" if fp is None else fp.kind
+        row = by_model.setdefault(f"{items[i].model_label} N={c.N}", {})
+        row[kind] = row.get(kind, 0) + 1
     out: dict[str, Any] = {
-        "status": status.value,
+        "status": status.value if regime != "other" else "not judged",
         "k_low": k_low,
         "n_points_distinct": len(mine),
         "n_spurious_distinct": len(spurious),
@@ -180,6 +187,7 @@ def _regime(
         "categories": {k: v for k, v in cats.items() if v},
         "flow_ends": {k: v for k, v in flow_ends.items() if v},
         "models": sorted({items[i].model_label + f" N={items[i].candidate.N}" for i in idx}),
+        "flows_by_model": dict(sorted(by_model.items())),
         "targets": sorted({items[i].target_key for i in idx}),
         "_bad": bad,
     }
