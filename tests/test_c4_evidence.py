@@ -916,8 +916,9 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     flow_log = {"run": 3, "converged": 1, "used": 1, "t_max": 1e5, "cases": []}
     seen = {}
 
-    def flow_points(prof, seed, *, start):
+    def flow_points(prof, seed, *, start, executor=None):
         seen["flows"] = (prof, seed, start)
+        seen["executor"] = executor
         return [flow_point], flow_log
 
     def evaluate(points, **kw):
@@ -934,7 +935,7 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     report = c4.run(profile, 6)
     assert isinstance(report, ClaimReport) and report.seconds >= 0
     assert report.verdict.status is Status.HOLDS and [c.name for c in report.controls] == ["stub"]
-    assert seen["flows"] == (profile, 6, len(teachers))
+    assert seen["flows"] == (profile, 6, len(teachers)) and seen["executor"] is None
     assert seen["controls"] == (6, {"seed": 6})
     cases, kw = seen["evaluate"]
     assert cases == [p.case for p in teachers] + [flow_case]

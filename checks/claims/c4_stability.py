@@ -95,6 +95,7 @@ point (a saddle); (b) ``wrong-jacobian`` — :class:`dsb_verifier.checks.claims.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -208,40 +209,52 @@ def _polish(model: EnergyModel, theta: np.ndarray, q: np.ndarray, max_iter: int 
     return None
 
 
-def _flow_points(profile: Profile, seed: int, start: int) -> tuple[list[Point], dict]:
-    """Flow end points (N = 3 students of the teacher's family) that converged to KL ~ 0."""
+def _flow_task(task: tuple[EnergyModel, np.ndarray, np.ndarray, float]) -> Any:
+    """One flow of :func:`_flow_points` (module level, so an executor's workers can run it)."""
+    model, theta0, q, t_max = task
+    return integrate_flow(model, theta0, q, t_max=t_max, gtol=1e-9, n_checkpoints=4)
+
+
+def _flow_points(
+    profile: Profile, seed: int, start: int, executor: Executor | None = None
+) -> tuple[list[Point], dict]:
+    """Flow end points (N = 3 students of the teacher's family) that converged to KL ~ 0.
+
+    The flows run through ``executor.map`` (None: serially); the points do not depend on it.
+    """
     out: list[Point] = []
     log: dict[str, Any] = {"run": 0, "converged": 0, "used": 0, "t_max": _FLOW_T_MAX, "cases": []}
+    cases = []
     for family, widths in (("rbm-spin", (3,)), ("rbm-bit", (3,)), ("tanh-1", (4,))):
         model = _build(family, 3, widths)
         for j in range(profile.n_inits):
             rng = seeded_rng(seed, "c4-flow", family, j)
             teacher = model.init(rng, 1.0)
-            q = model.prob(teacher)
-            tr = integrate_flow(
-                model, model.init(rng, 0.5), q, t_max=log["t_max"], gtol=1e-9, n_checkpoints=4
-            )
-            kl_end = float(T.kl(q, model.prob(tr.theta_end)))
-            entry = {"family": family, "flow": j, "status": tr.status, "kl_end": kl_end, "used": False}
-            log["run"] += 1
-            if kl_end <= TOLERANCES["flow_kl_max"]:
-                log["converged"] += 1
-                theta = _polish(model, tr.theta_end, q)
-                if theta is not None:
-                    entry["used"] = True
-                    entry["polish_displacement"] = float(np.linalg.norm(theta - tr.theta_end))
-                    case = {
-                        "family": family,
-                        "N": 3,
-                        "P": model.n_params,
-                        "widths": list(widths),
-                        "origin": "flow",
-                        "flow_kl_end": kl_end,
-                        "index": start + len(out),
-                    }
-                    out.append(Point(model, theta, q, case))
-                    log["used"] += 1
-            log["cases"].append(entry)
+            cases.append((family, widths, j, model, model.prob(teacher), model.init(rng, 0.5)))
+    tasks = [(model, theta0, q, log["t_max"]) for _, _, _, model, q, theta0 in cases]
+    trajectories = (executor.map if executor is not None else map)(_flow_task, tasks)
+    for (family, widths, j, model, q, _), tr in zip(cases, trajectories, strict=True):
+        kl_end = float(T.kl(q, model.prob(tr.theta_end)))
+        entry = {"family": family, "flow": j, "status": tr.status, "kl_end": kl_end, "used": False}
+        log["run"] += 1
+        if kl_end <= TOLERANCES["flow_kl_max"]:
+            log["converged"] += 1
+            theta = _polish(model, tr.theta_end, q)
+            if theta is not None:
+                entry["used"] = True
+                entry["polish_displacement"] = float(np.linalg.norm(theta - tr.theta_end))
+                case = {
+                    "family": family,
+                    "N": 3,
+                    "P": model.n_params,
+                    "widths": list(widths),
+                    "origin": "flow",
+                    "flow_kl_end": kl_end,
+                    "index": start + len(out),
+                }
+                out.append(Point(model, theta, q, case))
+                log["used"] += 1
+        log["cases"].append(entry)
     return out, log
 
 
@@ -350,15 +363,19 @@ def _user_points(q: np.ndarray, seed: int, start: int) -> tuple[list[Point], dic
     return out, log
 
 
-def run(profile: Profile, seed: int, *, target: np.ndarray | None = None) -> ClaimReport:
+def run(
+    profile: Profile, seed: int, *, target: np.ndarray | None = None, executor: Executor | None = None
+) -> ClaimReport:
     """Run C4 under ``profile`` with ``seed``.
 
     A user ``target`` (``dsb-verify run --data``) adds the data-consistent points of
-    :func:`_user_points` (their ``case["target"]`` is ``"user-data"``).
+    :func:`_user_points` (their ``case["target"]`` is ``"user-data"``). The teacher–student
+    flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`; None:
+    serially); the report does not depend on it.
     """
     t0 = time.perf_counter()
     points = _teacher_points(profile, seed)
-    flow_points, flow_log = _flow_points(profile, seed, start=len(points))
+    flow_points, flow_log = _flow_points(profile, seed, start=len(points), executor=executor)
     points += flow_points
     user_log = None
     if target is not None:
