@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c4_point
 from dsb_verifier.checks.claims import c4_stability as c4
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.controls import WrongJacobian
@@ -75,24 +76,36 @@ def _spec(lam, *, sv=None, rank_tol=1e-9, tol=TOL, ker=None, angles=None, fisher
     )
 
 
-def _slopes(dJ, kl, dJ_bend=0.0, kl_bend=0.0, dJ_range=(1e-8, 1e-6), kl_range=(1e-6, 1e-4)):
-    """An invariance-slopes record (the attributes :mod:`dsb_verifier.checks.claims.c4_stability` reads)."""
+def _slopes(dJ, kl, dJ_bend=0.0, kl_bend=0.0, dJ_range=(1e-8, 1e-6), kl_range=(1e-6, 1e-4), kl_direct=None):
+    """An invariance-slopes record (the attributes the C4 check reads).
+
+    ``kl`` is the cancellation-free (decided) KL slope; ``kl_direct`` the second route's
+    (the same by default), with the direct KL's window starting one grid point later.
+    """
     eps = c4.EPS_GRID.copy()
     window = np.arange(eps.size) < c4.FIT_POINTS
+    direct = kl if kl_direct is None else kl_direct
     return SimpleNamespace(
         eps=eps,
         dJ=eps ** (dJ if np.isfinite(dJ) else 1.0),
-        kl=eps ** (kl if np.isfinite(kl) else 2.0),
+        kl_var=eps ** (kl if np.isfinite(kl) else 2.0),
+        kl=eps ** (direct if np.isfinite(direct) else 2.0),
+        kl_base=0.0,
         dJ_floor=1e-300,
+        kl_var_floor=1e-300,
         kl_floor=1e-300,
         dJ_window=window,
-        kl_window=window,
+        kl_var_window=window,
+        kl_window=np.roll(window, 1),
         slope_dJ=dJ,
-        slope_kl=kl,
+        slope_kl_var=kl,
+        slope_kl=direct,
         dJ_bend=dJ_bend,
-        kl_bend=kl_bend,
+        kl_var_bend=kl_bend,
+        kl_bend=0.0,
         dJ_range=dJ_range,
-        kl_range=kl_range,
+        kl_var_range=kl_range,
+        kl_range=(eps[1], eps[c4.FIT_POINTS]),
     )
 
 
@@ -122,8 +135,8 @@ def fake(monkeypatch):
         table = model.slopes[kind]
         return table[seen % len(table)]
 
-    monkeypatch.setattr(c4, "spectrum", spectrum)
-    monkeypatch.setattr(c4, "invariance_slopes", invariance_slopes)
+    monkeypatch.setattr(c4_point, "spectrum", spectrum)
+    monkeypatch.setattr(c4_point, "invariance_slopes", invariance_slopes)
     return calls
 
 
@@ -308,12 +321,25 @@ def test_c4_point_row_holds_every_measurement(fake):
     assert row["margin"] == sp.margin and row["rank_margin"] == sp.rank_margin
     assert row["kl"] == 1e-20 and row["residual_max"] == 3e-17
     assert row["slopes"] == {
-        "neutral": [{"dJ": 2.0, "kl": 4.0, "bend": 0.03}, {"dJ": 2.1, "kl": 3.9, "bend": 0.0}],
-        "stable": [{"dJ": 1.0, "kl": 2.0, "bend": 0.02}, {"dJ": 0.95, "kl": 2.05, "bend": 0.0}],
+        "neutral": [
+            {"dJ": 2.0, "kl": 4.0, "kl_direct": 4.0, "bend": 0.03},
+            {"dJ": 2.1, "kl": 3.9, "kl_direct": 3.9, "bend": 0.0},
+        ],
+        "stable": [
+            {"dJ": 1.0, "kl": 2.0, "kl_direct": 2.0, "bend": 0.02},
+            {"dJ": 0.95, "kl": 2.05, "kl_direct": 2.05, "bend": 0.0},
+        ],
     }
+    direct = (c4.EPS_GRID[1], c4.EPS_GRID[c4.FIT_POINTS])
     assert row["windows"] == {
-        "neutral": [{"dJ": (1e-8, 1e-6), "kl": (1e-6, 1e-4)}, {"dJ": (1e-8, 1e-6), "kl": None}],
-        "stable": [{"dJ": (1e-8, 1e-6), "kl": (1e-6, 1e-4)}, {"dJ": None, "kl": (1e-6, 1e-4)}],
+        "neutral": [
+            {"dJ": (1e-8, 1e-6), "kl": (1e-6, 1e-4), "kl_direct": direct},
+            {"dJ": (1e-8, 1e-6), "kl": None, "kl_direct": direct},
+        ],
+        "stable": [
+            {"dJ": (1e-8, 1e-6), "kl": (1e-6, 1e-4), "kl_direct": direct},
+            {"dJ": None, "kl": (1e-6, 1e-4), "kl_direct": direct},
+        ],
     }
     assert row["_spectrum"] is sp
     assert row["_curves"] == {"neutral": slopes["neutral"], "stable": slopes["stable"]}
@@ -587,7 +613,7 @@ def test_c4_evaluate_evidence_holds_every_summary(mixed):
     ev = v.evidence
     assert set(ev) == {
         "headline", "rows", "criteria", "max_identity_rel", "counts", "max_principal_angle",
-        "max_kl_at_points", "max_residual_at_points", "eps_grid", "fit_windows", "figure_data",
+        "max_kl_at_points", "max_residual_at_points", "eps_grid", "fit_windows", "kl_routes", "figure_data",
     }  # fmt: skip
     assert [(r["family"], r["status"], r["n_points"]) for r in ev["rows"]] == [
         ("a", "holds", 2),
@@ -820,7 +846,7 @@ def test_c4_control_points_are_the_documented_non_consistent_points(monkeypatch)
 
 
 def test_c4_flow_points_log_every_flow_and_keep_the_polished_converged_ones(monkeypatch):
-    profile = dataclasses.replace(get_profile("quick"), n_inits=6)  # two flows per family
+    profile = dataclasses.replace(get_profile("quick"), n_inits=2)  # two flows per family
     starts, calls = {}, []
     for family, widths in (("rbm-spin", (3,)), ("rbm-bit", (3,)), ("tanh-1", (4,))):
         model = c4._build(family, 3, widths)
@@ -890,8 +916,9 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     flow_log = {"run": 3, "converged": 1, "used": 1, "t_max": 1e5, "cases": []}
     seen = {}
 
-    def flow_points(prof, seed, *, start):
+    def flow_points(prof, seed, *, start, executor=None):
         seen["flows"] = (prof, seed, start)
+        seen["executor"] = executor
         return [flow_point], flow_log
 
     def evaluate(points, **kw):
@@ -908,7 +935,7 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     report = c4.run(profile, 6)
     assert isinstance(report, ClaimReport) and report.seconds >= 0
     assert report.verdict.status is Status.HOLDS and [c.name for c in report.controls] == ["stub"]
-    assert seen["flows"] == (profile, 6, len(teachers))
+    assert seen["flows"] == (profile, 6, len(teachers)) and seen["executor"] is None
     assert seen["controls"] == (6, {"seed": 6})
     cases, kw = seen["evaluate"]
     assert cases == [p.case for p in teachers] + [flow_case]
@@ -931,6 +958,8 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
         "fit_points": 5,
         "n_neutral_directions": 2,
         "stable_directions": "most stable and median stable eigenvectors",
+        "kl_slope": "cancellation-free Var_q(u - u*)/2; direct KL(q||p) as a second route, fitted only "
+        ">= 100 x its base-point value",
         "seed": 6,
     }
     assert set(kw) == {"seed", "conditions"}  # the default grid and two neutral directions

@@ -446,3 +446,34 @@ def test_trajectory_settle_times_uses_the_floor_it_is_given():
     low = trajectory_settle_times(tr, q, "a", [0.05], floor_rel=1e-6)[0]
     high = trajectory_settle_times(tr, q, "a", [0.05], floor_rel=0.5)[0]
     assert np.isfinite(low[2]) and not np.array_equal(low, high, equal_nan=True)
+
+
+def test_kernel_exponents_use_only_norms_above_their_rounding_floor():
+    """docs/theory.md §7 'Slopes and floors': below ~1e-30 the order-3/4 blocks are rounding, not sigma^6."""
+    from dsb_verifier.theory.dynamics.hierarchy import KERNEL_FLOOR_FACTOR, kernel_rounding_floors
+    from dsb_verifier.theory.models import RBM
+
+    model = RBM(4, 4, "bit")
+    s = np.geomspace(1e-7, 3e-2, 12)
+    ks = kernel_scaling(model, s, seed=0, n_seeds=2, window=(1e-7, 3e-2))
+    resolved = ks.norms >= ks.floors
+    assert not resolved[0, 3] and resolved[-1, 3]  # sigma^6 at 1e-7 is below the floor, at 3e-2 above
+    np.testing.assert_allclose(ks.slopes[1:], [0.0, 2.0, 6.0, 6.0], atol=0.01)
+    naive = fit_slopes(ks.scales, ks.norms, ks.window)  # every point: the floor flattens orders 3, 4
+    assert abs(naive[3] - 6.0) > 1.0 and abs(naive[4] - 6.0) > 1.0
+    Z = np.stack([model.init(np.random.default_rng([0, j]), 1.0) for j in range(2)])
+    expected = KERNEL_FLOOR_FACTOR * np.mean(kernel_rounding_floors(model, s[-1] * Z), axis=0)
+    np.testing.assert_allclose(ks.floors[-1], expected, rtol=1e-12)
+
+
+def test_fit_slopes_floor_boundary_is_inclusive_and_needs_two_points():
+    s = np.array([1e-3, 1e-2, 1e-1])
+    norms = np.array([[0.0, 1e-6], [0.0, 1e-4], [0.0, 1e-2]])
+    floors = np.array([[0.0, 1e-6], [0.0, 1e-4], [0.0, 0.0]])
+    assert fit_slopes(s, norms, (1e-3, 0.1), floors)[1] == pytest.approx(2.0)
+    floors[0, 1] = np.nextafter(1e-6, 1)  # the first point drops out: two remain, same slope
+    assert fit_slopes(s, norms, (1e-3, 0.1), floors)[1] == pytest.approx(2.0)
+    floors[1, 1] = 1.0  # one point left: no slope
+    assert np.isnan(fit_slopes(s, norms, (1e-3, 0.1), floors)[1])
+    with pytest.raises(ValueError, match="floors must be non-negative with the shape of norms"):
+        fit_slopes(s, norms, (1e-3, 0.1), floors[:2])

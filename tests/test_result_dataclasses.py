@@ -740,8 +740,8 @@ def slopes() -> dict[str, InvarianceSlopes]:
     grid = np.logspace(-8.0, -1.0, 15)
     out = {"all": invariance_slopes(model, theta, q, v, grid)}
     out["three"] = invariance_slopes(model, theta, q, v, grid, max_points=MIN_WINDOW_POINTS)
-    assert out["all"].dJ_window.all() and out["all"].kl_window.all()
-    for w in (out["three"].dJ_window, out["three"].kl_window):
+    assert out["all"].dJ_window.all() and out["all"].kl_window.all() and out["all"].kl_var_window.all()
+    for w in (out["three"].dJ_window, out["three"].kl_window, out["three"].kl_var_window):
         np.testing.assert_array_equal(np.flatnonzero(w), [0, 1, 2])
     return out
 
@@ -774,7 +774,7 @@ SLOPES_REFUSALS: list[Any] = [
             f"{name} must have the shape of eps, (15,)",
             id=f"{name}-shape",
         )
-        for name in ("dJ", "kl", "dJ_window", "kl_window")
+        for name in ("dJ", "kl_var", "kl", "dJ_window", "kl_var_window", "kl_window")
     ],
     *[
         pytest.param(
@@ -789,7 +789,14 @@ SLOPES_REFUSALS: list[Any] = [
     pytest.param("all", lambda s: {"dJ_floor": 0.0}, "floors must be > 0", id="dJ_floor-zero"),
     pytest.param("all", lambda s: {"kl_floor": 0.0}, "floors must be > 0", id="kl_floor-zero"),
     pytest.param("three", lambda s: {"max_points": 2}, "max_points must be None or >= 3", id="max_points-2"),
-    pytest.param("all", lambda s: {"kl_window": ~s.kl_window}, _WINDOWS, id="kl_window"),
+    pytest.param("all", lambda s: {"kl_window": ~s.kl_window}, "kl_window: " + _WINDOWS, id="kl_window"),
+    pytest.param(
+        "all", lambda s: {"kl_var_window": ~s.kl_var_window}, "kl_var_window: " + _WINDOWS, id="kl_var_window"
+    ),
+    pytest.param("all", lambda s: {"kl_var_floor": 0.0}, "floors must be > 0", id="kl_var_floor-zero"),
+    pytest.param(
+        "all", lambda s: {"kl_base": NAN}, "kl_base must be finite and >= 0, got nan", id="kl_base-nan"
+    ),
     pytest.param(
         "all",
         lambda s: {"slope_dJ": NAN},

@@ -17,11 +17,14 @@ import pytest
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims.controls import WrongJacobian
 from dsb_verifier.checks.claims.strategies import ORDER_PROFILES, coupling_vectors
+from dsb_verifier.theory.dynamics.invariance import _fit_slope, _window
 from dsb_verifier.theory.dynamics.stability import (
+    BASE_FACTOR,
     MIN_WINDOW_POINTS,
     HessianSpectrum,
     InvarianceSlopes,
     _kl,
+    half_variance,
     invariance_slopes,
     spectrum,
 )
@@ -136,21 +139,75 @@ def test_slopes_are_two_and_four_along_ker_A_and_one_and_two_along_stable(hidden
     rng = np.random.default_rng(8)
     v = _unit(sp.kernel @ rng.standard_normal(sp.dim_kernel))
     s = invariance_slopes(model, theta, q, v, EPS_GRID, max_points=5)
-    assert abs(s.slope_dJ - 2) <= 0.02 and abs(s.slope_kl - 4) <= 0.04
-    assert s.dJ_bend <= 0.02 and s.kl_bend <= 0.04
+    assert abs(s.slope_dJ - 2) <= 0.02 and abs(s.slope_kl_var - 4) <= 0.04 and abs(s.slope_kl - 4) <= 0.04
+    assert s.dJ_bend <= 0.02 and s.kl_var_bend <= 0.04 and s.kl_bend <= 0.04
     for j in (0, sp.n_stable // 2):
         s = invariance_slopes(model, theta, q, sp.stable_vectors[:, j], EPS_GRID, max_points=5)
-        assert abs(s.slope_dJ - 1) <= 0.01 and abs(s.slope_kl - 2) <= 0.02
+        assert abs(s.slope_dJ - 1) <= 0.01 and abs(s.slope_kl_var - 2) <= 0.02 and abs(s.slope_kl - 2) <= 0.02
         # KL = |lambda| eps^2 / 2 to leading order: the Hessian and the KL agree
         lam = sp.eigenvalues[sp.eigenvalues < -sp.tol][j]
         np.testing.assert_allclose(s.kl[0] / s.eps[0] ** 2, -lam / 2, rtol=1e-3)
 
 
-def test_slopes_at_a_non_consistent_point_show_no_kl_growth():
+def test_slopes_at_a_non_consistent_point_show_no_resolvable_direct_kl_growth():
     model, theta, q = _teacher("spin", 3, 9)
     xi = _unit(np.random.default_rng(10).standard_normal(model.n_params))
     s = invariance_slopes(model, theta + 0.05 * xi, q, xi, EPS_GRID, max_points=5)
-    assert abs(s.slope_kl) < 0.1  # KL stays at KL(q || p_theta) > 0
+    # KL stays near KL(q || p_theta) > 0: no step reaches BASE_FACTOR times it, so no direct slope
+    assert s.kl_base > 1e-5 and not np.any(s.kl_window) and np.isnan(s.slope_kl)
+    assert abs(s.slope_kl_var - 2) <= 0.02  # Var_q(du)/2 only measures the change along xi
+
+
+def _tanh_point_with_tiny_base_kl(seed: int = 3):
+    """A tanh-1 teacher (N = 3) paired with a target moved by |dJ| = 1.6e-13: KL at the base ~1e-26.
+
+    The case of issue 14 item 8: KL(q || p_theta*) is above the direct KL's rounding floor,
+    so the smallest steps along ker A see a flat (even decreasing) KL.
+    """
+    model = TanhNetwork(3, (4,))
+    rng = np.random.default_rng(seed)
+    theta = model.init(rng, 1.0)
+    J = model.couplings(theta)
+    d = rng.standard_normal(J.size)
+    d[0] = 0.0
+    q = T.prob(J + 1.6e-13 * d / np.linalg.norm(d))
+    return model, theta, q
+
+
+def test_kl_slope_on_a_base_point_with_tiny_nonzero_kl_is_four_along_ker_a():
+    model, theta, q = _tanh_point_with_tiny_base_kl()
+    sp = spectrum(model, theta, q)
+    assert sp.dim_kernel > 0
+    v = _unit(sp.kernel @ np.random.default_rng(4).standard_normal(sp.dim_kernel))
+    s = invariance_slopes(model, theta, q, v, EPS_GRID, max_points=5)
+    assert s.kl_floor < s.kl_base < 1e-25  # the base value sits above the direct KL's rounding floor
+    assert round(s.slope_kl_var, 2) == 4.00
+    assert abs(s.slope_kl - 4) <= 0.04  # the direct route, fitted only well above the base value
+    assert np.all(s.kl[s.kl_window] >= BASE_FACTOR * s.kl_base)
+    # the old fit (rounding floor only, base value ignored) is the artefact: flat, not 4
+    old = _window(s.kl, s.kl_floor, 5)
+    assert abs(_fit_slope(s.eps, s.kl, old)) < 1.0
+
+
+def test_the_two_kl_routes_agree_where_both_are_resolved():
+    """Var_q(du)/2 against KL(q || p) - KL_0: relative error O(eps) (stable), O(eps^2) (ker A)."""
+    for model, theta, q in (_teacher("spin", 4, 7), _teacher("bit", 4, 5), _tanh_point_with_tiny_base_kl()):
+        sp = spectrum(model, theta, q)
+        dirs = [_unit(sp.kernel[:, 0]), sp.stable_vectors[:, 0], sp.stable_vectors[:, sp.n_stable // 2]]
+        for v in dirs:
+            s = invariance_slopes(model, theta, q, v, EPS_GRID)
+            both = s.kl_window & s.kl_var_window & (s.eps <= 1e-3)
+            assert np.sum(both) >= 3
+            np.testing.assert_allclose(s.kl[both] - s.kl_base, s.kl_var[both], rtol=0.05)
+
+
+def test_half_variance_is_half_the_q_variance_and_batched():
+    q = np.array([0.1, 0.2, 0.3, 0.4])
+    du = np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0]])
+    mean = du[0] @ q
+    np.testing.assert_allclose(half_variance(q, du), [0.5 * q @ (du[0] - mean) ** 2, 0.0], atol=1e-15)
+    # a constant shift of u (the normalisation) does not change it, even at 1e8 (two-pass)
+    np.testing.assert_allclose(half_variance(q, du[0] + 1e8), half_variance(q, du[0]), rtol=1e-7)
 
 
 def test_windows_floors_and_max_points():
@@ -163,6 +220,9 @@ def test_windows_floors_and_max_points():
     assert five.dJ_window.sum() == 5 and np.all(five.dJ_window <= full.dJ_window)
     assert five.dJ_range is not None and five.dJ_range[0] == full.dJ_range[0]
     assert not five.kl_window[0]  # the smallest steps along ker A are below the KL floor
+    assert not five.kl_var_window[0] and five.kl_var_window.sum() == 5
+    np.testing.assert_array_equal(full.kl_var_window, full.kl_var >= full.kl_var_floor)
+    assert full.kl_fit_floor == max(full.kl_floor, BASE_FACTOR * full.kl_base)
     np.testing.assert_array_equal(full.dJ, five.dJ)
 
 
@@ -242,6 +302,12 @@ def test_slopes_dataclass_checks_its_invariants():
         dataclasses.replace(s, dJ_window=~s.dJ_window)
     with pytest.raises(ValueError, match="must be finite exactly when"):
         dataclasses.replace(s, slope_kl=float("nan"))
+    with pytest.raises(ValueError, match="kl_var_window: windows must be"):
+        dataclasses.replace(s, kl_var_window=~s.kl_var_window)
+    with pytest.raises(ValueError, match="kl_window: windows must be"):
+        dataclasses.replace(s, kl_base=1.0)
+    with pytest.raises(ValueError, match="kl_base must be finite and >= 0"):
+        dataclasses.replace(s, kl_base=-1.0)
     with pytest.raises(ValueError, match="strictly increasing"):
         dataclasses.replace(s, eps=s.eps[::-1].copy())
     assert isinstance(s, InvarianceSlopes)

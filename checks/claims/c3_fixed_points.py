@@ -713,17 +713,63 @@ def construction_Ns(profile: Profile) -> list[int]:
     return sorted({4, 5, 6, 8, profile.max_n_rbm} & set(range(4, profile.max_n_rbm + 1)))
 
 
+#: Largest N of a user target (``--data``) whose flows join the sweep.
+MAX_N_USER = 6
+
+
+def user_flow_cases(profile: Profile, seed: int, q: NDArray[np.float64]) -> list[FlowCase]:
+    """Flow cases on the user's empirical distribution ``q`` (target ``"user-data"``), ``N <= MAX_N_USER``.
+
+    The direct model and (``N <= 4``) the universal-width RBM, both declared sufficiently
+    expressive; a one-layer tanh network of width ``2N`` (not declared). ``n_inits``
+    starts each at the profile's scales within ``[0.1, 1]``.
+    """
+    N = int(q.size).bit_length() - 1
+    if N > MAX_N_USER:
+        return []
+    scales = [s for s in profile.init_scales if 0.1 <= s <= 1.0] or [0.1, 1.0]
+    models: list[tuple[EnergyModel, bool]] = [(DirectModel(N), True)]
+    if N <= 4:
+        models.append((RBM(N, 2**N, "spin"), True))
+    models.append((TanhNetwork(N, (2 * N,)), False))
+    out = []
+    for model, sufficient in models:
+        rng = seeded_rng(seed, "c3-user-init", _family(model), N)
+        inits = tuple(
+            (s, model.init(rng, s)) for s in (scales[j % len(scales)] for j in range(profile.n_inits))
+        )
+        out.append(FlowCase(_family(model), N, "user-data", sufficient, model, q, inits, profile.t_max))
+    return out
+
+
 def run(
-    profile: Profile, seed: int, *, executor: Executor | None = None, progress: ProgressFn | None = None
+    profile: Profile,
+    seed: int,
+    *,
+    target: NDArray[np.float64] | None = None,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
 ) -> ClaimReport:
     """Run C3 under ``profile`` with ``seed``; returns the verdict and its controls.
 
-    The flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`;
-    None: serially); the report does not depend on it. ``progress(done, total)``
-    follows the flows and the constructions (one per N) as they complete.
+    A user ``target`` (``dsb-verify run --data``) adds the flow cases of
+    :func:`user_flow_cases`. The flows run through ``executor.map`` (any
+    :class:`concurrent.futures.Executor`; None: serially); the report does not depend on it.
+    ``progress(done, total)`` follows the flows and the constructions (one per N) as they complete.
     """
     t0 = time.perf_counter()
     plan = flow_plan(profile, seed)
+    user_note = None
+    if target is not None:
+        user = np.asarray(target, dtype=np.float64)
+        extra = user_flow_cases(profile, seed, user)
+        plan += extra
+        n_user = int(user.size).bit_length() - 1
+        user_note = (
+            f"N = {n_user}: {len(extra)} flow pairs on the target 'user-data'"
+            if extra
+            else f"not used: N = {n_user} > {MAX_N_USER}"
+        )
     Ns = construction_Ns(profile)
     t_max = max(profile.t_max, _TS_T_MAX)
     tasks = [(N, seed, ("spin", "bit") if N <= 6 else ("spin",), t_max) for N in Ns]
@@ -746,6 +792,8 @@ def run(
         "construction_teacher": f"RBM spin, M={_TEACHER_UNITS}, scale {_CONSTRUCTION_TEACHER_SCALE}",
         "seed": seed,
     }
+    if user_note is not None:
+        conditions["user_data"] = user_note
     verdict = evaluate(candidates, seed=seed, conditions=conditions)
     controls = (
         _control_under_expressive(profile, seed, conditions, executor),

@@ -123,12 +123,14 @@ from dsb_verifier.theory.walsh import _orders, order_norms, wht
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "KERNEL_FLOOR_FACTOR",
     "READINGS",
     "SETTLE_FLOOR_REL",
     "HierarchyRank",
     "KernelScaling",
     "connected_information",
     "fit_slopes",
+    "kernel_rounding_floors",
     "hierarchy_rank",
     "kernel_scaling",
     "maxent_kl_curves",
@@ -629,8 +631,17 @@ def hierarchy_rank(t_k: ArrayLike, *, rtol: float = 0.0) -> HierarchyRank:
 
 
 # ---- tangent-kernel mechanism -------------------------------------------------------------
-def fit_slopes(scales: ArrayLike, norms: ArrayLike, window: tuple[float, float]) -> NDArray[np.float64]:
+def fit_slopes(
+    scales: ArrayLike,
+    norms: ArrayLike,
+    window: tuple[float, float],
+    floors: ArrayLike | None = None,
+) -> NDArray[np.float64]:
     r"""Least-squares slopes of :math:`\log\|K_{kk}\|` against :math:`\log\sigma` per order (Claim C5).
+
+    Only values clearly above their rounding floor enter a fit (docs/theory.md §7,
+    "Slopes and floors"): with ``floors`` given, a scale is used for order ``k`` only when
+    ``norms[i, k] >= floors[i, k]``.
 
     Parameters
     ----------
@@ -641,12 +652,16 @@ def fit_slopes(scales: ArrayLike, norms: ArrayLike, window: tuple[float, float])
     window
         ``(lo, hi)``: only scales with ``lo <= sigma <= hi`` enter the fit; at
         least two must.
+    floors
+        Optional smallest usable norm per scale and order, shape ``(S, N + 1)``
+        (e.g. ``SLOPE_FLOOR_FACTOR`` times :func:`kernel_rounding_floors`).
 
     Returns
     -------
     ndarray, shape ``(N + 1,)``
         Entry 0 NaN; entry ``k`` the fitted exponent (:func:`numpy.polyfit`,
-        degree 1). NaN for an order whose norm is 0 somewhere in the window.
+        degree 1). NaN for an order whose norm is 0 somewhere in the window, or
+        that has fewer than two scales in the window at or above its floor.
     """
     s = as_float_array(scales, "scales")
     nrm = as_float_array(norms, "norms", min_ndim=2)
@@ -664,13 +679,55 @@ def fit_slopes(scales: ArrayLike, norms: ArrayLike, window: tuple[float, float])
         raise ValueError(
             f"the window [{lo:g}, {hi:g}] must contain at least two scales, got {int(sel.sum())}"
         )
+    fl = None
+    if floors is not None:
+        fl = as_float_array(floors, "floors", min_ndim=2)
+        if fl.shape != nrm.shape or np.any(fl < 0):
+            raise ValueError(
+                f"floors must be non-negative with the shape of norms {nrm.shape}, got {fl.shape}"
+            )
     out = np.full(nrm.shape[1], np.nan)
-    x = np.log(s[sel])
     for k in range(1, nrm.shape[1]):
-        y = nrm[sel, k]
-        if np.all(y > 0):
-            out[k] = float(np.polyfit(x, np.log(y), 1)[0])
+        use = sel if fl is None else sel & (nrm[:, k] >= fl[:, k])
+        y = nrm[use, k]
+        if y.size >= 2 and np.all(y > 0):
+            out[k] = float(np.polyfit(np.log(s[use]), np.log(y), 1)[0])
     return out
+
+
+#: A block norm enters a kernel-exponent fit only at ``>= KERNEL_FLOOR_FACTOR`` times its
+#: rounding floor (:func:`kernel_rounding_floors`; relative error then <= 1 %).
+KERNEL_FLOOR_FACTOR: float = 100.0
+
+
+def kernel_rounding_floors(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
+    r"""Rounding floor of :math:`\|K_{kk}\|_F` per order at ``theta`` (Claim C5; docs/theory.md §7).
+
+    ``A = 2^{-N} H\,\partial u/\partial\theta`` is computed by an ``N``-stage transform, so
+    each entry of column ``j`` carries an error up to
+    :math:`\delta_j = N \epsilon \max_s |\partial u(s)/\partial\theta_j|`; over the
+    :math:`\binom{N}{k}` rows of order ``k``, :math:`\|\delta A_k\|_F \le d_k =
+    \binom{N}{k}^{1/2} (\sum_j \delta_j^2)^{1/2}`, and
+    :math:`\|K_{kk}\|_F = \|A_k A_k^\top\|_F` is then uncertain by up to
+    :math:`2\|A_k\|_F d_k + d_k^2`. Returned with shape ``(..., N + 1)`` (entry 0 is 0).
+    """
+    from math import comb
+
+    th = model.check_theta(theta)
+    N = model.n_visible
+    flat = th.reshape(-1, model.n_params)
+    out = np.zeros((flat.shape[0], N + 1))
+    eps = float(np.finfo(np.float64).eps)
+    for i, row in enumerate(flat):
+        g = model.grad_neg_energy(row)  # (P, 2^N)
+        delta = N * eps * np.max(np.abs(g), axis=-1)
+        A = model.jacobian(row)
+        blocks = order_norms(np.concatenate([np.zeros((1, A.shape[1])), A], axis=0).T)  # (P, N + 1)
+        a_k = np.sqrt(np.sum(blocks**2, axis=0))
+        d = np.array([np.sqrt(comb(N, k)) for k in range(N + 1)]) * float(np.linalg.norm(delta))
+        out[i] = 2.0 * a_k * d + d**2
+        out[i, 0] = 0.0
+    return out.reshape(th.shape[:-1] + (N + 1,))
 
 
 @dataclass(frozen=True)
@@ -689,6 +746,10 @@ class KernelScaling:
         ``(lo, hi)`` range of scales used in the fit.
     n_seeds
         Initialisations averaged per scale.
+    floors
+        Smallest usable norm per scale and order (``KERNEL_FLOOR_FACTOR`` times the
+        seed-averaged :func:`kernel_rounding_floors`), shape ``(S, N + 1)``; values below
+        it are left out of the fit. None when not computed.
     """
 
     scales: NDArray[np.float64]
@@ -696,6 +757,7 @@ class KernelScaling:
     slopes: NDArray[np.float64]
     window: tuple[float, float]
     n_seeds: int
+    floors: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         for name in ("scales", "norms", "slopes"):
@@ -713,6 +775,12 @@ class KernelScaling:
             raise ValueError("KernelScaling.slopes must have one entry per order (N + 1)")
         if self.n_seeds < 1:
             raise ValueError("KernelScaling.n_seeds must be >= 1")
+        if self.floors is not None:
+            fl = np.array(self.floors, dtype=np.float64)
+            if fl.shape != self.norms.shape:
+                raise ValueError(f"KernelScaling.floors must have the shape of norms {self.norms.shape}")
+            fl.setflags(write=False)
+            object.__setattr__(self, "floors", fl)
 
 
 def kernel_scaling(
@@ -756,14 +824,17 @@ def kernel_scaling(
     Z = np.stack([model.init(np.random.default_rng([int(seed), j]), 1.0) for j in range(int(n_seeds))])
     N = model.n_visible
     norms = np.zeros((s.size, N + 1))
+    floors = np.zeros((s.size, N + 1))
     for i, sigma in enumerate(s):
         blocks = kernel_block_norms(model, sigma * Z)  # (n_seeds, N + 1, N + 1)
         norms[i] = np.mean(np.diagonal(blocks, axis1=-2, axis2=-1), axis=0)
-    slopes = fit_slopes(s, norms, window)
+        floors[i] = KERNEL_FLOOR_FACTOR * np.mean(kernel_rounding_floors(model, sigma * Z), axis=0)
+    slopes = fit_slopes(s, norms, window, floors)
     return KernelScaling(
         scales=s,
         norms=norms,
         slopes=slopes,
         window=(float(window[0]), float(window[1])),
         n_seeds=int(n_seeds),
+        floors=floors,
     )

@@ -28,29 +28,13 @@ Two public routines measure this:
   the stable / neutral / unstable counts with a tolerance set from the spectrum's
   scale, and the principal angles between the neutral eigenspace and ``ker A``.
 * :func:`invariance_slopes` — fitted log–log slopes of :math:`|\Delta J|` and of the KL
-  against :math:`\varepsilon` over the part of an explicit grid where each quantity is
-  resolved (above a rounding floor derived below).
+  (cancellation-free :math:`\tfrac12\mathrm{Var}_q(\Delta u)`, and the direct KL as a
+  second route) against :math:`\varepsilon` over the part of an explicit grid where each
+  quantity is resolved (above its rounding floor and, for the direct KL, clearly above
+  its base-point value; derived below).
 
-Numerics of the slopes. Both quantities are computed without cancellation:
-:math:`\Delta J_S = 2^{-N}\sum_s \chi_S(s)\,[u_{\theta^*+\varepsilon v}(s) - u_{\theta^*}(s)]`
-(``S != 0``; the normalisation drops out), and
-
-.. math::
-
-    KL(q\|p) = \sum_s q(s)\, \varphi\big(\log p(s) - \log q(s)\big), \qquad
-    \varphi(x) = e^x - 1 - x \ \ge 0,
-
-which equals :math:`\sum_s q \log(q/p)` because :math:`\sum_s p = \sum_s q = 1`, and has
-no cancellation between terms (:math:`\varphi` is evaluated by its Taylor series for
-small arguments). With :math:`\epsilon_m` = ``EPS`` (float64 machine epsilon), the
-rounding error of :math:`|\Delta J|` is about :math:`\delta_J = \epsilon_m \max_s |u(s)|`
-(Parseval) and that of the KL about :math:`\sqrt{2\,KL}\,\delta_{KL}` (Cauchy–Schwarz), with
-:math:`\delta_{KL} = \epsilon_m \max(1, \|\log q\|_{2,q}, \|u\|_{2,q})` the ``q``-weighted rms
-rounding error of the log-ratio (checked against 50-digit mpmath in the tests). Values
-are used in a fit only when they exceed the floors :math:`c\,\delta_J` and
-:math:`2(c\,\delta_{KL})^2`, :math:`c` = :data:`SLOPE_FLOOR_FACTOR`, i.e. where their
-relative rounding error is below :math:`1/c`.
-A naive ``sum q log(q/p)`` would instead stop at about ``1e-16``.
+Numerics of the slopes: :mod:`dsb_verifier.theory.dynamics.invariance` (the cancellation-free
+KL, the second route, the rounding floors); its names are re-exported here.
 
 Glossary: ``H`` exact Hessian of ``L``, ``GN`` Gauss–Newton matrix
 :math:`-A^\top F A`, ``lam``/``V`` eigenvalues (ascending) and eigenvectors of ``H``,
@@ -64,7 +48,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from dsb_verifier.theory.effective import _phi, fisher
+from dsb_verifier.theory.dynamics.invariance import (
+    BASE_FACTOR,
+    MIN_WINDOW_POINTS,
+    SLOPE_FLOOR_FACTOR,
+    InvarianceSlopes,
+    _kl,
+    _one_point,
+    half_variance,
+    invariance_slopes,
+)
+from dsb_verifier.theory.effective import fisher
 from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton
 from dsb_verifier.theory.models.base import EnergyModel, check_model
 from dsb_verifier.theory.tolerances import EPS
@@ -72,6 +66,7 @@ from dsb_verifier.theory.walsh import wht
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "BASE_FACTOR",
     "DENSE_MAX_N",
     "MIN_WINDOW_POINTS",
     "NEUTRAL_FACTOR",
@@ -79,6 +74,7 @@ __all__ = [
     "SLOPE_FLOOR_FACTOR",
     "HessianSpectrum",
     "InvarianceSlopes",
+    "half_variance",
     "invariance_slopes",
     "spectrum",
 ]
@@ -96,52 +92,8 @@ RANK_FACTOR: float = 10.0
 #: ``(2^N - 1)^2``).
 DENSE_MAX_N: int = 8
 
-#: A value enters a slope fit only above ``SLOPE_FLOOR_FACTOR`` times its rounding error
-#: (relative error <= 1%: a slope over two decades is then good to about 0.01).
-SLOPE_FLOOR_FACTOR: float = 100.0
-
-#: Fewest grid points a slope is fitted on; fewer gives ``nan``.
-MIN_WINDOW_POINTS: int = 3
-
 #: Tolerance on the orthonormality of the eigenvector matrix in :class:`HessianSpectrum`.
 _ORTHO_ATOL: float = 1e-8
-
-#: Tolerance on ``|v| = 1`` in :func:`invariance_slopes`.
-_UNIT_ATOL: float = 1e-8
-
-
-# ---- validation -------------------------------------------------------------------------
-def _one_point(
-    model: EnergyModel, theta: ArrayLike, q: ArrayLike, what: str
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    th = model.check_theta(theta)
-    if th.ndim != 1:
-        raise ValueError(f"{what} takes one theta of shape (P,) = ({model.n_params},), got {th.shape}")
-    qq = model.check_target(q)
-    if qq.ndim != 1:
-        raise ValueError(f"{what} takes one target q of shape (2^N,) = ({qq.shape[-1]},), got {qq.shape}")
-    return th, qq
-
-
-def _check_eps_grid(eps_grid: ArrayLike) -> NDArray[np.float64]:
-    eps = np.asarray(eps_grid, dtype=np.float64)
-    if eps.ndim != 1 or eps.size < MIN_WINDOW_POINTS:
-        raise ValueError(
-            f"eps_grid must be a 1-d array of at least {MIN_WINDOW_POINTS} step sizes, got shape {eps.shape}"
-        )
-    if not np.all(np.isfinite(eps)) or np.any(eps <= 0) or np.any(np.diff(eps) <= 0):
-        raise ValueError("eps_grid must be finite, positive and strictly increasing")
-    return eps
-
-
-def _check_direction(model: EnergyModel, v: ArrayLike) -> NDArray[np.float64]:
-    vv = model.check_theta(v)
-    if vv.ndim != 1:
-        raise ValueError(f"v must be one direction of shape (P,) = ({model.n_params},), got {vv.shape}")
-    norm = float(np.linalg.norm(vv))
-    if abs(norm - 1.0) > _UNIT_ATOL:
-        raise ValueError(f"v must be a unit vector (|v| = 1 within {_UNIT_ATOL:g}), got |v| = {norm:.6g}")
-    return vv
 
 
 # ---- Hessian spectrum ---------------------------------------------------------------------
@@ -404,209 +356,4 @@ def spectrum(model: EnergyModel, theta: ArrayLike, q: ArrayLike) -> HessianSpect
         principal_angles=angles,
         kl=float(_kl(qq, model.log_prob(th))),
         residual_max=float(np.max(np.abs(wht(qq - p)[1:]))),
-    )
-
-
-# ---- invariance along a direction ------------------------------------------------------------
-def _kl(q: NDArray[np.float64], log_p: NDArray[np.float64]) -> NDArray[np.float64]:
-    r""":math:`KL(q\|p) = \sum_s q\,\varphi(\log p - \log q)` for normalised ``q``, ``p`` (batched)."""
-    return np.asarray(np.sum(q * _phi(log_p - np.log(q)), axis=-1))
-
-
-def _window(y: NDArray[np.float64], floor: float, max_points: int | None) -> NDArray[np.bool_]:
-    """The ``max_points`` smallest-eps grid points with ``y >= floor`` (all when None)."""
-    above = y >= floor
-    if max_points is not None:
-        above &= np.cumsum(above) <= max_points
-    return above
-
-
-def _fit_slope(eps: NDArray[np.float64], y: NDArray[np.float64], window: NDArray[np.bool_]) -> float:
-    if int(np.sum(window)) < MIN_WINDOW_POINTS:
-        return float("nan")
-    return float(np.polyfit(np.log(eps[window]), np.log(y[window]), 1)[0])
-
-
-@dataclass(frozen=True)
-class InvarianceSlopes:
-    r"""Log–log slopes of the change of the effective model along one direction (Claim C4).
-
-    Attributes
-    ----------
-    eps
-        The step sizes :math:`\varepsilon`, strictly increasing, shape ``(G,)``.
-    dJ
-        :math:`\|J(\theta^* + \varepsilon v) - J(\theta^*)\|_2` over ``S != 0``, shape ``(G,)``.
-    kl
-        :math:`KL(q \| p_{\theta^* + \varepsilon v})`, shape ``(G,)``.
-    dJ_floor, kl_floor
-        Rounding floors: only values ``>=`` the floor enter the fits.
-    max_points
-        Each fit uses the ``max_points`` smallest step sizes whose value is at or above
-        the floor (all of them when None): the claim is about :math:`\varepsilon \to 0`.
-    dJ_window, kl_window
-        Boolean masks of the grid points used in each fit.
-    slope_dJ, slope_kl
-        Least-squares slopes of ``log dJ`` and ``log kl`` against ``log eps`` over their
-        windows (:func:`numpy.polyfit`); ``nan`` when a window has fewer than
-        :data:`MIN_WINDOW_POINTS` points.
-    """
-
-    eps: NDArray[np.float64]
-    dJ: NDArray[np.float64]
-    kl: NDArray[np.float64]
-    dJ_floor: float
-    kl_floor: float
-    max_points: int | None
-    dJ_window: NDArray[np.bool_]
-    kl_window: NDArray[np.bool_]
-    slope_dJ: float
-    slope_kl: float
-
-    def __post_init__(self) -> None:
-        G = self.eps.shape
-        if len(G) != 1 or np.any(self.eps <= 0) or np.any(np.diff(self.eps) <= 0):
-            raise ValueError("eps must be a 1-d positive, strictly increasing grid")
-        for name in ("dJ", "kl", "dJ_window", "kl_window"):
-            if getattr(self, name).shape != G:
-                raise ValueError(f"{name} must have the shape of eps, {G}")
-        if not (np.all(np.isfinite(self.dJ)) and np.all(self.dJ >= 0)):
-            raise ValueError("dJ must be finite and >= 0")
-        if not (np.all(np.isfinite(self.kl)) and np.all(self.kl >= 0)):
-            raise ValueError("kl must be finite and >= 0")
-        if not (self.dJ_floor > 0 and self.kl_floor > 0):
-            raise ValueError("floors must be > 0")
-        if self.max_points is not None and self.max_points < MIN_WINDOW_POINTS:
-            raise ValueError(f"max_points must be None or >= {MIN_WINDOW_POINTS}")
-        if np.any(self.dJ_window != _window(self.dJ, self.dJ_floor, self.max_points)) or np.any(
-            self.kl_window != _window(self.kl, self.kl_floor, self.max_points)
-        ):
-            raise ValueError(
-                "windows must be the max_points smallest eps whose value is at or above the floor"
-            )
-        for name, window in (("slope_dJ", self.dJ_window), ("slope_kl", self.kl_window)):
-            enough = int(np.sum(window)) >= MIN_WINDOW_POINTS
-            if enough != bool(np.isfinite(getattr(self, name))):
-                raise ValueError(
-                    f"{name} must be finite exactly when its window has >= {MIN_WINDOW_POINTS} points"
-                )
-
-    @staticmethod
-    def _range(eps: NDArray[np.float64], window: NDArray[np.bool_]) -> tuple[float, float] | None:
-        return (float(eps[window].min()), float(eps[window].max())) if np.any(window) else None
-
-    @property
-    def dJ_range(self) -> tuple[float, float] | None:
-        """``(eps_min, eps_max)`` of the ``dJ`` fit window, or None if it is empty."""
-        return self._range(self.eps, self.dJ_window)
-
-    @property
-    def kl_range(self) -> tuple[float, float] | None:
-        """``(eps_min, eps_max)`` of the KL fit window, or None if it is empty."""
-        return self._range(self.eps, self.kl_window)
-
-    @staticmethod
-    def _bend(
-        eps: NDArray[np.float64], y: NDArray[np.float64], window: NDArray[np.bool_], slope: float
-    ) -> float:
-        if not np.isfinite(slope):
-            return float("nan")
-        local = np.diff(np.log(y[window])) / np.diff(np.log(eps[window]))
-        return float(np.max(np.abs(local - slope)))
-
-    @property
-    def dJ_bend(self) -> float:
-        """Largest deviation of a local slope (consecutive window points) from ``slope_dJ``.
-
-        Near 0 for a single power law; a large value means the window straddles a
-        crossover (e.g. a weakly stable direction turning quartic), so the fitted slope
-        is not an order. ``nan`` when there is no slope.
-        """
-        return self._bend(self.eps, self.dJ, self.dJ_window, self.slope_dJ)
-
-    @property
-    def kl_bend(self) -> float:
-        """The same for ``slope_kl``."""
-        return self._bend(self.eps, self.kl, self.kl_window, self.slope_kl)
-
-
-def invariance_slopes(
-    model: EnergyModel,
-    theta_star: ArrayLike,
-    q: ArrayLike,
-    v: ArrayLike,
-    eps_grid: ArrayLike,
-    *,
-    max_points: int | None = None,
-) -> InvarianceSlopes:
-    r"""Fitted orders of :math:`|\Delta J|` and of :math:`KL(q\|p)` along ``theta_star + eps v`` (Claim C4).
-
-    At a data-consistent point the slopes are 2 and 4 along :math:`v \in \ker A` and
-    1 and 2 along any direction with :math:`Av \ne 0` (module docstring).
-
-    Parameters
-    ----------
-    model
-        An :class:`~dsb_verifier.theory.models.EnergyModel`.
-    theta_star
-        Base point, shape ``(P,)`` (data-consistent for Claim C4; any point is measured).
-    q
-        Target, shape ``(2^N,)``.
-    v
-        Unit direction, shape ``(P,)`` (``| |v| - 1 | <= 1e-8``; not rescaled).
-    eps_grid
-        Step sizes, 1-d, positive, strictly increasing, at least
-        :data:`MIN_WINDOW_POINTS` of them.
-    max_points
-        Fit on the ``max_points`` smallest step sizes above each floor (the asymptotic
-        end of the grid); None fits on every point above the floor, so the grid's upper
-        end must then lie where the leading order still dominates.
-
-    Returns
-    -------
-    InvarianceSlopes
-        :math:`\Delta J` relative to :math:`J(\theta^*)` (not ``J(q)``; they coincide at
-        data-consistent points), the KL, the floors
-        ``dJ_floor = c * EPS * max(1, max|u*|)`` and
-        ``kl_floor = 2 (c * EPS * max(1, rms_q(log q), rms_q(u*)))^2`` with
-        ``c = SLOPE_FLOOR_FACTOR`` (values there have relative rounding error below
-        ``1/c``; module docstring), the fit windows and the slopes.
-
-    Raises
-    ------
-    ValueError
-        On an invalid point, a direction that is not a unit vector of length ``P``,
-        an invalid grid, or ``max_points`` below :data:`MIN_WINDOW_POINTS`.
-    """
-    model = check_model(model)
-    th, qq = _one_point(model, theta_star, q, "invariance_slopes")
-    vv = _check_direction(model, v)
-    eps = _check_eps_grid(eps_grid)
-    if max_points is not None and (
-        isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < MIN_WINDOW_POINTS
-    ):
-        raise ValueError(f"max_points must be None or an integer >= {MIN_WINDOW_POINTS}, got {max_points!r}")
-    N = model.n_visible
-    u0 = model.neg_energy(th)
-    thetas = th[None, :] + eps[:, None] * vv[None, :]
-    du = model.neg_energy(thetas) - u0
-    dJ = np.linalg.norm(wht(du)[:, 1:], axis=1) / 2.0**N
-    kl = _kl(qq, model.log_prob(thetas))
-    delta_J = EPS * max(1.0, float(np.max(np.abs(u0))))
-    delta_kl = EPS * max(1.0, float(np.sqrt(qq @ np.log(qq) ** 2)), float(np.sqrt(qq @ u0**2)))
-    dJ_floor = SLOPE_FLOOR_FACTOR * delta_J
-    kl_floor = 2.0 * (SLOPE_FLOOR_FACTOR * delta_kl) ** 2
-    dJ_window = _window(dJ, dJ_floor, max_points)
-    kl_window = _window(kl, kl_floor, max_points)
-    return InvarianceSlopes(
-        eps=eps,
-        dJ=dJ,
-        kl=kl,
-        dJ_floor=dJ_floor,
-        kl_floor=kl_floor,
-        max_points=max_points,
-        dJ_window=dJ_window,
-        kl_window=kl_window,
-        slope_dJ=_fit_slope(eps, dJ, dJ_window),
-        slope_kl=_fit_slope(eps, kl, kl_window),
     )
