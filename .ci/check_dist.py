@@ -20,7 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SDIST_TREES = ("theory", "checks", "tests", "docs", "notebooks", "benchmarks")
-SDIST_FILES = ("LICENSE", "README.md", "pyproject.toml", "tests/conftest.py", "tests/bad_inputs/__init__.py")
+SDIST_FILES = (
+    "LICENSE",
+    "README.md",
+    "pyproject.toml",
+    "tests/conftest.py",
+    "tests/bad_inputs/__init__.py",
+    ".ci/check_dist.py",
+)
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".hypothesis", ".pytest_cache"}
 
 

@@ -1,7 +1,8 @@
 """dsb-verifier's claim checks (C1–C6 of docs/theory.md §5) and their command.
 
-This package holds the hypothesis strategies shared by the test suite and
-the checks (:mod:`dsb_verifier.checks.claims.strategies`) and the ``dsb-verify`` command
+This package holds the claim checks (:mod:`dsb_verifier.checks.claims`; their cases
+are drawn from seeded numpy streams, :mod:`dsb_verifier.checks.claims.cases`), the
+runner with its provenance and executors, and the ``dsb-verify`` command
 (:mod:`dsb_verifier.checks.cli.main`).
 """
 

@@ -22,7 +22,7 @@ class Profile:
     name
         Profile name.
     n_cases
-        Generated (hypothesis-drawn) cases per sweep.
+        Generated cases per sweep (one seeded stream each, :mod:`dsb_verifier.checks.claims.cases`).
     max_n_generic
         Largest N for generic targets and the direct model.
     max_n_rbm

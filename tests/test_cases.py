@@ -136,12 +136,9 @@ def test_coupling_strategy_space(J):
 _SCRIPT = textwrap.dedent(
     """
     import dataclasses, json, sys
-    if sys.argv[1] == "literals":  # a user's module full of float literals, imported first
-        import types
-        src = "A = 0.123456789\\nB = -7.25e-3\\nC = [1.5, 2.75, 1e-12, 0.3333]\\n"
-        mod = types.ModuleType("user_constants")
-        exec(compile(src, "user_constants.py", "exec"), mod.__dict__)
-        sys.modules["user_constants"] = mod
+    if sys.argv[1] == "literals":  # a user's own module full of float literals, imported first
+        sys.path.insert(0, sys.argv[3])
+        import user_constants
     from dsb_verifier.checks.profiles import get_profile
     from dsb_verifier.checks.runner import process_executor, run_checks
     tiny = dataclasses.replace(get_profile("quick"), name="tiny", n_cases=6, n_inits=1, t_max=2e3)
@@ -160,9 +157,17 @@ _SCRIPT = textwrap.dedent(
 )
 
 
+#: A user's module with float literals (in the ranges the cases draw from): the hypothesis-based
+#: drawing of 0.1.0 mixed the literals of loaded local modules into its draws (C1 changed).
+_USER_MODULE = "A = [-0.5, -1.25, -2.75, -3.5, -6.0625, -11.5, -7.25e-3, 0.123456789, 0.75, 1e-12]\n"
+
+
 def _claims_of(tmp_path, mode, claims):
+    user = tmp_path.parent / f"{tmp_path.name}-user"
+    user.mkdir(exist_ok=True)
+    (user / "user_constants.py").write_text(_USER_MODULE)
     proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, mode, claims],
+        [sys.executable, "-c", _SCRIPT, mode, claims, str(user)],
         capture_output=True,
         text=True,
         check=False,
