@@ -56,7 +56,8 @@ class OrderNorms:
     stderr
         Standard error of ``norm`` (delta method; 0 where exhaustive).
     sq_norm, sq_stderr
-        :math:`\\|J_k\\|^2` (unbiased where sampled) and its standard error.
+        :math:`\\|J_k\\|^2` (unbiased where sampled) and its standard error; ``inf`` if
+        the square overflows (couplings above ~1e154), while ``norm`` stays finite.
     n_subsets
         :math:`\\binom Nk`, as floats (exact up to 2^53).
     n_sampled
@@ -88,8 +89,10 @@ class OrderNorms:
             v = np.asarray(getattr(self, name))
             if v.shape != (K,):
                 raise ValueError(f"{name} must have shape ({K},), got {v.shape}")
-            if name != "exhaustive" and (not np.all(np.isfinite(v)) or np.any(v < 0)):
-                raise ValueError(f"{name} must be finite and non-negative, got {v!r}")
+            if name in ("norm", "stderr", "n_subsets", "n_sampled") and not np.all(np.isfinite(v)):
+                raise ValueError(f"{name} must be finite, got {v!r}")
+            if name != "exhaustive" and np.any(np.isnan(v) | (v < 0)):
+                raise ValueError(f"{name} must be non-negative, got {v!r}")
         if np.any(self.stderr[self.exhaustive] != 0) or np.any(self.n_sampled > self.n_subsets):
             raise ValueError("exhaustive orders have stderr 0 and n_sampled <= n_subsets")
         if self.law not in ("exact", "gaussian"):
@@ -103,14 +106,13 @@ class OrderNorms:
         return np.where(self.stderr == 0, 0.0, r)
 
 
-def _sum_squares(J: NDArray[np.float64]) -> float:
-    """``sum J^2`` scaled by ``max |J|`` (no overflow); refuses non-finite couplings."""
+def _scaled_squares(J: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+    """``(s, (J / s)^2)`` with ``s = max |J|`` (``s = 1`` for all-zero ``J``): squares that never overflow."""
     if not np.all(np.isfinite(J)):
         raise ValueError("couplings must be finite; the integral produced NaN or inf (report this as a bug)")
     s = float(np.max(np.abs(J))) if J.size else 0.0
-    if s == 0.0:
-        return 0.0
-    return s * s * float(np.sum((J / s) ** 2))
+    s = s if s > 0 else 1.0
+    return s, (J / s) ** 2
 
 
 def sample_subsets(N: int, k: int, n: int, rng: np.random.Generator) -> NDArray[np.int64]:
@@ -174,32 +176,33 @@ def rbm_order_norms(
     base_seed = _check_int(seed, "seed", 0)
     limit = _check_int(exhaustive_limit, "exhaustive_limit", 0)
     model = _model(p, lw)
-    sq, se, n_used, exh = np.zeros(K), np.zeros(K), np.zeros(K, np.int64), np.zeros(K, bool)
+    norm, se_norm = np.zeros(K), np.zeros(K)
+    n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
     counts = np.array([float(comb(N, k)) for k in range(1, K + 1)])
-    sq[0], n_used[0], exh[0] = _sum_squares(_fields(model)), N, True
-    if K >= 2:
-        J2 = _pairwise(model)
-        sq[1], n_used[1], exh[1] = _sum_squares(J2[np.triu_indices(N, 1)]), comb(N, 2), True
-    for k in range(3, K + 1):
-        if comb(N, k) <= limit:
-            S = np.array(list(combinations(range(N), k)), dtype=np.int64).reshape(-1, k)
-            sq[k - 1], n_used[k - 1], exh[k - 1] = _sum_squares(_subset_couplings(model, S)), S.shape[0], True
-            continue
-        S = sample_subsets(N, k, n_draw, np.random.default_rng(base_seed + k))
-        J = _subset_couplings(model, S)
-        s = float(np.max(np.abs(J))) if np.all(np.isfinite(J)) else np.nan
-        if not np.isfinite(s):
-            raise ValueError(
-                "couplings must be finite; the integral produced NaN or inf (report this as a bug)"
+    for k in range(1, K + 1):
+        exh[k - 1] = k <= 2 or comb(N, k) <= limit
+        if k == 1:
+            J = _fields(model)
+        elif k == 2:
+            J = _pairwise(model)[np.triu_indices(N, 1)]
+        elif exh[k - 1]:
+            J = _subset_couplings(
+                model, np.array(list(combinations(range(N), k)), dtype=np.int64).reshape(-1, k)
             )
-        x = (J / s) ** 2 if s > 0 else np.zeros_like(J)
-        sq[k - 1] = counts[k - 1] * s * s * float(np.mean(x))
-        se[k - 1] = counts[k - 1] * s * s * float(np.std(x, ddof=1)) / np.sqrt(n_draw)
-        n_used[k - 1] = n_draw
-    norm = np.sqrt(sq)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se_norm = np.where(se == 0, 0.0, se / (2.0 * norm))
-    se_norm = np.where(np.isfinite(se_norm), se_norm, np.sqrt(se))  # zero estimate: se of sqrt is sqrt(se)
+        else:
+            J = _subset_couplings(model, sample_subsets(N, k, n_draw, np.random.default_rng(base_seed + k)))
+        s, x = _scaled_squares(J)
+        n_used[k - 1] = J.size
+        if exh[k - 1]:
+            norm[k - 1] = s * np.sqrt(np.sum(x))
+            continue
+        # unbiased C(N,k) mean(J^2); the norm's standard error by the delta method (module docstring)
+        m, sd = float(np.mean(x)), float(np.std(x, ddof=1))
+        norm[k - 1] = s * np.sqrt(counts[k - 1] * m)
+        rel_sq = sd / (m * np.sqrt(J.size)) if m > 0 else 0.0
+        se_norm[k - 1] = norm[k - 1] * rel_sq / 2.0
+    with np.errstate(over="ignore"):
+        sq, se = norm**2, 2.0 * norm * se_norm
     return OrderNorms(
         orders=tuple(range(1, K + 1)),
         norm=norm,
