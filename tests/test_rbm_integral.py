@@ -265,3 +265,14 @@ def test_gaussian_error_scales_like_the_fourth_cumulant():
     rel = np.array([_gaussian_rel_errors(s, "integral") for s in scales])
     slopes = np.polyfit(np.log(scales), np.log(rel), 1)[0]
     assert 4 <= slopes[0] <= 6 and np.all((slopes[1:] >= 3) & (slopes[1:] <= 5)), slopes
+
+
+def test_gaussian_law_above_order_7_goes_element_wise_and_matches_conditioned_couplings():
+    N, M = 10, 3
+    p = _random_params(N, M, 0.5, "spin", "bernoulli", seed=31)
+    model, theta = T.rbm_from_params(p)
+    ref = T.conditioned_couplings(model, theta, 10, input_law="gaussian")
+    subs = [S for k in (6, 7, 8, 9, 10) for S in itertools.combinations(range(N), k)]
+    idx = np.array([sum(1 << i for i in S) for S in subs])
+    got = T.rbm_couplings(p, subs, law="gaussian")
+    assert np.abs(got - ref[idx]).max() <= gaussian_routes_atol(M, float(np.max(np.abs(ref))))

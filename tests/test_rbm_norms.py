@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dsb_verifier import theory as T
-from dsb_verifier.theory import _validation
+from dsb_verifier.theory import _validation, tolerances
 from dsb_verifier.theory.rbm.norms import sample_subsets
 from dsb_verifier.theory.tolerances import INTEGRAL_RTOL
 from dsb_verifier.theory.walsh import order_norms
@@ -159,3 +159,31 @@ def test_work_arrays_that_do_not_fit_are_refused_with_the_memory_needed(monkeypa
     p = T.RBMParams(np.full((10_000, 1), 1e-3), np.zeros(10_000), np.zeros(1))
     with pytest.raises(ValueError, match=r"the 10000 x 10000 pairwise couplings needs an estimated 2\.2 GiB"):
         T.rbm_pairwise(p)
+
+
+# ---- the Gaussian mapping's error per order ---------------------------------------------------
+
+
+def test_mapping_error_matches_compare_gaussian_where_exhaustive():
+    p = _params(9, 4, 0.6, seed=7, hidden="spin")
+    got = T.gaussian_mapping_error(p, 3)
+    model, theta = T.rbm_from_params(p)
+    ref = T.compare_gaussian(model, theta, 3)
+    scale = float(np.max(np.abs(ref.J_exact[1:])))
+    assert np.all(got.exact.exhaustive) and np.all(got.rel_stderr == 0)
+    assert np.allclose(got.exact.norm, ref.exact_norm, rtol=0, atol=INTEGRAL_RTOL * scale)
+    atol = tolerances.gaussian_routes_atol(4, scale) * np.sqrt([9, 36, 84])
+    assert np.all(np.abs(got.error_norm - ref.frobenius_error) <= atol)
+    assert np.allclose(got.rel_error, ref.rel_frobenius_error, rtol=1e-6)
+    assert np.all(np.abs(got.max_abs_error - ref.max_abs_error) <= atol)
+
+
+def test_mapping_error_uses_the_same_subsets_for_both_laws():
+    p = _params(40, 5, 0.3, seed=8)
+    err = T.gaussian_mapping_error(p, 3, samples=500, seed=4, exhaustive_limit=100)
+    assert np.array_equal(
+        err.exact.norm, T.rbm_order_norms(p, 3, samples=500, seed=4, exhaustive_limit=100).norm
+    )
+    g = T.rbm_order_norms(p, 3, samples=500, seed=4, exhaustive_limit=100, law="gaussian")
+    assert np.array_equal(err.gaussian.norm, g.norm)
+    assert not err.exact.exhaustive[2] and err.rel_stderr[2] > 0 and err.rel_error[2] > 0

@@ -62,7 +62,7 @@ from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwor
 from dsb_verifier.theory.rbm.gaussian import GaussianComparison, compare_gaussian, conditioned_couplings
 from dsb_verifier.theory.rbm.integral import rbm_couplings, rbm_fields, rbm_pairwise
 from dsb_verifier.theory.rbm.io import RBMParams, parse_units, rbm_from_params
-from dsb_verifier.theory.rbm.norms import OrderNorms, rbm_order_norms
+from dsb_verifier.theory.rbm.norms import MappingError, OrderNorms, gaussian_mapping_error, rbm_order_norms
 from dsb_verifier.theory.targets import (
     dirichlet_target,
     empirical,
@@ -105,7 +105,9 @@ __all__ = [
     "GaussianComparison",
     "HessianSpectrum",
     "InvarianceSlopes",
+    "MappingError",
     "OrderNorms",
+    "gaussian_mapping_error",
     "RBMParams",
     "rbm_couplings",
     "rbm_fields",

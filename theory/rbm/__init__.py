@@ -5,11 +5,19 @@ and the central-limit mapping of Decelle et al., SciPost 2024 (:mod:`.gaussian`;
 ``law="gaussian"`` of the integral route)."""
 
 from dsb_verifier.theory.rbm.integral import LAWS, rbm_couplings, rbm_fields, rbm_pairwise
-from dsb_verifier.theory.rbm.norms import OrderNorms, rbm_order_norms, sample_subsets
+from dsb_verifier.theory.rbm.norms import (
+    MappingError,
+    OrderNorms,
+    gaussian_mapping_error,
+    rbm_order_norms,
+    sample_subsets,
+)
 
 __all__ = [
     "LAWS",
+    "MappingError",
     "OrderNorms",
+    "gaussian_mapping_error",
     "rbm_couplings",
     "rbm_fields",
     "rbm_order_norms",

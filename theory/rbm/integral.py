@@ -61,6 +61,12 @@ _MAX_TAN_ORDER = 14
 _GAUSS_RANGE = 300.0
 
 
+#: Gaussian law, orders >= 3: the plain product is used for k <= _GAUSS_PRODUCT_K on columns
+#: whose exponents omega^2 w^2 / 2 are all <= _GAUSS_PRODUCT_U (every column of a trained RBM).
+_GAUSS_PRODUCT_K = 7
+_GAUSS_PRODUCT_U = 40.0
+
+
 def _check_params(params: object) -> RBMParams:
     if not isinstance(params, RBMParams):
         raise ValueError(f"params must be an RBMParams, got {type(params).__name__}")
@@ -225,11 +231,27 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> NDArray[np.float64
                 J[lo : lo + step] += (sg * np.exp(L)) @ dk
         else:
             u = (ch.Wc * ch.omega) ** 2 / 2.0
-            for lo in range(0, n, step):
-                rows = S[lo : lo + step]
-                E = np.maximum(ch.V - u[rows].sum(axis=1), 0.0)
-                P = np.exp(-E) * np.prod(ch.sin[rows], axis=1)
-                J[lo : lo + step] += P @ dk
+            # Product form e^{-V} prod_i (sin_i e^{u_i}) where every u <= _GAUSS_PRODUCT_U and
+            # k <= _GAUSS_PRODUCT_K: nothing overflows, and an underflowed partial product
+            # bounds a term below e^{-700 + k _GAUSS_PRODUCT_U} (negligible); else element-wise.
+            prod_cols = (u.max(axis=0) <= _GAUSS_PRODUCT_U) if k <= _GAUSS_PRODUCT_K else np.zeros(u.shape[1], bool)
+            if np.any(prod_cols):
+                Tg = ch.sin[:, prod_cols] * np.exp(u[:, prod_cols])
+                base = dk[prod_cols] * np.exp(-ch.V[prod_cols])
+                for lo in range(0, n, step):
+                    rows = S[lo : lo + step]
+                    P = base * Tg[rows[:, 0]]
+                    for m in range(1, k):
+                        P *= Tg[rows[:, m]]
+                    J[lo : lo + step] += P.sum(axis=1)
+            rest = ~prod_cols
+            if np.any(rest):
+                u_r, sin_r, V_r, d_r = u[:, rest], ch.sin[:, rest], ch.V[rest], dk[rest]
+                for lo in range(0, n, step):
+                    rows = S[lo : lo + step]
+                    E = np.maximum(V_r - u_r[rows].sum(axis=1), 0.0)
+                    P = np.exp(-E) * np.prod(sin_r[rows], axis=1)
+                    J[lo : lo + step] += P @ d_r
     if k == 2:
         g = model.grid
         J += np.einsum("nm,nm,m->n", model.W[S[:, 0]], model.W[S[:, 1]], g.spacing * g.tau / (2.0 * np.pi))

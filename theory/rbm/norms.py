@@ -33,6 +33,7 @@ from dsb_verifier.theory.rbm.integral import (
     _check_law,
     _check_params,
     _fields,
+    _Model,
     _model,
     _pairwise,
     _subset_couplings,
@@ -40,7 +41,7 @@ from dsb_verifier.theory.rbm.integral import (
 from dsb_verifier.theory.rbm.io import RBMParams
 from numpy.typing import NDArray
 
-__all__ = ["OrderNorms", "rbm_order_norms", "sample_subsets"]
+__all__ = ["MappingError", "OrderNorms", "gaussian_mapping_error", "rbm_order_norms", "sample_subsets"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,44 @@ def _check_int(x: object, name: str, lo: int) -> int:
     return int(x)
 
 
+def _check_norm_args(
+    params: object, max_order: object, samples: object, seed: object, exhaustive_limit: object
+) -> tuple[RBMParams, int, int, int, int]:
+    p = _check_params(params)
+    N = p.n_visible
+    K = _check_int(max_order, "max_order", 1)
+    if K > N:
+        raise ValueError(f"max_order must be at most N = {N} (there are no couplings of higher order), got {K}")
+    return p, K, _check_int(samples, "samples", 2), _check_int(seed, "seed", 0), _check_int(exhaustive_limit, "exhaustive_limit", 0)
+
+
+def _order_subsets(N: int, k: int, samples: int, seed: int, limit: int) -> NDArray[np.int64] | None:
+    """Subsets of order ``k >= 3``: all of them if ``C(N, k) <= limit``, else ``samples`` uniform draws."""
+    if comb(N, k) <= limit:
+        return np.array(list(combinations(range(N), k)), dtype=np.int64).reshape(-1, k)
+    return sample_subsets(N, k, samples, np.random.default_rng(seed + k))
+
+
+def _order_values(model: _Model, k: int, S: NDArray[np.int64] | None) -> NDArray[np.float64]:
+    """Couplings of order ``k``: all fields, all pairs (upper triangle) or the subsets ``S``."""
+    if k == 1:
+        return _fields(model)
+    if k == 2:
+        return _pairwise(model)[np.triu_indices(model.N, 1)]
+    assert S is not None
+    return _subset_couplings(model, S)
+
+
+def _estimate(J: NDArray[np.float64], count: float, exhaustive: bool) -> tuple[float, float]:
+    """``(norm, stderr)``: exact sum, or ``sqrt(C mean J^2)`` with the delta-method standard error."""
+    s, x = _scaled_squares(J)
+    if exhaustive:
+        return s * float(np.sqrt(np.sum(x))), 0.0
+    m, sd = float(np.mean(x)), float(np.std(x, ddof=1))
+    norm = s * float(np.sqrt(count * m))
+    return norm, (norm * sd / (2.0 * m * np.sqrt(J.size)) if m > 0 else 0.0)
+
+
 def rbm_order_norms(
     params: RBMParams,
     max_order: int,
@@ -155,7 +194,10 @@ def rbm_order_norms(
     max_order
         Highest order, ``1 <= max_order <= N``.
     samples
-        Subsets drawn per sampled order (``>= 2``, for a standard error).
+        Subsets drawn per sampled order (``>= 2``, for a standard error). The interval
+        ``norm +- 1.96 stderr`` is a normal approximation: its coverage error is of order
+        ``skewness(J_S^2) / sqrt(samples)``, so use ``samples >> skewness^2``
+        (docs/notes/integral.md).
     seed
         Base seed; order ``k`` uses ``default_rng(seed + k)``.
     law
@@ -164,54 +206,125 @@ def rbm_order_norms(
     exhaustive_limit
         Orders with at most this many subsets are summed exhaustively.
     """
-    p = _check_params(params)
-    lw = _check_law(law)
+    p, K, n_draw, base_seed, limit = _check_norm_args(params, max_order, samples, seed, exhaustive_limit)
+    model = _model(p, _check_law(law))
     N = p.n_visible
-    K = _check_int(max_order, "max_order", 1)
-    if K > N:
-        raise ValueError(
-            f"max_order must be at most N = {N} (there are no couplings of higher order), got {K}"
-        )
-    n_draw = _check_int(samples, "samples", 2)
-    base_seed = _check_int(seed, "seed", 0)
-    limit = _check_int(exhaustive_limit, "exhaustive_limit", 0)
-    model = _model(p, lw)
-    norm, se_norm = np.zeros(K), np.zeros(K)
+    norm, se = np.zeros(K), np.zeros(K)
     n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
     counts = np.array([float(comb(N, k)) for k in range(1, K + 1)])
     for k in range(1, K + 1):
+        S = _order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None
         exh[k - 1] = k <= 2 or comb(N, k) <= limit
-        if k == 1:
-            J = _fields(model)
-        elif k == 2:
-            J = _pairwise(model)[np.triu_indices(N, 1)]
-        elif exh[k - 1]:
-            J = _subset_couplings(
-                model, np.array(list(combinations(range(N), k)), dtype=np.int64).reshape(-1, k)
-            )
-        else:
-            J = _subset_couplings(model, sample_subsets(N, k, n_draw, np.random.default_rng(base_seed + k)))
-        s, x = _scaled_squares(J)
+        J = _order_values(model, k, S)
         n_used[k - 1] = J.size
-        if exh[k - 1]:
-            norm[k - 1] = s * np.sqrt(np.sum(x))
-            continue
-        # unbiased C(N,k) mean(J^2); the norm's standard error by the delta method (module docstring)
-        m, sd = float(np.mean(x)), float(np.std(x, ddof=1))
-        norm[k - 1] = s * np.sqrt(counts[k - 1] * m)
-        rel_sq = sd / (m * np.sqrt(J.size)) if m > 0 else 0.0
-        se_norm[k - 1] = norm[k - 1] * rel_sq / 2.0
+        norm[k - 1], se[k - 1] = _estimate(J, counts[k - 1], bool(exh[k - 1]))
     with np.errstate(over="ignore"):
-        sq, se = norm**2, 2.0 * norm * se_norm
+        sq, se_sq = norm**2, 2.0 * norm * se
     return OrderNorms(
         orders=tuple(range(1, K + 1)),
         norm=norm,
-        stderr=se_norm,
+        stderr=se,
         sq_norm=sq,
-        sq_stderr=se,
+        sq_stderr=se_sq,
         n_subsets=counts,
         n_sampled=n_used,
         exhaustive=exh,
-        law=lw,
+        law=model.law,
         seed=base_seed,
+    )
+
+
+@dataclass(frozen=True)
+class MappingError:
+    r"""Per-order error of the Gaussian mapping against the exact couplings, on the same subsets.
+
+    Attributes
+    ----------
+    exact, gaussian
+        :class:`OrderNorms` of both laws (identical subsets).
+    error_norm, error_stderr
+        :math:`\|J^G_k - J_k\|` (estimated like a norm where sampled) and its standard error.
+    rel_error, rel_stderr
+        :math:`\|J^G_k - J_k\| / \|J_k\|` and its standard error (delta method for a
+        ratio of means over the same subsets; 0 where exhaustive).
+    max_abs_error
+        :math:`\max |J^G_S - J_S|` over the subsets computed.
+    """
+
+    exact: OrderNorms
+    gaussian: OrderNorms
+    error_norm: NDArray[np.float64]
+    error_stderr: NDArray[np.float64]
+    rel_error: NDArray[np.float64]
+    rel_stderr: NDArray[np.float64]
+    max_abs_error: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        K = len(self.exact.orders)
+        if self.gaussian.orders != self.exact.orders or (self.exact.law, self.gaussian.law) != ("exact", "gaussian"):
+            raise ValueError("exact and gaussian must be OrderNorms of the same orders and of those laws")
+        for name in ("error_norm", "error_stderr", "rel_error", "rel_stderr", "max_abs_error"):
+            v = np.asarray(getattr(self, name))
+            if v.shape != (K,) or np.any(np.isnan(v) | (v < 0)):
+                raise ValueError(f"{name} must be {K} non-negative numbers, got {v!r}")
+
+
+def gaussian_mapping_error(
+    params: RBMParams,
+    max_order: int,
+    *,
+    samples: int = 2000,
+    seed: int = 0,
+    exhaustive_limit: int = 200_000,
+) -> MappingError:
+    r"""Error per order of the Gaussian mapping (SciPost 2024) against the exact couplings.
+
+    Both laws are evaluated on the same subsets (all of them for ``k <= 2`` and where
+    :math:`\binom Nk \le` ``exhaustive_limit``, else the same ``samples`` uniform draws);
+    arguments as in :func:`rbm_order_norms`. An order whose exact block vanishes has an
+    infinite relative error unless the Gaussian block vanishes too (then 0).
+    """
+    p, K, n_draw, base_seed, limit = _check_norm_args(params, max_order, samples, seed, exhaustive_limit)
+    ex, ga = _model(p, "exact"), _model(p, "gaussian")
+    N = p.n_visible
+    counts = np.array([float(comb(N, k)) for k in range(1, K + 1)])
+    out: dict[str, NDArray[np.float64]] = {
+        n: np.zeros(K) for n in ("ne", "se_e", "ng", "se_g", "nd", "se_d", "rel", "se_rel", "mx")
+    }
+    n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
+    for k in range(1, K + 1):
+        S = _order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None
+        e = bool(k <= 2 or comb(N, k) <= limit)
+        exh[k - 1] = e
+        Je, Jg = _order_values(ex, k, S), _order_values(ga, k, S)
+        n_used[k - 1] = Je.size
+        i = k - 1
+        out["ne"][i], out["se_e"][i] = _estimate(Je, counts[i], e)
+        out["ng"][i], out["se_g"][i] = _estimate(Jg, counts[i], e)
+        out["nd"][i], out["se_d"][i] = _estimate(Jg - Je, counts[i], e)
+        out["mx"][i] = float(np.max(np.abs(Jg - Je)))
+        if out["ne"][i] == 0:
+            out["rel"][i] = 0.0 if out["nd"][i] == 0 else np.inf
+            continue
+        s = float(np.max(np.abs(Je)))
+        d2, j2 = ((Jg - Je) / s) ** 2, (Je / s) ** 2
+        R2 = float(np.mean(d2) / np.mean(j2))
+        out["rel"][i] = np.sqrt(R2)
+        if not e and R2 > 0:
+            se_R2 = float(np.std(d2 - R2 * j2, ddof=1) / (np.mean(j2) * np.sqrt(Je.size)))
+            out["se_rel"][i] = se_R2 / (2.0 * np.sqrt(R2))
+
+    def norms(n: NDArray[np.float64], se: NDArray[np.float64], law: str) -> OrderNorms:
+        with np.errstate(over="ignore"):
+            sq, se_sq = n**2, 2.0 * n * se
+        return OrderNorms(tuple(range(1, K + 1)), n, se, sq, se_sq, counts, n_used, exh, law, base_seed)
+
+    return MappingError(
+        exact=norms(out["ne"], out["se_e"], "exact"),
+        gaussian=norms(out["ng"], out["se_g"], "gaussian"),
+        error_norm=out["nd"],
+        error_stderr=out["se_d"],
+        rel_error=out["rel"],
+        rel_stderr=out["se_rel"],
+        max_abs_error=out["mx"],
     )
