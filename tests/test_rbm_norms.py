@@ -187,3 +187,24 @@ def test_mapping_error_uses_the_same_subsets_for_both_laws():
     g = T.rbm_order_norms(p, 3, samples=500, seed=4, exhaustive_limit=100, law="gaussian")
     assert np.array_equal(err.gaussian.norm, g.norm)
     assert not err.exact.exhaustive[2] and err.rel_stderr[2] > 0 and err.rel_error[2] > 0
+
+
+def test_floor_bounds_the_disagreement_with_enumeration_and_does_not_hide_data():
+    from math import comb
+
+    N = 12
+    p = _params(N, 6, 1.0, seed=12, hidden="spin")
+    model, theta = T.rbm_from_params(p)
+    logp = np.log(model.prob(theta))
+    ref = order_norms(model.couplings(theta))[1:]
+    got = T.rbm_order_norms(p, N)
+    enum_noise = (
+        np.sqrt([comb(N, k) for k in range(1, N + 1)])
+        * tolerances.transform_atol(N, float(np.max(np.abs(logp))))
+        / 2.0**N
+    )
+    assert np.all(got.floor > 0)
+    assert np.all(np.abs(got.norm - ref) <= got.floor + enum_noise)
+    assert np.all(got.floor[:4] < 1e-10 * got.norm[:4])
+    err = T.gaussian_mapping_error(p, 3)
+    assert np.allclose(err.error_floor, err.exact.floor + err.gaussian.floor)

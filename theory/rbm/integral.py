@@ -148,9 +148,14 @@ def _phase(k: int, ch: _Chunk) -> NDArray[np.float64]:
     return -((-1.0) ** ((k + 1) // 2)) * np.sin(ch.omega * ch.c) * ch.weight
 
 
-def _fields(model: _Model) -> NDArray[np.float64]:
-    r"""Order 1: :math:`a_i + \sum_\mu [w_{i\mu} f'(c_\mu) + \frac1\pi\int \frac{K}{\omega^2}\sin(\omega c)(P_i - \omega w_i)]`."""
-    J = model.a + model.W @ _fprime(model.hidden, model.c)
+def _fields(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Order 1: :math:`a_i + \sum_\mu [w_{i\mu} f'(c_\mu) + \frac1\pi\int \frac{K}{\omega^2}\sin(\omega c)(P_i - \omega w_i)]`.
+
+    Returns the fields and the sums of the magnitudes of their terms (for rounding estimates).
+    """
+    fp = _fprime(model.hidden, model.c)
+    J = model.a + model.W @ fp
+    A = np.abs(model.a) + np.abs(model.W) @ np.abs(fp)
     for ch in _chunks(model):
         d1 = _phase(1, ch)
         if model.law == "exact":
@@ -158,12 +163,21 @@ def _fields(model: _Model) -> NDArray[np.float64]:
             P = t * C
         else:
             P = ch.sin * np.exp(-(ch.V - (ch.Wc * ch.omega) ** 2 / 2.0))
-        J += (P - ch.Wc * ch.omega) @ d1
-    return J
+        Q = P - ch.Wc * ch.omega
+        J += Q @ d1
+        A += np.abs(P) @ np.abs(d1) + np.abs(ch.Wc * ch.omega) @ np.abs(d1)
+    return J, A
 
 
-def _symmetric_product(T: NDArray[np.float64], D: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``T diag(D) T^T`` as two symmetric rank updates (positive and negative ``D``)."""
+def _symmetric_product(
+    T: NDArray[np.float64], D: NDArray[np.float64], a: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``T diag(D) T^T`` as two symmetric rank updates (positive and negative ``D``).
+
+    Adds ``sum_c |D_c| T_ic^2`` to ``a`` in place: by Cauchy-Schwarz the magnitudes of the
+    terms of pair ``(i, j)`` sum to at most ``sqrt(a_i a_j)``.
+    """
+    a += (T * T) @ np.abs(D)
     out = np.zeros((T.shape[0], T.shape[0]))
     for mask, sgn in ((D > 0, 1.0), (D < 0, -1.0)):
         if np.any(mask):
@@ -172,17 +186,23 @@ def _symmetric_product(T: NDArray[np.float64], D: NDArray[np.float64]) -> NDArra
     return out
 
 
-def _pairwise(model: _Model) -> NDArray[np.float64]:
-    """All order-2 couplings: node 0 analytically, the other nodes by symmetric matrix products."""
+def _pairwise(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """All order-2 couplings: node 0 analytically, the other nodes by symmetric matrix products.
+
+    Returns ``J (N, N)`` and ``a (N,)`` with term magnitudes of pair ``(i, j)`` summing to at most
+    ``sqrt(a_i a_j)``.
+    """
     N = model.N
     check_memory(8.0 * 3 * N * N, f"the {N} x {N} pairwise couplings")
     g = model.grid
-    J = (model.W * (g.spacing * g.tau / (2.0 * np.pi))) @ model.W.T
+    node0 = g.spacing * g.tau / (2.0 * np.pi)
+    J = (model.W * node0) @ model.W.T
+    a = (model.W * model.W) @ node0
     for ch in _chunks(model, n_tables=6):
         d2 = _phase(2, ch)
         if model.law == "exact":
             C, t = _tangents(ch)
-            J += _symmetric_product(t, d2 * C)
+            J += _symmetric_product(t, d2 * C, a)
             continue
         u = (ch.Wc * ch.omega) ** 2 / 2.0
         top2 = -np.partition(-u, 1, axis=0)[:2] if N > 1 else np.vstack([u, u])
@@ -191,20 +211,22 @@ def _pairwise(model: _Model) -> NDArray[np.float64]:
         ok = ~wide
         if np.any(ok):
             T = ch.sin[:, ok] * np.exp(u[:, ok] - s[ok])
-            J += _symmetric_product(T, d2[ok] * np.exp(-(ch.V[ok] - 2.0 * s[ok])))
+            J += _symmetric_product(T, d2[ok] * np.exp(-(ch.V[ok] - 2.0 * s[ok])), a)
         for col in np.flatnonzero(wide):  # one dominant weight: element-wise, no overflow
             E = ch.V[col] - u[:, col][:, None] - u[:, col][None, :]
             J += d2[col] * np.exp(-np.maximum(E, 0.0)) * np.outer(ch.sin[:, col], ch.sin[:, col])
+            a += abs(d2[col])  # every term of this column is at most |d2| in magnitude
     np.fill_diagonal(J, 0.0)
-    return 0.5 * (J + J.T)
+    return 0.5 * (J + J.T), a
 
 
-def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> NDArray[np.float64]:
-    """``J_S`` for subsets of one order ``k >= 2``, rows of ``S`` (shape ``(n, k)``)."""
+def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``J_S`` for subsets of one order ``k >= 2``, rows of ``S`` (shape ``(n, k)``), and the sums
+    of the magnitudes of their terms."""
     n, k = S.shape
-    J = np.zeros(n)
+    J, A = np.zeros(n), np.zeros(n)
     if n == 0:
-        return J
+        return J, A
     for ch in _chunks(model):
         dk = _phase(k, ch)
         step = max(1, _CHUNK_ENTRIES // max(1, ch.omega.size))
@@ -217,6 +239,7 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> NDArray[np.float64
                 for m in range(1, k):
                     P *= t[rows[:, m]]
                 J[lo : lo + step] += P.sum(axis=1)
+                A[lo : lo + step] += np.abs(P, out=P).sum(axis=1)
         elif model.law == "exact":
             with np.errstate(divide="ignore"):
                 logc = np.log(np.abs(ch.cos))
@@ -228,13 +251,17 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> NDArray[np.float64
                 rows = S[lo : lo + step]
                 L = logC + logt[rows].sum(axis=1)
                 sg = sgnC * np.prod(sgn_t[rows], axis=1)
-                J[lo : lo + step] += (sg * np.exp(L)) @ dk
+                E = np.exp(L)
+                J[lo : lo + step] += (sg * E) @ dk
+                A[lo : lo + step] += E @ np.abs(dk)
         else:
             u = (ch.Wc * ch.omega) ** 2 / 2.0
             # Product form e^{-V} prod_i (sin_i e^{u_i}) where every u <= _GAUSS_PRODUCT_U and
             # k <= _GAUSS_PRODUCT_K: nothing overflows, and an underflowed partial product
             # bounds a term below e^{-700 + k _GAUSS_PRODUCT_U} (negligible); else element-wise.
-            prod_cols = (u.max(axis=0) <= _GAUSS_PRODUCT_U) if k <= _GAUSS_PRODUCT_K else np.zeros(u.shape[1], bool)
+            prod_cols = (
+                (u.max(axis=0) <= _GAUSS_PRODUCT_U) if k <= _GAUSS_PRODUCT_K else np.zeros(u.shape[1], bool)
+            )
             if np.any(prod_cols):
                 Tg = ch.sin[:, prod_cols] * np.exp(u[:, prod_cols])
                 base = dk[prod_cols] * np.exp(-ch.V[prod_cols])
@@ -244,6 +271,7 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> NDArray[np.float64
                     for m in range(1, k):
                         P *= Tg[rows[:, m]]
                     J[lo : lo + step] += P.sum(axis=1)
+                    A[lo : lo + step] += np.abs(P, out=P).sum(axis=1)
             rest = ~prod_cols
             if np.any(rest):
                 u_r, sin_r, V_r, d_r = u[:, rest], ch.sin[:, rest], ch.V[rest], dk[rest]
@@ -252,10 +280,15 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> NDArray[np.float64
                     E = np.maximum(V_r - u_r[rows].sum(axis=1), 0.0)
                     P = np.exp(-E) * np.prod(sin_r[rows], axis=1)
                     J[lo : lo + step] += P @ d_r
+                    A[lo : lo + step] += np.abs(P) @ np.abs(d_r)
     if k == 2:
         g = model.grid
-        J += np.einsum("nm,nm,m->n", model.W[S[:, 0]], model.W[S[:, 1]], g.spacing * g.tau / (2.0 * np.pi))
-    return J
+        node0 = np.einsum(
+            "nm,nm,m->nm", model.W[S[:, 0]], model.W[S[:, 1]], g.spacing * g.tau / (2.0 * np.pi)
+        )
+        J += node0.sum(axis=1)
+        A += np.abs(node0).sum(axis=1)
+    return J, A
 
 
 def _check_subsets(subsets: object, N: int) -> list[NDArray[np.int64]]:
@@ -292,7 +325,7 @@ def rbm_fields(params: RBMParams, *, law: str = "exact") -> NDArray[np.float64]:
     ndarray, shape ``(N,)``
         Equal to the enumeration's ``J[1 << i]`` up to ``sum(grid.error_bound)`` plus rounding.
     """
-    return _fields(_model(_check_params(params), _check_law(law)))
+    return _fields(_model(_check_params(params), _check_law(law)))[0]
 
 
 def rbm_pairwise(params: RBMParams, *, law: str = "exact") -> NDArray[np.float64]:
@@ -301,7 +334,7 @@ def rbm_pairwise(params: RBMParams, *, law: str = "exact") -> NDArray[np.float64
     Cost ``O(N^2 \sum_\mu L_\mu)`` in BLAS plus ``O(N \sum_\mu L_\mu)`` sines and cosines;
     memory ``O(N^2)`` plus fixed-size chunk tables. See :func:`rbm_fields` for the arguments.
     """
-    return _pairwise(_model(_check_params(params), _check_law(law)))
+    return _pairwise(_model(_check_params(params), _check_law(law)))[0]
 
 
 def rbm_couplings(
@@ -338,10 +371,10 @@ def rbm_couplings(
     model = _model(p, lw)
     k_of = np.array([S.size for S in S_list])
     if np.any(k_of == 1):
-        fields = _fields(model)
+        fields = _fields(model)[0]
         idx = np.flatnonzero(k_of == 1)
         J[idx] = fields[[int(S_list[i][0]) for i in idx]]
     for k in np.unique(k_of[k_of >= 2]):
         idx = np.flatnonzero(k_of == k)
-        J[idx] = _subset_couplings(model, np.stack([S_list[i] for i in idx]))
+        J[idx] = _subset_couplings(model, np.stack([S_list[i] for i in idx]))[0]
     return J

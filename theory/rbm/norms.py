@@ -39,6 +39,7 @@ from dsb_verifier.theory.rbm.integral import (
     _subset_couplings,
 )
 from dsb_verifier.theory.rbm.io import RBMParams
+from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
 
 __all__ = ["MappingError", "OrderNorms", "gaussian_mapping_error", "rbm_order_norms", "sample_subsets"]
@@ -69,6 +70,12 @@ class OrderNorms:
         ``"exact"`` or ``"gaussian"``.
     seed
         Base seed of the sampled orders.
+    floor
+        Resolution of ``norm``: :math:`\\sqrt{\\binom Nk}` times the discretisation bound
+        of one coupling (rigorous, :mod:`.quadrature`) plus the root sum of squares of the
+        couplings' rounding estimates :math:`(N + k + 4 + \\sqrt{n_{cols}})\\,\\epsilon
+        \\sum|\\text{terms}|` (estimated over the sample where sampled). A norm below its
+        floor is not resolved and should not be drawn as data. Default 0 (not known).
     """
 
     orders: tuple[int, ...]
@@ -81,6 +88,7 @@ class OrderNorms:
     exhaustive: NDArray[np.bool_]
     law: str
     seed: int
+    floor: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         K = len(self.orders)
@@ -96,6 +104,10 @@ class OrderNorms:
                 raise ValueError(f"{name} must be non-negative, got {v!r}")
         if np.any(self.stderr[self.exhaustive] != 0) or np.any(self.n_sampled > self.n_subsets):
             raise ValueError("exhaustive orders have stderr 0 and n_sampled <= n_subsets")
+        fl = np.zeros(K) if self.floor is None else np.asarray(self.floor, dtype=np.float64)
+        if fl.shape != (K,) or not np.all(np.isfinite(fl)) or np.any(fl < 0):
+            raise ValueError(f"floor must be {K} finite non-negative numbers, got {self.floor!r}")
+        object.__setattr__(self, "floor", fl)
         if self.law not in ("exact", "gaussian"):
             raise ValueError(f"law must be 'exact' or 'gaussian', got {self.law!r}")
 
@@ -145,8 +157,16 @@ def _check_norm_args(
     N = p.n_visible
     K = _check_int(max_order, "max_order", 1)
     if K > N:
-        raise ValueError(f"max_order must be at most N = {N} (there are no couplings of higher order), got {K}")
-    return p, K, _check_int(samples, "samples", 2), _check_int(seed, "seed", 0), _check_int(exhaustive_limit, "exhaustive_limit", 0)
+        raise ValueError(
+            f"max_order must be at most N = {N} (there are no couplings of higher order), got {K}"
+        )
+    return (
+        p,
+        K,
+        _check_int(samples, "samples", 2),
+        _check_int(seed, "seed", 0),
+        _check_int(exhaustive_limit, "exhaustive_limit", 0),
+    )
 
 
 def _order_subsets(N: int, k: int, samples: int, seed: int, limit: int) -> NDArray[np.int64] | None:
@@ -156,14 +176,22 @@ def _order_subsets(N: int, k: int, samples: int, seed: int, limit: int) -> NDArr
     return sample_subsets(N, k, samples, np.random.default_rng(seed + k))
 
 
-def _order_values(model: _Model, k: int, S: NDArray[np.int64] | None) -> NDArray[np.float64]:
-    """Couplings of order ``k``: all fields, all pairs (upper triangle) or the subsets ``S``."""
+def _order_values(
+    model: _Model, k: int, S: NDArray[np.int64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Couplings of order ``k`` (all fields, all pairs in upper-triangle order, or the subsets ``S``)
+    and each one's rounding estimate ``(N + k + 4 + sqrt(n_cols)) EPS sum|terms|``."""
+    gamma = (model.N + k + 4 + np.sqrt(model.grid.n_cols)) * EPS
     if k == 1:
-        return _fields(model)
+        J, A = _fields(model)
+        return J, gamma * A
     if k == 2:
-        return _pairwise(model)[np.triu_indices(model.N, 1)]
+        P, a = _pairwise(model)
+        i, j = np.triu_indices(model.N, 1)
+        return P[i, j], gamma * np.sqrt(a[i]) * np.sqrt(a[j])
     assert S is not None
-    return _subset_couplings(model, S)
+    J, A = _subset_couplings(model, S)
+    return J, gamma * A
 
 
 def _estimate(J: NDArray[np.float64], count: float, exhaustive: bool) -> tuple[float, float]:
@@ -174,6 +202,14 @@ def _estimate(J: NDArray[np.float64], count: float, exhaustive: bool) -> tuple[f
     m, sd = float(np.mean(x)), float(np.std(x, ddof=1))
     norm = s * float(np.sqrt(count * m))
     return norm, (norm * sd / (2.0 * m * np.sqrt(J.size)) if m > 0 else 0.0)
+
+
+def _floor(model: _Model, r: NDArray[np.float64], count: float, exhaustive: bool) -> float:
+    """Resolution of an order's norm: ``sqrt(C)`` times the discretisation bound plus the rounding estimates."""
+    disc = float(np.sqrt(count) * model.grid.error_bound.sum())
+    s, x = _scaled_squares(r)
+    rnd = s * float(np.sqrt(np.sum(x))) if exhaustive else s * float(np.sqrt(count * np.mean(x)))
+    return disc + rnd
 
 
 def rbm_order_norms(
@@ -209,15 +245,16 @@ def rbm_order_norms(
     p, K, n_draw, base_seed, limit = _check_norm_args(params, max_order, samples, seed, exhaustive_limit)
     model = _model(p, _check_law(law))
     N = p.n_visible
-    norm, se = np.zeros(K), np.zeros(K)
+    norm, se, floor = np.zeros(K), np.zeros(K), np.zeros(K)
     n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
     counts = np.array([float(comb(N, k)) for k in range(1, K + 1)])
     for k in range(1, K + 1):
         S = _order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None
         exh[k - 1] = k <= 2 or comb(N, k) <= limit
-        J = _order_values(model, k, S)
+        J, r = _order_values(model, k, S)
         n_used[k - 1] = J.size
         norm[k - 1], se[k - 1] = _estimate(J, counts[k - 1], bool(exh[k - 1]))
+        floor[k - 1] = _floor(model, r, counts[k - 1], bool(exh[k - 1]))
     with np.errstate(over="ignore"):
         sq, se_sq = norm**2, 2.0 * norm * se
     return OrderNorms(
@@ -231,6 +268,7 @@ def rbm_order_norms(
         exhaustive=exh,
         law=model.law,
         seed=base_seed,
+        floor=floor,
     )
 
 
@@ -259,9 +297,18 @@ class MappingError:
     rel_stderr: NDArray[np.float64]
     max_abs_error: NDArray[np.float64]
 
+    @property
+    def error_floor(self) -> NDArray[np.float64]:
+        """``exact.floor + gaussian.floor``: error norms below it are not resolved."""
+        assert self.exact.floor is not None and self.gaussian.floor is not None
+        return self.exact.floor + self.gaussian.floor
+
     def __post_init__(self) -> None:
         K = len(self.exact.orders)
-        if self.gaussian.orders != self.exact.orders or (self.exact.law, self.gaussian.law) != ("exact", "gaussian"):
+        if self.gaussian.orders != self.exact.orders or (self.exact.law, self.gaussian.law) != (
+            "exact",
+            "gaussian",
+        ):
             raise ValueError("exact and gaussian must be OrderNorms of the same orders and of those laws")
         for name in ("error_norm", "error_stderr", "rel_error", "rel_stderr", "max_abs_error"):
             v = np.asarray(getattr(self, name))
@@ -289,14 +336,16 @@ def gaussian_mapping_error(
     N = p.n_visible
     counts = np.array([float(comb(N, k)) for k in range(1, K + 1)])
     out: dict[str, NDArray[np.float64]] = {
-        n: np.zeros(K) for n in ("ne", "se_e", "ng", "se_g", "nd", "se_d", "rel", "se_rel", "mx")
+        n: np.zeros(K) for n in ("ne", "se_e", "ng", "se_g", "nd", "se_d", "rel", "se_rel", "mx", "fe", "fg")
     }
     n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
     for k in range(1, K + 1):
         S = _order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None
         e = bool(k <= 2 or comb(N, k) <= limit)
         exh[k - 1] = e
-        Je, Jg = _order_values(ex, k, S), _order_values(ga, k, S)
+        (Je, Re), (Jg, Rg) = _order_values(ex, k, S), _order_values(ga, k, S)
+        out["fe"][k - 1] = _floor(ex, Re, counts[k - 1], e)
+        out["fg"][k - 1] = _floor(ga, Rg, counts[k - 1], e)
         n_used[k - 1] = Je.size
         i = k - 1
         out["ne"][i], out["se_e"][i] = _estimate(Je, counts[i], e)
@@ -314,14 +363,16 @@ def gaussian_mapping_error(
             se_R2 = float(np.std(d2 - R2 * j2, ddof=1) / (np.mean(j2) * np.sqrt(Je.size)))
             out["se_rel"][i] = se_R2 / (2.0 * np.sqrt(R2))
 
-    def norms(n: NDArray[np.float64], se: NDArray[np.float64], law: str) -> OrderNorms:
+    def norms(
+        n: NDArray[np.float64], se: NDArray[np.float64], law: str, fl: NDArray[np.float64]
+    ) -> OrderNorms:
         with np.errstate(over="ignore"):
             sq, se_sq = n**2, 2.0 * n * se
-        return OrderNorms(tuple(range(1, K + 1)), n, se, sq, se_sq, counts, n_used, exh, law, base_seed)
+        return OrderNorms(tuple(range(1, K + 1)), n, se, sq, se_sq, counts, n_used, exh, law, base_seed, fl)
 
     return MappingError(
-        exact=norms(out["ne"], out["se_e"], "exact"),
-        gaussian=norms(out["ng"], out["se_g"], "gaussian"),
+        exact=norms(out["ne"], out["se_e"], "exact", out["fe"]),
+        gaussian=norms(out["ng"], out["se_g"], "gaussian", out["fg"]),
         error_norm=out["nd"],
         error_stderr=out["se_d"],
         rel_error=out["rel"],
