@@ -57,9 +57,6 @@ class OrderNorms:
         :math:`\\|J_k\\|` (its square root of the unbiased estimate where sampled).
     stderr
         Standard error of ``norm`` (delta method; 0 where exhaustive).
-    sq_norm, sq_stderr
-        :math:`\\|J_k\\|^2` (unbiased where sampled) and its standard error; ``inf`` if
-        the square overflows (couplings above ~1e154), while ``norm`` stays finite.
     n_subsets
         :math:`\\binom Nk`, as floats (exact up to 2^53).
     n_sampled
@@ -81,8 +78,6 @@ class OrderNorms:
     orders: tuple[int, ...]
     norm: NDArray[np.float64]
     stderr: NDArray[np.float64]
-    sq_norm: NDArray[np.float64]
-    sq_stderr: NDArray[np.float64]
     n_subsets: NDArray[np.float64]
     n_sampled: NDArray[np.int64]
     exhaustive: NDArray[np.bool_]
@@ -94,14 +89,12 @@ class OrderNorms:
         K = len(self.orders)
         if tuple(self.orders) != tuple(range(1, K + 1)) or K < 1:
             raise ValueError(f"orders must be (1, ..., K) with K >= 1, got {self.orders}")
-        for name in ("norm", "stderr", "sq_norm", "sq_stderr", "n_subsets", "n_sampled", "exhaustive"):
+        for name in ("norm", "stderr", "n_subsets", "n_sampled", "exhaustive"):
             v = np.asarray(getattr(self, name))
             if v.shape != (K,):
                 raise ValueError(f"{name} must have shape ({K},), got {v.shape}")
-            if name in ("norm", "stderr", "n_subsets", "n_sampled") and not np.all(np.isfinite(v)):
-                raise ValueError(f"{name} must be finite, got {v!r}")
-            if name != "exhaustive" and np.any(np.isnan(v) | (v < 0)):
-                raise ValueError(f"{name} must be non-negative, got {v!r}")
+            if name != "exhaustive" and (not np.all(np.isfinite(v)) or np.any(v < 0)):
+                raise ValueError(f"{name} must be finite and non-negative, got {v!r}")
         if np.any(self.stderr[self.exhaustive] != 0) or np.any(self.n_sampled > self.n_subsets):
             raise ValueError("exhaustive orders have stderr 0 and n_sampled <= n_subsets")
         fl = np.zeros(K) if self.floor is None else np.asarray(self.floor, dtype=np.float64)
@@ -110,6 +103,18 @@ class OrderNorms:
         object.__setattr__(self, "floor", fl)
         if self.law not in ("exact", "gaussian"):
             raise ValueError(f"law must be 'exact' or 'gaussian', got {self.law!r}")
+
+    @property
+    def sq_norm(self) -> NDArray[np.float64]:
+        """:math:`\\|J_k\\|^2` (the unbiased estimate where sampled); ``inf`` if it overflows."""
+        with np.errstate(over="ignore"):
+            return self.norm**2
+
+    @property
+    def sq_stderr(self) -> NDArray[np.float64]:
+        """Standard error of :attr:`sq_norm` (``2 norm stderr``, the inverse of the delta method)."""
+        with np.errstate(over="ignore"):
+            return 2.0 * self.norm * self.stderr
 
     @property
     def rel_stderr(self) -> NDArray[np.float64]:
@@ -255,14 +260,10 @@ def rbm_order_norms(
         n_used[k - 1] = J.size
         norm[k - 1], se[k - 1] = _estimate(J, counts[k - 1], bool(exh[k - 1]))
         floor[k - 1] = _floor(model, r, counts[k - 1], bool(exh[k - 1]))
-    with np.errstate(over="ignore"):
-        sq, se_sq = norm**2, 2.0 * norm * se
     return OrderNorms(
         orders=tuple(range(1, K + 1)),
         norm=norm,
         stderr=se,
-        sq_norm=sq,
-        sq_stderr=se_sq,
         n_subsets=counts,
         n_sampled=n_used,
         exhaustive=exh,
@@ -366,9 +367,7 @@ def gaussian_mapping_error(
     def norms(
         n: NDArray[np.float64], se: NDArray[np.float64], law: str, fl: NDArray[np.float64]
     ) -> OrderNorms:
-        with np.errstate(over="ignore"):
-            sq, se_sq = n**2, 2.0 * n * se
-        return OrderNorms(tuple(range(1, K + 1)), n, se, sq, se_sq, counts, n_used, exh, law, base_seed, fl)
+        return OrderNorms(tuple(range(1, K + 1)), n, se, counts, n_used, exh, law, base_seed, fl)
 
     return MappingError(
         exact=norms(out["ne"], out["se_e"], "exact", out["fe"]),
