@@ -208,3 +208,25 @@ def test_floor_bounds_the_disagreement_with_enumeration_and_does_not_hide_data()
     assert np.all(got.floor[:4] < 1e-10 * got.norm[:4])
     err = T.gaussian_mapping_error(p, 3)
     assert np.allclose(err.error_floor, err.exact.floor + err.gaussian.floor)
+
+
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        ([[0, 5]], r"subsets\[0\] = \[0, 5\] has an index outside \[0, N\) = \[0, 5\)"),
+        ([[0, 1], [3, 3]], r"subsets\[1\] = \[3, 3\] repeats an index"),
+        ([[0, 1, 2, 3, 4, 0]], r"subsets\[0\] has order 6, above N = 5"),
+        (np.zeros((1, 0), dtype=int), r"subsets\[0\] must be a non-empty sequence of integer indices"),
+    ],
+)
+def test_bad_subset_arrays_are_refused(p5, rows, message):
+    with pytest.raises(ValueError, match=message):
+        T.rbm_couplings(p5, np.asarray(rows, dtype=np.int64))
+
+
+def test_subset_array_fast_path_equals_the_list_route():
+    p = _params(9, 3, 0.5, seed=9)
+    S = np.array([[4, 1, 7], [0, 2, 8], [8, 7, 6]])
+    assert np.array_equal(T.rbm_couplings(p, S), T.rbm_couplings(p, S.tolist()))
+    assert np.array_equal(T.rbm_couplings(p, np.array([[3], [0]])), T.rbm_couplings(p, [[3], [0]]))
+    assert T.rbm_couplings(p, np.zeros((0, 2), dtype=int)).shape == (0,)

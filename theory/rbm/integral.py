@@ -41,6 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory.rbm._checks import (
+    LAWS,
+    _check_law,
+    _check_params,
+    _check_subset_array,
+    _check_subsets,
+)
 from dsb_verifier.theory.rbm.io import RBMParams
 from dsb_verifier.theory.rbm.quadrature import Grid, quadrature_grid
 from numpy.typing import NDArray
@@ -48,8 +55,6 @@ from scipy.special import expit
 
 __all__ = ["LAWS", "rbm_couplings", "rbm_fields", "rbm_pairwise"]
 
-#: Laws of the input from the units outside ``S``: the exact one, or the Gaussian mapping.
-LAWS: tuple[str, str] = ("exact", "gaussian")
 
 #: Float64 entries of one chunk table (``N x columns``): 16 MiB, several tables at a time.
 _CHUNK_ENTRIES = 2**21
@@ -66,18 +71,6 @@ _GAUSS_RANGE = 300.0
 #: whose exponents omega^2 w^2 / 2 are all <= _GAUSS_PRODUCT_U (every column of a trained RBM).
 _GAUSS_PRODUCT_K = 7
 _GAUSS_PRODUCT_U = 40.0
-
-
-def _check_params(params: object) -> RBMParams:
-    if not isinstance(params, RBMParams):
-        raise ValueError(f"params must be an RBMParams, got {type(params).__name__}")
-    return params
-
-
-def _check_law(law: object) -> str:
-    if law not in LAWS:
-        raise ValueError(f"law must be one of {LAWS}, got {law!r}")
-    return str(law)
 
 
 def _fprime(hidden: str, x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -292,25 +285,6 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> tuple[NDArray[np.f
     return J, A
 
 
-def _check_subsets(subsets: object, N: int) -> list[NDArray[np.int64]]:
-    """Validate a sequence of subsets of ``range(N)``: non-empty, integer, in range, no repeats."""
-    if isinstance(subsets, str | bytes) or not isinstance(subsets, Sequence | np.ndarray):
-        raise ValueError(f"subsets must be a sequence of index sequences, got {type(subsets).__name__}")
-    out = []
-    for n, S in enumerate(subsets):
-        arr = np.asarray(S)
-        if arr.ndim != 1 or arr.size == 0 or not (np.issubdtype(arr.dtype, np.integer)):
-            raise ValueError(f"subsets[{n}] must be a non-empty sequence of integer indices, got {S!r}")
-        if arr.size > N:
-            raise ValueError(f"subsets[{n}] has order {arr.size}, above N = {N}")
-        if np.any(arr < 0) or np.any(arr >= N):
-            raise ValueError(f"subsets[{n}] = {arr.tolist()} has an index outside [0, N) = [0, {N})")
-        if np.unique(arr).size != arr.size:
-            raise ValueError(f"subsets[{n}] = {arr.tolist()} repeats an index; a subset lists each unit once")
-        out.append(np.sort(arr).astype(np.int64))
-    return out
-
-
 def rbm_fields(params: RBMParams, *, law: str = "exact") -> NDArray[np.float64]:
     r"""All order-1 couplings :math:`J_i` of an RBM (spin convention, visible fields included).
 
@@ -349,7 +323,8 @@ def rbm_couplings(
         The RBM as stored.
     subsets
         Sequences of distinct visible indices in ``[0, N)``; the order of the
-        indices within a subset does not matter.
+        indices within a subset does not matter. A 2-D integer array (one order,
+        one subset per row) is validated and evaluated without per-row Python work.
     law
         ``"exact"`` or ``"gaussian"``.
 
@@ -365,6 +340,14 @@ def rbm_couplings(
     """
     p = _check_params(params)
     lw = _check_law(law)
+    if isinstance(subsets, np.ndarray) and subsets.ndim == 2 and np.issubdtype(subsets.dtype, np.integer):
+        S_arr = _check_subset_array(subsets, p.n_visible)  # one order: no per-row Python work
+        if S_arr.shape[0] == 0:
+            return np.zeros(0)
+        model = _model(p, lw)
+        if S_arr.shape[1] == 1:
+            return _fields(model)[0][S_arr[:, 0]]
+        return _subset_couplings(model, S_arr)[0]
     S_list = _check_subsets(subsets, p.n_visible)
     J = np.zeros(len(S_list))
     if not S_list:

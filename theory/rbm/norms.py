@@ -29,9 +29,8 @@ from itertools import combinations
 from math import comb
 
 import numpy as np
+from dsb_verifier.theory.rbm._checks import _check_law, _check_params
 from dsb_verifier.theory.rbm.integral import (
-    _check_law,
-    _check_params,
     _fields,
     _Model,
     _model,
