@@ -230,3 +230,14 @@ def test_subset_array_fast_path_equals_the_list_route():
     assert np.array_equal(T.rbm_couplings(p, S), T.rbm_couplings(p, S.tolist()))
     assert np.array_equal(T.rbm_couplings(p, np.array([[3], [0]])), T.rbm_couplings(p, [[3], [0]]))
     assert T.rbm_couplings(p, np.zeros((0, 2), dtype=int)).shape == (0,)
+
+
+def test_many_hidden_units_whose_grid_does_not_fit_are_refused(monkeypatch):
+    """M = 100 000 hidden units: the quadrature grid alone is refused with the memory it needs."""
+    monkeypatch.setattr(_validation, "_available_bytes", lambda: 2**20)
+    p = T.RBMParams(np.full((2, 100_000), 0.05), np.zeros(2), np.zeros(100_000))
+    with pytest.raises(
+        ValueError,
+        match=r"the quadrature grid \(\d+ nodes over 100000 hidden units\) needs an estimated [\d.]+ MiB",
+    ):
+        T.rbm_fields(p)
