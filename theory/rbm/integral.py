@@ -101,7 +101,7 @@ def _model(params: RBMParams, law: str) -> _Model:
 
 @dataclass
 class _Chunk:
-    """Tables of one chunk of columns ``cols`` (a slice of the grid)."""
+    """Tables of one chunk of columns (a slice of the grid), shared by every accumulator."""
 
     omega: NDArray[np.float64]
     weight: NDArray[np.float64]
@@ -110,14 +110,32 @@ class _Chunk:
     sin: NDArray[np.float64]  # (N, n)
     cos: NDArray[np.float64]  # (N, n)
     V: NDArray[np.float64]  # (n,) omega^2 sigma^2 / 2 (Gaussian law)
+    _tan: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+
+    def tangents(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(C, t)``: cosine product per column and tangents ``sin/cos`` (exact law), computed once."""
+        if self._tan is None:
+            self._tan = (np.prod(self.cos, axis=0), self.sin / self.cos)
+        return self._tan
+
+    def phase(self, k: int) -> NDArray[np.float64]:
+        r"""``-g_k(omega c)`` times the column weight: the order-``k`` factor multiplying :math:`P_S`."""
+        if k % 2 == 0:
+            return -((-1.0) ** (k // 2)) * np.cos(self.omega * self.c) * self.weight
+        return -((-1.0) ** ((k + 1) // 2)) * np.sin(self.omega * self.c) * self.weight
+
+    @property
+    def u(self) -> NDArray[np.float64]:
+        """``omega^2 w^2 / 2`` per entry (Gaussian law)."""
+        return (self.Wc * self.omega) ** 2 / 2.0
 
 
-def _chunks(model: _Model, n_tables: int = 4) -> Iterator[_Chunk]:
+def _chunks(model: _Model) -> Iterator[_Chunk]:
     """Column chunks with their sine and cosine tables; at most ``_CHUNK_ENTRIES`` entries per table."""
     g = model.grid
     N = model.N
     step = max(1, _CHUNK_ENTRIES // N)
-    check_memory(8.0 * n_tables * N * min(step, g.n_cols), f"the quadrature tables of N = {N} visible units")
+    check_memory(8.0 * 8 * N * min(step, g.n_cols), f"the quadrature tables of N = {N} visible units")
     sigma2 = (model.W**2).sum(axis=0)
     for lo in range(0, g.n_cols, step):
         sl = slice(lo, lo + step)
@@ -130,37 +148,28 @@ def _chunks(model: _Model, n_tables: int = 4) -> Iterator[_Chunk]:
         )
 
 
-def _tangents(ch: _Chunk) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(C, t)``: cosine product per column and tangents ``sin/cos`` (exact law)."""
-    return np.prod(ch.cos, axis=0), ch.sin / ch.cos
-
-
-def _phase(k: int, ch: _Chunk) -> NDArray[np.float64]:
-    r"""``-g_k(omega c)`` times the column weight: the order-``k`` factor multiplying :math:`P_S`."""
-    if k % 2 == 0:
-        return -((-1.0) ** (k // 2)) * np.cos(ch.omega * ch.c) * ch.weight
-    return -((-1.0) ** ((k + 1) // 2)) * np.sin(ch.omega * ch.c) * ch.weight
-
-
-def _fields(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+class _Fields:
     r"""Order 1: :math:`a_i + \sum_\mu [w_{i\mu} f'(c_\mu) + \frac1\pi\int \frac{K}{\omega^2}\sin(\omega c)(P_i - \omega w_i)]`.
 
-    Returns the fields and the sums of the magnitudes of their terms (for rounding estimates).
+    ``J`` the fields, ``A`` the sums of the magnitudes of their terms (for rounding estimates).
     """
-    fp = _fprime(model.hidden, model.c)
-    J = model.a + model.W @ fp
-    A = np.abs(model.a) + np.abs(model.W) @ np.abs(fp)
-    for ch in _chunks(model):
-        d1 = _phase(1, ch)
-        if model.law == "exact":
-            C, t = _tangents(ch)
+
+    def __init__(self, model: _Model) -> None:
+        self.law = model.law
+        fp = _fprime(model.hidden, model.c)
+        self.J = model.a + model.W @ fp
+        self.A = np.abs(model.a) + np.abs(model.W) @ np.abs(fp)
+
+    def step(self, ch: _Chunk) -> None:
+        d1 = ch.phase(1)
+        if self.law == "exact":
+            C, t = ch.tangents()
             P = t * C
         else:
-            P = ch.sin * np.exp(-(ch.V - (ch.Wc * ch.omega) ** 2 / 2.0))
-        Q = P - ch.Wc * ch.omega
-        J += Q @ d1
-        A += np.abs(P) @ np.abs(d1) + np.abs(ch.Wc * ch.omega) @ np.abs(d1)
-    return J, A
+            P = ch.sin * np.exp(-(ch.V - ch.u))
+        wo = ch.Wc * ch.omega
+        self.J += (P - wo) @ d1
+        self.A += np.abs(P) @ np.abs(d1) + np.abs(wo) @ np.abs(d1)
 
 
 def _symmetric_product(
@@ -180,61 +189,83 @@ def _symmetric_product(
     return out
 
 
-def _pairwise(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+class _Pairs:
     """All order-2 couplings: node 0 analytically, the other nodes by symmetric matrix products.
 
-    Returns ``J (N, N)`` and ``a (N,)`` with term magnitudes of pair ``(i, j)`` summing to at most
-    ``sqrt(a_i a_j)``.
+    ``J (N, N)`` and ``a (N,)``: the term magnitudes of pair ``(i, j)`` sum to at most ``sqrt(a_i a_j)``.
     """
-    N = model.N
-    check_memory(8.0 * 3 * N * N, f"the {N} x {N} pairwise couplings")
-    g = model.grid
-    node0 = g.spacing * g.tau / (2.0 * np.pi)
-    J = (model.W * node0) @ model.W.T
-    a = (model.W * model.W) @ node0
-    for ch in _chunks(model, n_tables=6):
-        d2 = _phase(2, ch)
-        if model.law == "exact":
-            C, t = _tangents(ch)
-            J += _symmetric_product(t, d2 * C, a)
-            continue
-        u = (ch.Wc * ch.omega) ** 2 / 2.0
-        top2 = -np.partition(-u, 1, axis=0)[:2] if N > 1 else np.vstack([u, u])
+
+    def __init__(self, model: _Model) -> None:
+        N = model.N
+        check_memory(8.0 * 3 * N * N, f"the {N} x {N} pairwise couplings")
+        self.law, self.N = model.law, N
+        g = model.grid
+        node0 = g.spacing * g.tau / (2.0 * np.pi)
+        self.J = (model.W * node0) @ model.W.T
+        self.a = (model.W * model.W) @ node0
+
+    def step(self, ch: _Chunk) -> None:
+        d2 = ch.phase(2)
+        if self.law == "exact":
+            C, t = ch.tangents()
+            self.J += _symmetric_product(t, d2 * C, self.a)
+            return
+        u = ch.u
+        top2 = -np.partition(-u, 1, axis=0)[:2] if self.N > 1 else np.vstack([u, u])
         s = 0.5 * (top2[0] + top2[1])
         wide = (top2[0] - top2[1]) / 2.0 > _GAUSS_RANGE
         ok = ~wide
         if np.any(ok):
             T = ch.sin[:, ok] * np.exp(u[:, ok] - s[ok])
-            J += _symmetric_product(T, d2[ok] * np.exp(-(ch.V[ok] - 2.0 * s[ok])), a)
+            self.J += _symmetric_product(T, d2[ok] * np.exp(-(ch.V[ok] - 2.0 * s[ok])), self.a)
         for col in np.flatnonzero(wide):  # one dominant weight: element-wise, no overflow
             E = ch.V[col] - u[:, col][:, None] - u[:, col][None, :]
-            J += d2[col] * np.exp(-np.maximum(E, 0.0)) * np.outer(ch.sin[:, col], ch.sin[:, col])
-            a += abs(d2[col])  # every term of this column is at most |d2| in magnitude
-    np.fill_diagonal(J, 0.0)
-    return 0.5 * (J + J.T), a
+            self.J += d2[col] * np.exp(-np.maximum(E, 0.0)) * np.outer(ch.sin[:, col], ch.sin[:, col])
+            self.a += abs(d2[col])  # every term of this column is at most |d2| in magnitude
+
+    def result(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        J = self.J.copy()
+        np.fill_diagonal(J, 0.0)
+        return 0.5 * (J + J.T), self.a
 
 
-def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``J_S`` for subsets of one order ``k >= 2``, rows of ``S`` (shape ``(n, k)``), and the sums
-    of the magnitudes of their terms."""
-    n, k = S.shape
-    J, A = np.zeros(n), np.zeros(n)
-    if n == 0:
-        return J, A
-    for ch in _chunks(model):
-        dk = _phase(k, ch)
+class _Subsets:
+    """``J_S`` for subsets of one order ``k >= 2`` (rows of ``S``) and the sums of their terms' magnitudes."""
+
+    def __init__(self, model: _Model, S: NDArray[np.int64]) -> None:
+        self.law, self.S = model.law, S
+        n, k = S.shape
+        self.J, self.A = np.zeros(n), np.zeros(n)
+        if k == 2 and n:
+            g = model.grid
+            node0 = np.einsum(
+                "nm,nm,m->nm", model.W[S[:, 0]], model.W[S[:, 1]], g.spacing * g.tau / (2.0 * np.pi)
+            )
+            self.J += node0.sum(axis=1)
+            self.A += np.abs(node0).sum(axis=1)
+
+    def _products(self, base: NDArray[np.float64], T: NDArray[np.float64]) -> None:
+        """``J_S += sum_c base_c prod_{i in S} T_ic`` by sequential products (module docstring)."""
+        S, (n, k) = self.S, self.S.shape
+        step = max(1, _CHUNK_ENTRIES // max(1, base.size))
+        for lo in range(0, n, step):
+            rows = S[lo : lo + step]
+            P = base * T[rows[:, 0]]
+            for m in range(1, k):
+                P *= T[rows[:, m]]
+            self.J[lo : lo + step] += P.sum(axis=1)
+            self.A[lo : lo + step] += np.abs(P, out=P).sum(axis=1)
+
+    def step(self, ch: _Chunk) -> None:
+        S, (n, k) = self.S, self.S.shape
+        if n == 0:
+            return
+        dk = ch.phase(k)
         step = max(1, _CHUNK_ENTRIES // max(1, ch.omega.size))
-        if model.law == "exact" and k <= _MAX_TAN_ORDER:
-            C, t = _tangents(ch)
-            base = dk * C
-            for lo in range(0, n, step):
-                rows = S[lo : lo + step]
-                P = base * t[rows[:, 0]]
-                for m in range(1, k):
-                    P *= t[rows[:, m]]
-                J[lo : lo + step] += P.sum(axis=1)
-                A[lo : lo + step] += np.abs(P, out=P).sum(axis=1)
-        elif model.law == "exact":
+        if self.law == "exact" and k <= _MAX_TAN_ORDER:
+            C, t = ch.tangents()
+            self._products(dk * C, t)
+        elif self.law == "exact":
             with np.errstate(divide="ignore"):
                 logc = np.log(np.abs(ch.cos))
                 logt = np.log(np.abs(ch.sin)) - logc
@@ -243,13 +274,11 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> tuple[NDArray[np.f
             sgnC = np.prod(np.sign(ch.cos), axis=0)
             for lo in range(0, n, step):
                 rows = S[lo : lo + step]
-                L = logC + logt[rows].sum(axis=1)
-                sg = sgnC * np.prod(sgn_t[rows], axis=1)
-                E = np.exp(L)
-                J[lo : lo + step] += (sg * E) @ dk
-                A[lo : lo + step] += E @ np.abs(dk)
+                E = np.exp(logC + logt[rows].sum(axis=1))
+                self.J[lo : lo + step] += (sgnC * np.prod(sgn_t[rows], axis=1) * E) @ dk
+                self.A[lo : lo + step] += E @ np.abs(dk)
         else:
-            u = (ch.Wc * ch.omega) ** 2 / 2.0
+            u = ch.u
             # Product form e^{-V} prod_i (sin_i e^{u_i}) where every u <= _GAUSS_PRODUCT_U and
             # k <= _GAUSS_PRODUCT_K: nothing overflows, and an underflowed partial product
             # bounds a term below e^{-700 + k _GAUSS_PRODUCT_U} (negligible); else element-wise.
@@ -257,32 +286,46 @@ def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> tuple[NDArray[np.f
                 (u.max(axis=0) <= _GAUSS_PRODUCT_U) if k <= _GAUSS_PRODUCT_K else np.zeros(u.shape[1], bool)
             )
             if np.any(prod_cols):
-                Tg = ch.sin[:, prod_cols] * np.exp(u[:, prod_cols])
-                base = dk[prod_cols] * np.exp(-ch.V[prod_cols])
-                for lo in range(0, n, step):
-                    rows = S[lo : lo + step]
-                    P = base * Tg[rows[:, 0]]
-                    for m in range(1, k):
-                        P *= Tg[rows[:, m]]
-                    J[lo : lo + step] += P.sum(axis=1)
-                    A[lo : lo + step] += np.abs(P, out=P).sum(axis=1)
+                self._products(
+                    dk[prod_cols] * np.exp(-ch.V[prod_cols]), ch.sin[:, prod_cols] * np.exp(u[:, prod_cols])
+                )
             rest = ~prod_cols
             if np.any(rest):
                 u_r, sin_r, V_r, d_r = u[:, rest], ch.sin[:, rest], ch.V[rest], dk[rest]
                 for lo in range(0, n, step):
                     rows = S[lo : lo + step]
-                    E = np.maximum(V_r - u_r[rows].sum(axis=1), 0.0)
-                    P = np.exp(-E) * np.prod(sin_r[rows], axis=1)
-                    J[lo : lo + step] += P @ d_r
-                    A[lo : lo + step] += np.abs(P) @ np.abs(d_r)
-    if k == 2:
-        g = model.grid
-        node0 = np.einsum(
-            "nm,nm,m->nm", model.W[S[:, 0]], model.W[S[:, 1]], g.spacing * g.tau / (2.0 * np.pi)
-        )
-        J += node0.sum(axis=1)
-        A += np.abs(node0).sum(axis=1)
-    return J, A
+                    P = np.exp(-np.maximum(V_r - u_r[rows].sum(axis=1), 0.0)) * np.prod(sin_r[rows], axis=1)
+                    self.J[lo : lo + step] += P @ d_r
+                    self.A[lo : lo + step] += np.abs(P) @ np.abs(d_r)
+
+
+def _run(model: _Model, accumulators: Sequence[_Fields | _Pairs | _Subsets]) -> None:
+    """One pass over the column chunks feeding every accumulator (the tables are computed once)."""
+    for ch in _chunks(model):
+        for acc in accumulators:
+            acc.step(ch)
+
+
+def _fields(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """All fields and their term-magnitude sums."""
+    acc = _Fields(model)
+    _run(model, [acc])
+    return acc.J, acc.A
+
+
+def _pairwise(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """All pairs ``(N, N)`` and the Cauchy-Schwarz vector ``a`` of :class:`_Pairs`."""
+    acc = _Pairs(model)
+    _run(model, [acc])
+    return acc.result()
+
+
+def _subset_couplings(model: _Model, S: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``J_S`` for the rows of ``S`` (one order ``k >= 2``) and their term-magnitude sums."""
+    acc = _Subsets(model, S)
+    if S.shape[0]:
+        _run(model, [acc])
+    return acc.J, acc.A
 
 
 def rbm_fields(params: RBMParams, *, law: str = "exact") -> NDArray[np.float64]:

@@ -24,19 +24,14 @@ Glossary: ``k`` order, ``n`` subsets used, ``J`` couplings, ``se`` standard erro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import comb
 
 import numpy as np
 from dsb_verifier.theory.rbm._checks import _check_law, _check_params
-from dsb_verifier.theory.rbm.integral import (
-    _fields,
-    _Model,
-    _model,
-    _pairwise,
-    _subset_couplings,
-)
+from dsb_verifier.theory.rbm.integral import _Fields, _Model, _model, _Pairs, _run, _Subsets
 from dsb_verifier.theory.rbm.io import RBMParams
 from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
@@ -180,22 +175,32 @@ def _order_subsets(N: int, k: int, samples: int, seed: int, limit: int) -> NDArr
     return sample_subsets(N, k, samples, np.random.default_rng(seed + k))
 
 
-def _order_values(
-    model: _Model, k: int, S: NDArray[np.int64] | None
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Couplings of order ``k`` (all fields, all pairs in upper-triangle order, or the subsets ``S``)
-    and each one's rounding estimate ``(N + k + 4 + sqrt(n_cols)) EPS sum|terms|``."""
-    gamma = (model.N + k + 4 + np.sqrt(model.grid.n_cols)) * EPS
-    if k == 1:
-        J, A = _fields(model)
-        return J, gamma * A
-    if k == 2:
-        P, a = _pairwise(model)
-        i, j = np.triu_indices(model.N, 1)
-        return P[i, j], gamma * np.sqrt(a[i]) * np.sqrt(a[j])
-    assert S is not None
-    J, A = _subset_couplings(model, S)
-    return J, gamma * A
+def _all_orders(
+    model: _Model, subsets: Sequence[NDArray[np.int64] | None]
+) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Couplings of orders ``1..K`` in one pass over the quadrature tables.
+
+    ``subsets[k - 1]`` is ``None`` for ``k <= 2`` (all fields, all pairs in upper-triangle
+    order) and the subset rows otherwise. Each order comes with its couplings' rounding
+    estimates ``(N + k + 4 + sqrt(n_cols)) EPS sum|terms|``.
+    """
+    K = len(subsets)
+    accs: list[_Fields | _Pairs | _Subsets] = [_Fields(model)]
+    if K >= 2:
+        accs.append(_Pairs(model))
+    accs += [_Subsets(model, S) for S in subsets[2:] if S is not None]
+    _run(model, accs)
+    out = []
+    for k in range(1, K + 1):
+        gamma = (model.N + k + 4 + np.sqrt(model.grid.n_cols)) * EPS
+        acc = accs[k - 1]
+        if isinstance(acc, _Pairs):
+            P, a = acc.result()
+            i, j = np.triu_indices(model.N, 1)
+            out.append((P[i, j], gamma * np.sqrt(a[i]) * np.sqrt(a[j])))
+        else:
+            out.append((acc.J, gamma * acc.A))
+    return out
 
 
 def _estimate(J: NDArray[np.float64], count: float, exhaustive: bool) -> tuple[float, float]:
@@ -252,10 +257,11 @@ def rbm_order_norms(
     norm, se, floor = np.zeros(K), np.zeros(K), np.zeros(K)
     n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
     counts = np.array([float(comb(N, k)) for k in range(1, K + 1)])
+    plan = [_order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None for k in range(1, K + 1)]
+    values = _all_orders(model, plan)
     for k in range(1, K + 1):
-        S = _order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None
         exh[k - 1] = k <= 2 or comb(N, k) <= limit
-        J, r = _order_values(model, k, S)
+        J, r = values[k - 1]
         n_used[k - 1] = J.size
         norm[k - 1], se[k - 1] = _estimate(J, counts[k - 1], bool(exh[k - 1]))
         floor[k - 1] = _floor(model, r, counts[k - 1], bool(exh[k - 1]))
@@ -339,11 +345,12 @@ def gaussian_mapping_error(
         n: np.zeros(K) for n in ("ne", "se_e", "ng", "se_g", "nd", "se_d", "rel", "se_rel", "mx", "fe", "fg")
     }
     n_used, exh = np.zeros(K, np.int64), np.zeros(K, np.bool_)
+    plan = [_order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None for k in range(1, K + 1)]
+    values_e, values_g = _all_orders(ex, plan), _all_orders(ga, plan)
     for k in range(1, K + 1):
-        S = _order_subsets(N, k, n_draw, base_seed, limit) if k >= 3 else None
         e = bool(k <= 2 or comb(N, k) <= limit)
         exh[k - 1] = e
-        (Je, Re), (Jg, Rg) = _order_values(ex, k, S), _order_values(ga, k, S)
+        (Je, Re), (Jg, Rg) = values_e[k - 1], values_g[k - 1]
         out["fe"][k - 1] = _floor(ex, Re, counts[k - 1], e)
         out["fg"][k - 1] = _floor(ga, Rg, counts[k - 1], e)
         n_used[k - 1] = Je.size
