@@ -157,7 +157,11 @@ def test_work_arrays_that_do_not_fit_are_refused_with_the_memory_needed(monkeypa
     """N = 10 000 visible units: the pairwise matrix alone is 2.2 GiB of working set."""
     monkeypatch.setattr(_validation, "_available_bytes", lambda: 2**30)
     p = T.RBMParams(np.full((10_000, 1), 1e-3), np.zeros(10_000), np.zeros(1))
-    with pytest.raises(ValueError, match=r"the 10000 x 10000 pairwise couplings needs an estimated 2\.2 GiB"):
+    with pytest.raises(
+        ValueError,
+        match=r"the 10000 x 10000 pairwise couplings needs an estimated 2\.2 GiB of memory but only 1\.0 GiB is "
+        r"available; ask for chosen pairs with rbm_couplings",
+    ):
         T.rbm_pairwise(p)
 
 
@@ -238,6 +242,16 @@ def test_many_hidden_units_whose_grid_does_not_fit_are_refused(monkeypatch):
     p = T.RBMParams(np.full((2, 100_000), 0.05), np.zeros(2), np.zeros(100_000))
     with pytest.raises(
         ValueError,
-        match=r"the quadrature grid \(\d+ nodes over 100000 hidden units\) needs an estimated [\d.]+ MiB",
+        match=r"the quadrature grid \(\d+ nodes over 100000 hidden units\) needs an estimated [\d.]+ MiB.*split them \(couplings add over hidden units\)",
     ):
         T.rbm_fields(p)
+
+
+def test_an_exhaustive_order_that_does_not_fit_is_refused(monkeypatch):
+    monkeypatch.setattr(_validation, "_available_bytes", lambda: 2**30)
+    p = _params(784, 1, 0.05, seed=0)
+    with pytest.raises(
+        ValueError,
+        match=r"the 80007984 order-3 subsets \(exhaustive_limit, samples\) needs an estimated.*lower exhaustive_limit",
+    ):
+        T.rbm_order_norms(p, 3, exhaustive_limit=10**9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from dsb_verifier.theory import _validation
 from dsb_verifier.theory.rbm.io import RBMParams
 from numpy.typing import NDArray
 
@@ -61,3 +62,17 @@ def _check_subsets(subsets: object, N: int) -> list[NDArray[np.int64]]:
             raise ValueError(f"subsets[{n}] = {arr.tolist()} repeats an index; a subset lists each unit once")
         out.append(np.sort(arr).astype(np.int64))
     return out
+
+
+def check_fits(n_bytes: float, what: str, hint: str) -> None:
+    """Refuse work whose arrays would not fit in the memory available now, saying what to change.
+
+    Same test as :func:`dsb_verifier.theory._validation.check_memory`, with a hint that fits the
+    integral route (which enumerates no states) instead of the enumeration advice.
+    """
+    avail = _validation._available_bytes()
+    if n_bytes > avail:
+        raise ValueError(
+            f"{what} needs an estimated {_validation._fmt_bytes(n_bytes)} of memory but only "
+            f"{_validation._fmt_bytes(avail)} is available; {hint}"
+        )

@@ -40,13 +40,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from dsb_verifier.theory._validation import check_memory
 from dsb_verifier.theory.rbm._checks import (
     LAWS,
     _check_law,
     _check_params,
     _check_subset_array,
     _check_subsets,
+    check_fits,
 )
 from dsb_verifier.theory.rbm.io import RBMParams
 from dsb_verifier.theory.rbm.quadrature import Grid, quadrature_grid
@@ -135,7 +135,11 @@ def _chunks(model: _Model) -> Iterator[_Chunk]:
     g = model.grid
     N = model.N
     step = max(1, _CHUNK_ENTRIES // N)
-    check_memory(8.0 * 8 * N * min(step, g.n_cols), f"the quadrature tables of N = {N} visible units")
+    check_fits(
+        8.0 * 8 * N * min(step, g.n_cols),
+        f"the quadrature tables of N = {N} visible units",
+        "N is too large for the memory of this machine",
+    )
     sigma2 = (model.W**2).sum(axis=0)
     for lo in range(0, g.n_cols, step):
         sl = slice(lo, lo + step)
@@ -197,7 +201,11 @@ class _Pairs:
 
     def __init__(self, model: _Model) -> None:
         N = model.N
-        check_memory(8.0 * 3 * N * N, f"the {N} x {N} pairwise couplings")
+        check_fits(
+            8.0 * 3 * N * N,
+            f"the {N} x {N} pairwise couplings",
+            "ask for chosen pairs with rbm_couplings, or for max_order 1",
+        )
         self.law, self.N = model.law, N
         g = model.grid
         node0 = g.spacing * g.tau / (2.0 * np.pi)

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import chain, combinations
 from math import comb
 
 import numpy as np
-from dsb_verifier.theory.rbm._checks import _check_law, _check_params
+from dsb_verifier.theory.rbm._checks import _check_law, _check_params, check_fits
 from dsb_verifier.theory.rbm.integral import _Fields, _Model, _model, _Pairs, _run, _Subsets
 from dsb_verifier.theory.rbm.io import RBMParams
 from dsb_verifier.theory.tolerances import EPS
@@ -170,8 +170,16 @@ def _check_norm_args(
 
 def _order_subsets(N: int, k: int, samples: int, seed: int, limit: int) -> NDArray[np.int64] | None:
     """Subsets of order ``k >= 3``: all of them if ``C(N, k) <= limit``, else ``samples`` uniform draws."""
+    n = comb(N, k) if comb(N, k) <= limit else samples
+    # subset rows, their couplings, term sums and rounding estimates, and one batch of products
+    check_fits(
+        8.0 * n * (k + 4) + 8.0 * 2**21,
+        f"the {n} order-{k} subsets (exhaustive_limit, samples)",
+        "lower exhaustive_limit (the order is then sampled) or samples",
+    )
     if comb(N, k) <= limit:
-        return np.array(list(combinations(range(N), k)), dtype=np.int64).reshape(-1, k)
+        flat = np.fromiter(chain.from_iterable(combinations(range(N), k)), dtype=np.int64, count=n * k)
+        return flat.reshape(n, k)
     return sample_subsets(N, k, samples, np.random.default_rng(seed + k))
 
 

@@ -60,7 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory.rbm._checks import check_fits
 from numpy.typing import NDArray
 
 __all__ = ["EPS_UNIT", "MAX_NODES_PER_UNIT", "Grid", "quadrature_grid", "hidden_tau"]
@@ -214,7 +214,11 @@ def quadrature_grid(c: NDArray[np.float64], W: NDArray[np.float64], hidden: str,
         )
     Li = L.astype(np.int64)
     n_cols = int(Li.sum())
-    check_memory(8.0 * 4 * n_cols, f"the quadrature grid ({n_cols} nodes over {c.size} hidden units)")
+    check_fits(
+        8.0 * 4 * n_cols,
+        f"the quadrature grid ({n_cols} nodes over {c.size} hidden units)",
+        "the work grows with the number of hidden units; split them (couplings add over hidden units)",
+    )
     unit = np.repeat(np.arange(c.size, dtype=np.int64), Li)
     starts = np.concatenate(([0], np.cumsum(Li)[:-1]))
     ell = np.arange(n_cols, dtype=np.float64) - np.repeat(starts, Li) + 1.0
