@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from dsb_verifier import theory as T
 from dsb_verifier.theory.rbm.integral import _model
-from dsb_verifier.theory.tolerances import INTEGRAL_RTOL, gaussian_routes_atol
+from dsb_verifier.theory.tolerances import INTEGRAL_RTOL, gaussian_routes_atol, transform_atol
 from dsb_verifier.theory.walsh import orders
+from hypothesis import given
+from hypothesis import strategies as st
 
 UNITS = [(v, h) for v in ("bernoulli", "spin") for h in ("bernoulli", "spin")]
 SCALES = (0.01, 0.3, 1.0, 3.0)
@@ -276,3 +278,30 @@ def test_gaussian_law_above_order_7_goes_element_wise_and_matches_conditioned_co
     idx = np.array([sum(1 << i for i in S) for S in subs])
     got = T.rbm_couplings(p, subs, law="gaussian")
     assert np.abs(got - ref[idx]).max() <= gaussian_routes_atol(M, float(np.max(np.abs(ref))))
+
+
+@given(
+    N=st.integers(1, 7),
+    M=st.integers(1, 4),
+    log_scale=st.floats(-3.0, np.log10(5.0)),
+    bias_scale=st.floats(0.0, 10.0),
+    visible=st.sampled_from(["bernoulli", "spin"]),
+    hidden=st.sampled_from(["bernoulli", "spin"]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_rbms_match_enumeration_at_every_order(N, M, log_scale, bias_scale, visible, hidden, seed):
+    """Random shapes, weight scales 1e-3..5, biases up to 10: every coupling within
+    INTEGRAL_RTOL x max|J| plus the enumeration's own rounding (transform_atol / 2^N)."""
+    rng = np.random.default_rng(seed)
+    p = T.RBMParams(
+        10.0**log_scale * rng.standard_normal((N, M)),
+        bias_scale * rng.standard_normal(N),
+        bias_scale * rng.standard_normal(M),
+        visible,
+        hidden,
+    )
+    model, theta = T.rbm_from_params(p)
+    J = model.couplings(theta)
+    logp = np.log(model.prob(theta))
+    tol = INTEGRAL_RTOL * np.max(np.abs(J[1:])) + transform_atol(N, float(np.max(np.abs(logp)))) / 2.0**N
+    assert np.abs(T.rbm_couplings(p, _all_subsets(N)) - J[1:]).max() <= tol
