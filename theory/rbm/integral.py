@@ -12,13 +12,15 @@ docs/notes/integral.md. The error of every coupling is at most
 Shared work: for each column (hidden unit ``mu``, node ``omega``) the product
 :math:`C = \prod_j \cos(\omega w_{j\mu})` is formed once; a member ``i`` of ``S``
 replaces its cosine by the sine, :math:`P_S = C \prod_{i\in S} t_i`,
-:math:`t_i = \tan(\omega w_{i\mu})`. Since a double never is an exact zero of cos
-(:math:`|\cos x| > 2^{-62}` for every double ``x``: the double closest to a multiple of
-:math:`\pi/2` is :math:`4.7\cdot 10^{-19}` away, J.-M. Muller, *Elementary Functions*, ch. 11), :math:`|t_i| < 2^{62}`; every
-partial product :math:`C\prod_{i\in A} t_i = \prod_{j\notin A}\cos\prod_{i\in A}\sin`
-is at most 1 in magnitude and at least :math:`|P_S|\,2^{-62(k - |A|)}`, so for
-``k <= 14`` nothing overflows and a partial product can underflow only when
-:math:`|P_S| < 2^{-1022 + 62 \cdot 14} \approx 4\cdot10^{-47}` (negligible). Orders ``k > 14`` use the log-magnitude form
+:math:`t_i = \tan(\omega w_{i\mu})`. A double is never an exact zero of cos: the
+double closest to a multiple of :math:`\pi/2` is :math:`4.7\cdot 10^{-19}` away
+(J.-M. Muller, *Elementary Functions*, ch. 11), so :math:`|\cos x| > 2^{-62}` and
+:math:`|t_i| < 2^{62}`. Every partial product
+:math:`C\prod_{i\in A} t_i = \prod_{j\notin A}\cos\prod_{i\in A}\sin` is at most 1 in
+magnitude and at least :math:`|P_S|\,2^{-62(k - |A|)}`, so for ``k <= 14`` nothing
+overflows and a partial product can underflow only when
+:math:`|P_S| < 2^{-1022 + 62 \cdot 14} \approx 4\cdot10^{-47}` (negligible). Orders
+``k > 14`` use the log-magnitude form
 :math:`P_S = \mathrm{sign}\cdot\exp(\sum_j \log|\cos| + \sum_{i\in S}\log|t_i|)`.
 All pairs at once are one symmetric matrix product per chunk of columns,
 :math:`J^{(2)} = T\,\mathrm{diag}(D)\,T^\top` with :math:`T_{i,(\mu l)} = t_{i\mu}(\omega_l)`.
