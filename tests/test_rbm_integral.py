@@ -14,7 +14,7 @@ import mpmath
 import numpy as np
 import pytest
 from dsb_verifier import theory as T
-from dsb_verifier.theory.rbm.integral import _model
+from dsb_verifier.theory.rbm.accumulators import _model
 from dsb_verifier.theory.tolerances import INTEGRAL_RTOL, gaussian_routes_atol, transform_atol
 from dsb_verifier.theory.walsh import orders
 from hypothesis import given

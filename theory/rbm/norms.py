@@ -31,7 +31,7 @@ from math import comb
 
 import numpy as np
 from dsb_verifier.theory.rbm._checks import _check_law, _check_params, check_fits
-from dsb_verifier.theory.rbm.integral import _Fields, _Model, _model, _Pairs, _run, _Subsets
+from dsb_verifier.theory.rbm.accumulators import _Fields, _Model, _model, _Pairs, _run, _Subsets
 from dsb_verifier.theory.rbm.io import RBMParams
 from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
