@@ -319,3 +319,19 @@ def test_tiny_couplings_keep_relative_accuracy():
         ref = float(_mp_coupling(n, 1e-4, 0.7, S, "spin", dps=40))
         got = T.rbm_couplings(p, [S])[0]
         assert abs(got - ref) <= 1e-9 * abs(ref), (S, got, ref)
+
+
+def test_log_magnitude_route_matches_the_tangent_route(monkeypatch):
+    """The log-magnitude products (used above order 14) forced at every order >= 2, N = 12 and N = 784."""
+    from dsb_verifier.theory.rbm import accumulators
+
+    p = _random_params(12, 4, 1.0, "bernoulli", "spin", seed=41)
+    n, q = _lattice_unit(784, 2)
+    big = _unit_params(n, q, 0.3, "spin", "bernoulli")
+    subs = [S for k in (2, 3, 4) for S in itertools.combinations(range(12), k)]
+    big_subs = [[0, 1], [5, 300, 600], [7, 70, 500, 700]]
+    tan_route = T.rbm_couplings(p, subs), T.rbm_couplings(big, big_subs)
+    monkeypatch.setattr(accumulators, "_MAX_TAN_ORDER", 1)
+    log_route = T.rbm_couplings(p, subs), T.rbm_couplings(big, big_subs)
+    for a, b, q_ in zip(tan_route, log_route, (p, big), strict=True):
+        assert np.abs(a - b).max() <= INTEGRAL_RTOL * np.max(np.abs(T.rbm_fields(q_)))
