@@ -122,36 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     sys.stderr.write(f"dsb-verify: error: {message}\n")
-    return 2
-
-
-def _prepare_out(out: Path) -> str | None:
-    """Create ``out`` and prove it writable; return a reason on failure (leaving nothing behind)."""
-    created: list[Path] = []
-    probe_dir = out
-    while not probe_dir.exists() and probe_dir.parent != probe_dir:
-        created.append(probe_dir)
-        probe_dir = probe_dir.parent
-    for name in ("report.json", "report.md", "figures"):
-        target = out / name
-        if target.exists() and (target.is_dir() != (name == "figures")):
-            kind = "a directory" if target.is_dir() else "a file"
-            return f"cannot write to output directory {str(out)!r}: {name} exists there as {kind}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".dsb-verify-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        for d in created:  # deepest first: remove only what we made
-            try:
-                d.rmdir()
-            except OSError:
-                pass
-        return f"cannot write to output directory {str(out)!r}: {exc.strerror or exc}"
-    return None
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -172,32 +145,42 @@ def _run(args: argparse.Namespace) -> int:
         target, target_info = _load_data(args)
     except ValueError as exc:
         return _fail(str(exc))
-    reason = _prepare_out(args.out)
-    if reason:
-        return _fail(reason)
+    from contextlib import nullcontext
+
+    from dsb_verifier.checks.cli.publish import PublishError, display, publish_directory
+    from dsb_verifier.checks.runner import process_executor
+    from threadpoolctl import threadpool_limits
 
     def progress(msg: str) -> None:
         sys.stderr.write(msg + "\n")
         sys.stderr.flush()
 
-    from contextlib import nullcontext
-
-    from dsb_verifier.checks.runner import process_executor
-    from threadpoolctl import threadpool_limits
-
-    pool = process_executor(args.workers) if args.workers > 1 else nullcontext(None)
-    with pool as executor, threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
-        report = run_checks(
-            profile,
-            args.seed,
-            claims,
-            out_dir=args.out,
-            progress=progress,
-            target=target,
-            target_info=target_info,
-            executor=executor,
-        )
-    json_path, md_path = write_report(report, args.out)
+    shown = display(args.out)
+    try:
+        # everything is written into a staging folder, published as args.out only when complete
+        with publish_directory(args.out) as staging:
+            pool = process_executor(args.workers) if args.workers > 1 else nullcontext(None)
+            with (
+                pool as executor,
+                threadpool_limits(limits=1, user_api="blas"),
+            ):  # pyproject: oversubscription
+                report = run_checks(
+                    profile,
+                    args.seed,
+                    claims,
+                    out_dir=staging,
+                    progress=progress,
+                    target=target,
+                    target_info=target_info,
+                    executor=executor,
+                )
+            write_report(report, staging)
+    except PublishError as exc:
+        return _fail(str(exc))
+    except OSError as exc:  # e.g. a full disk while writing a figure into the staging folder
+        return _fail(f"cannot write the report to {shown!r}: {exc.strerror or exc}; {shown!r} is unchanged")
+    except KeyboardInterrupt:
+        return _fail(f"interrupted; {shown!r} is unchanged", code=130)
     print(verdict_table(report))
     user = report.provenance.get("user_target")
     if user is not None:
@@ -205,7 +188,10 @@ def _run(args: argparse.Namespace) -> int:
             f"\nuser data {user['path']}: used by {', '.join(user['used_by']) or 'no claim'}; "
             f"generated targets only: {', '.join(user['generated_only']) or 'none'}"
         )
-    print(f"\nwrote {json_path} and {md_path} ({report.wall_seconds:.1f} s)")
+    print(
+        f"\nwrote {display(args.out / 'report.json')} and {display(args.out / 'report.md')} "
+        f"({report.wall_seconds:.1f} s)"
+    )
     return 0
 
 
