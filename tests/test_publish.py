@@ -8,6 +8,7 @@ is refused while the first holds the lock.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -342,38 +343,70 @@ def _run_args(out: Path, seed: int) -> tuple[str, ...]:
     return ("run", "--profile", "quick", "--claims", "C1,C2,C4", "--seed", str(seed), "--out", str(out))
 
 
+def _fingerprint(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "figures").glob("*"))} | {
+        "report.json": (out / "report.json").read_bytes(),
+        "report.md": (out / "report.md").read_bytes(),
+    }
+
+
+def _first_new_figure(root: Path, since: float, p: subprocess.Popen[str], timeout: float = 120) -> bool:
+    """Wait until a figure written after ``since`` appears anywhere under ``root`` (or ``p`` ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and p.poll() is None:
+        for f in root.glob("**/figures/*.png"):
+            with contextlib.suppress(OSError):
+                if f.stat().st_mtime >= since:
+                    return True
+        time.sleep(0.005)
+    return False
+
+
 @pytest.mark.subprocess
 def test_killing_real_runs_at_random_instants_never_mixes_two_reports(tmp_path):
     """SIGINT and SIGKILL at seeded random instants into a folder holding a good report.
 
-    After each kill the folder is exactly one complete report (the previous one, or
-    the new one if the run had finished); after the next complete run no temporary
-    file is left.
+    After each kill the folder is exactly one complete report: either byte for byte
+    the previous one (figures included), or the new one if the run had finished.
+    The instants are drawn where the outputs are written: a random delay (up to the
+    rest of a run's measured duration) after the first new figure file appears,
+    wherever it is written. After the next complete run no temporary file is left.
+    (Writing straight into ``--out``, as before issue 16, fails this test.)
     """
     out = tmp_path / "rep"
     p = _cli(*_run_args(out, 0))
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
-    current = _assert_complete(out)
-    duration = float(json.loads((out / "report.json").read_text())["provenance"]["wall_seconds"]) + 1.5
+    current, files = _assert_complete(out), _fingerprint(out)
+    rest = (
+        1.0
+        + max(p.stat().st_mtime for p in out.rglob("*"))
+        - min(p.stat().st_mtime for p in (out / "figures").iterdir())
+    )
     rng = np.random.default_rng(16)
+    outcomes = []
     for trial, sig in enumerate([signal.SIGKILL, signal.SIGINT] * 3, 1):
+        since = time.time() - 0.01
         p = _cli(*_run_args(out, trial))
-        time.sleep(float(rng.uniform(0.2, duration)))
+        if _first_new_figure(tmp_path, since, p):
+            time.sleep(float(rng.uniform(0.0, rest)))
         p.send_signal(sig)
         _, err = p.communicate(timeout=120)
         seed = _assert_complete(out)
         assert seed in (current, trial), (seed, current, trial)
+        if seed == current:
+            assert _fingerprint(out) == files, f"the earlier report was modified (trial {trial}, {sig.name})"
         assert "Traceback" not in err or (sig == signal.SIGINT and p.returncode != 130), err
         if sig == signal.SIGINT and p.returncode == 130:
             assert err.endswith(f"dsb-verify: error: interrupted; {str(out)!r} is unchanged\n")
             assert _temps(tmp_path) == []  # an interrupted run cleans up after itself
-        current = seed
+        outcomes.append((sig.name, p.returncode, seed == trial))
+        current, files = seed, _fingerprint(out)
     p = _cli(*_run_args(out, 99))
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     assert _assert_complete(out) == 99
-    assert _temps(tmp_path) == []
+    assert _temps(tmp_path) == [], outcomes
 
 
 @pytest.mark.subprocess
