@@ -17,8 +17,12 @@ same as the serial one.
 writes the exact effective couplings of every order of an RBM (``.npz`` or
 ``rbms`` HDF5 checkpoints); see :mod:`dsb_verifier.checks.cli.effective`.
 
-Exit codes: 0 when the run completed (whatever the verdicts), 2 for bad input
-(one line on stderr, no traceback), 1 for an internal error.
+Exit codes: 0 when the run completed (whatever the verdicts), 2 for bad input or
+an output that cannot be written (in use by another run, not a report folder,
+full disk; one line on stderr, no traceback), 130 when interrupted (Ctrl-C), 1 for
+an internal error. Outputs are published as one unit
+(:mod:`dsb_verifier.checks.cli.publish`): an interrupted or failed run leaves the
+previous outputs untouched.
 """
 
 from __future__ import annotations
@@ -242,6 +246,8 @@ def _effective(args: argparse.Namespace) -> int:
         return _fail(" ".join(str(exc).split()))
     except OSError as exc:
         return _fail(f"cannot write output: {exc.strerror or exc} ({exc.filename})")
+    except KeyboardInterrupt:
+        return _fail("interrupted; no output was changed", code=130)
     return 0
 
 
