@@ -97,7 +97,18 @@ PROFILES: dict[str, Profile] = {
 
 def get_profile(name: str) -> Profile:
     """The profile called ``name``; ``ValueError`` listing the known ones otherwise."""
+    _check_profile_name(name)
     try:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}") from None
+
+
+def _check_profile_name(name: object) -> None:
+    """``name`` must be a string (a list or bytes is refused, not looked up)."""
+    if not isinstance(name, str):
+        raise ValueError(
+            f"profile name must be a string, one of {', '.join(PROFILES)}; got {type(name).__name__} {name!r}"[
+                :300
+            ]
+        )
