@@ -79,7 +79,9 @@ def check_path(path: object, name: str = "path") -> Path:
             if not fs or "\x00" in fs:
                 raise InputError(f"{name} must be a non-empty file path without NUL characters, got {fs!r}")
             return Path(fs)
-    raise InputError(f"{name} must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}"[:300])
+    raise InputError(
+        f"{name} must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}"[:300]
+    )
 
 
 def check_fits(where: str, what: str, n_bytes: float) -> None:
@@ -189,9 +191,7 @@ def _chunks(stream: IO[bytes], where: str) -> Iterator[tuple[int, bytes]]:
         try:
             data = stream.read(CHUNK_BYTES)
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-            raise InputError(
-                f"{where}: compressed data is truncated or corrupt ({one_line(exc)})"
-            ) from None
+            raise InputError(f"{where}: compressed data is truncated or corrupt ({one_line(exc)})") from None
         nul = data.find(b"\x00")
         if nul >= 0:
             raise InputError(

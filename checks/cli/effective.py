@@ -448,6 +448,21 @@ def _summary(res: EffectiveResult) -> Iterator[str]:
         yield f"Gaussian approximation error{label}: " + "; ".join(parts)
 
 
+def _check_finite(res: EffectiveResult) -> None:
+    """Refuse to write couplings or norms that overflowed float64, naming the file (nothing is written)."""
+    bad = [
+        name
+        for name, arr in (("couplings", res.J), ("per-order norms", res.norms), ("J_0", res.J_empty))
+        if arr is not None and not np.all(np.isfinite(arr))
+    ]
+    if bad:
+        W = max(float(np.max(np.abs(p.weight_matrix), initial=0.0)) for p in res.source.params)
+        raise InputError(
+            f"{res.source.path}: the {' and '.join(bad)} overflow float64 (|weight_matrix| up to {W:.3g}); "
+            "the weights are too large for the effective couplings to be computed"
+        )
+
+
 def run_effective(args: Any, err: Callable[[str], None]) -> None:
     """Carry out ``dsb-verify effective`` for parsed ``args``; messages go through ``err``.
 
@@ -470,6 +485,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         gaussian=args.compare_gaussian,
         progress=err if series else None,
     )
+    _check_finite(res)
     text: Callable[[TextIO], None]
     if series:
         text = (
@@ -500,4 +516,4 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         err(line)
     for p in (plan.table, plan.norms, plan.figure):
         if p is not None:
-            err(f"wrote {p}")
+            err(f"wrote {display(p)}")

@@ -133,7 +133,9 @@ def _h5py(path: Path) -> ModuleType:
     try:
         import h5py
     except ImportError:
-        raise InputError(f"{show(path)}: reading HDF5 files needs h5py; install it with {HDF5_HINT}") from None
+        raise InputError(
+            f"{show(path)}: reading HDF5 files needs h5py; install it with {HDF5_HINT}"
+        ) from None
     return h5py
 
 
@@ -215,9 +217,7 @@ def _params(where: str, arrays: dict[str, Any], units: tuple[str, str]) -> RBMPa
     # the largest |energy| of a state must be a float64 number (x = 1e300 weights overflow)
     with np.errstate(over="ignore"):
         W = np.abs(params.weight_matrix)
-        scale = (
-            np.sum(np.abs(params.vbias)) + np.sum(np.abs(params.hbias)) + np.sum(W) if W.size else 0.0
-        )
+        scale = np.sum(np.abs(params.vbias)) + np.sum(np.abs(params.hbias)) + np.sum(W) if W.size else 0.0
     if not np.isfinite(scale) or scale > _MAX_ENERGY:
         key = max(
             ("weight_matrix", "vbias", "hbias"),
@@ -288,16 +288,25 @@ def _read_npz(path: Path, selecting: bool, units: str | None) -> RBMCheckpoints:
     return RBMCheckpoints(where, "npz", (None,), (_params(where, arrays, resolved),), source)
 
 
+def h5_hard_link_types() -> tuple[type, ...]:
+    """h5py's hard-link class (a soft or external link may lead nowhere; a hard link cannot)."""
+    import h5py
+
+    return (h5py.HardLink,)
+
+
 def _h5_get(f: Any, name: str, where: str, what: str) -> Any:
     """The object at ``name`` (None if absent); a link that leads nowhere is refused by name."""
-    if name not in f:
-        link = f.get(name, getlink=True)
-        if link is None:
-            return None
-        raise InputError(f"{where}: {what} '{name}' is a link to nothing ({type(link).__name__}); fix the file")
+    link = f.get(name, getlink=True)
+    if link is None:
+        return None
     try:
         return f[name]
     except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        if not isinstance(link, h5_hard_link_types()):
+            raise InputError(
+                f"{where}: {what} '{name}' is a link to nothing ({type(link).__name__}); fix the file"
+            ) from None
         raise InputError(f"{where}: {what} '{name}' cannot be opened ({_one_line(exc)})") from None
 
 
@@ -454,7 +463,9 @@ def load_rbm(
     if fmt == "npz":
         return _read_npz(p, checkpoint is not None or all_checkpoints, units)
     if fmt == "hdf5":
-        return _read_hdf5_rbm(p, None if checkpoint is None else int(checkpoint), bool(all_checkpoints), units)
+        return _read_hdf5_rbm(
+            p, None if checkpoint is None else int(checkpoint), bool(all_checkpoints), units
+        )
     raise InputError(
         f"{show(p)}: not an .npz archive or an HDF5 file (detected {fmt}); cannot read an RBM from it"
     )

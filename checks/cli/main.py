@@ -216,10 +216,11 @@ def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
     samples = load_samples(args.data, columns=columns)
     alpha = default_pseudo_count(samples.n_variables) if args.pseudo_count is None else args.pseudo_count
     q = target_from_samples(samples, alpha)
-    replay = f"--data {args.data}" + (f" --columns {args.columns}" if args.columns is not None else "")
+    # samples.path shows undecodable bytes of the file name as \xNN (report.md is UTF-8)
+    replay = f"--data {samples.path}" + (f" --columns {args.columns}" if args.columns is not None else "")
     replay += f" --pseudo-count {alpha!r}" if args.pseudo_count is not None else ""
     info = {
-        "path": str(args.data),
+        "path": samples.path,
         "columns": list(samples.columns),
         "n_samples": samples.n_samples,
         "n_variables": samples.n_variables,
