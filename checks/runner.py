@@ -29,10 +29,10 @@ import os
 import platform
 import subprocess
 import time
-from os import PathLike
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from types import ModuleType
 from typing import Any
