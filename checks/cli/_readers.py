@@ -27,6 +27,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any, cast
 
 import numpy as np
@@ -36,6 +37,10 @@ from numpy.typing import NDArray
 
 __all__ = [
     "BLOCK_ELEMENTS",
+    "HDF5_HINT",
+    "h5_get",
+    "h5py_module",
+    "sniff_format",
     "CHUNK_BYTES",
     "InputError",
     "check_fits",
@@ -53,6 +58,11 @@ CHUNK_BYTES = 1 << 22
 
 #: Longest text line accepted (a sample of many columns; far beyond MAX_N_DATA kept).
 MAX_LINE_BYTES = 1 << 26
+
+#: How to install the optional HDF5 reader.
+HDF5_HINT = "pip install 'dsb-verifier[hdf5]'"
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 _COMPRESSED = {".gz": (b"\x1f\x8b", "gzip"), ".bz2": (b"BZh", "bzip2")}
 
@@ -245,3 +255,65 @@ def text_blocks(path: Path, where: str) -> Iterator[NDArray[np.float64]]:
                 ) from None
             if block.size:
                 yield block
+
+
+# ---- formats and HDF5 ----------------------------------------------------------------
+def sniff_format(path: str | Path) -> str:
+    """``"npz"``, ``"npy"``, ``"hdf5"`` or ``"text"`` from the file's first bytes.
+
+    Raises
+    ------
+    InputError
+        If the path does not exist, is not a regular file, or is empty.
+    """
+    p = check_path(path)
+    if not p.exists():
+        raise InputError(f"{show(p)}: no such file")
+    if not p.is_file():
+        raise InputError(f"{show(p)}: not a regular file")
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise InputError(f"{show(p)}: cannot read ({exc.strerror or exc})") from None
+    if not head:
+        raise InputError(f"{show(p)}: empty file")
+    if head.startswith(_HDF5_MAGIC):
+        return "hdf5"
+    if head.startswith(b"PK"):
+        return "npz"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    return "text"
+
+
+def h5py_module(path: Path) -> ModuleType:
+    try:
+        import h5py
+    except ImportError:
+        raise InputError(
+            f"{show(path)}: reading HDF5 files needs h5py; install it with {HDF5_HINT}"
+        ) from None
+    return h5py
+
+
+def _hard_link_types() -> tuple[type, ...]:
+    """h5py's hard-link class (a soft or external link may lead nowhere; a hard link cannot)."""
+    import h5py
+
+    return (h5py.HardLink,)
+
+
+def h5_get(f: Any, name: str, where: str, what: str) -> Any:
+    """The object at ``name`` (None if absent); a link that leads nowhere is refused by name."""
+    link = f.get(name, getlink=True)
+    if link is None:
+        return None
+    try:
+        return f[name]
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        if not isinstance(link, _hard_link_types()):
+            raise InputError(
+                f"{where}: {what} '{name}' is a link to nothing ({type(link).__name__}); fix the file"
+            ) from None
+        raise InputError(f"{where}: {what} '{name}' cannot be opened ({one_line(exc)})") from None
