@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dsb_verifier.checks.cli import publish
+from dsb_verifier.checks.cli import locks, publish
 from dsb_verifier.checks.cli.publish import (
     OutputLock,
     PublishError,
@@ -182,7 +182,7 @@ def test_a_lock_file_left_by_a_killed_run_is_taken_over(tmp_path):
 
 def test_the_next_run_restores_a_report_whose_swap_was_killed_halfway(tmp_path):
     """Killed between "DIR -> backup" and "staging -> DIR": the backup is restored, staging removed."""
-    host, pid = publish._host(), _dead_pid()
+    host, pid = locks._host(), _dead_pid()
     backup = tmp_path / f".rep.dsb-verify-old-{host}-{pid}-00aa"
     _report(backup, 7)
     _report(tmp_path / f".rep.dsb-verify-staging-{host}-{pid}-00bb", 8)
@@ -193,7 +193,7 @@ def test_the_next_run_restores_a_report_whose_swap_was_killed_halfway(tmp_path):
 
 
 def test_the_next_run_removes_the_backup_of_a_swap_killed_after_publishing(tmp_path):
-    host, pid = publish._host(), _dead_pid()
+    host, pid = locks._host(), _dead_pid()
     _report(tmp_path / "rep", 8)
     _report(tmp_path / f".rep.dsb-verify-old-{host}-{pid}-00aa", 7)
     with publish_directory(tmp_path / "rep") as staging:
@@ -203,7 +203,7 @@ def test_the_next_run_removes_the_backup_of_a_swap_killed_after_publishing(tmp_p
 
 
 def test_temporaries_of_a_live_process_are_left_alone(tmp_path):
-    live = tmp_path / f".rep.dsb-verify-staging-{publish._host()}-{os.getppid()}-00cc"
+    live = tmp_path / f".rep.dsb-verify-staging-{locks._host()}-{os.getppid()}-00cc"
     live.mkdir()
     with publish_directory(tmp_path / "rep") as staging:
         _report(staging, 1)
@@ -498,7 +498,7 @@ def test_an_interrupted_commit_is_rolled_back_in_process(tmp_path, monkeypatch):
 _KILLED_COMMIT = """
 import os, sys
 from pathlib import Path
-from dsb_verifier.checks.cli import publish
+from dsb_verifier.checks.cli import locks, publish
 real, calls = os.rename, []
 def rename(x, y):
     calls.append(y)
