@@ -185,3 +185,21 @@ def test_every_path_type_the_readers_accept(tmp_path):
     for p in (tmp_path / "s.npy", str(tmp_path / "s.npy")):
         assert load_samples(p).n_samples == 4
     assert isinstance(_readers.check_path(Path("x")), Path)
+
+
+def test_an_overflow_inside_effective_is_one_line_naming_the_model(tmp_path, monkeypatch, cli_main):
+    from dsb_verifier.checks.cli import effective
+
+    np.savez(tmp_path / "m.npz", weight_matrix=np.ones((2, 1)), vbias=np.zeros(2), hbias=np.zeros(1))
+
+    def overflow(*args, **kwargs):
+        raise OverflowError("cannot convert float infinity to integer")
+
+    monkeypatch.setattr(effective, "compute", overflow)
+    rc, out, err = cli_main("effective", str(tmp_path / "m.npz"), "--out", str(tmp_path / "J.json"))
+    assert (rc, out) == (2, "")
+    assert err == (
+        f"dsb-verify: error: {tmp_path / 'm.npz'}: the computation overflowed float64 "
+        "(cannot convert float infinity to integer); the weights are too large\n"
+    )
+    assert not (tmp_path / "J.json").exists()

@@ -236,6 +236,7 @@ def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
 
 def _effective(args: argparse.Namespace) -> int:
     from dsb_verifier.checks.cli.effective import run_effective
+    from dsb_verifier.checks.cli.publish import display
 
     def err(msg: str) -> None:
         sys.stderr.write(msg + "\n")
@@ -247,6 +248,11 @@ def _effective(args: argparse.Namespace) -> int:
         return _fail(" ".join(str(exc).split()))
     except OSError as exc:
         return _fail(f"cannot write output: {exc.strerror or exc} ({exc.filename})")
+    except OverflowError as exc:  # numbers of the model beyond float64 in a computation
+        return _fail(
+            f"{display(args.model)}: the computation overflowed float64 ({' '.join(str(exc).split())}); "
+            "the weights are too large"
+        )
     except KeyboardInterrupt:
         return _fail("interrupted; no output was changed", code=130)
     return 0
