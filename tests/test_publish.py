@@ -126,6 +126,48 @@ def test_a_folder_that_is_not_a_report_is_refused_not_replaced(tmp_path, entry):
     assert _temps(tmp_path) == []
 
 
+def test_a_non_figure_file_in_figures_is_refused_not_deleted(tmp_path):
+    out = tmp_path / "rep"
+    _report(out, 0)
+    (out / "figures" / "my-data.npy").write_bytes(b"precious")
+    with pytest.raises(PublishError, match=r"figures/my-data\.npy is not a figure file"):
+        with publish_directory(out):
+            raise AssertionError("not reached")
+    assert (out / "figures" / "my-data.npy").read_bytes() == b"precious"
+
+
+def test_the_folder_keeps_the_permissions_its_owner_gave_it(tmp_path):
+    out = tmp_path / "rep"
+    _report(out, 0)
+    out.chmod(0o2770)
+    with publish_directory(out) as staging:
+        _report(staging, 1)
+    assert out.stat().st_mode & 0o7777 == 0o2770
+
+
+def test_the_command_refuses_data_inside_the_output_folder(tmp_path, cli_main):
+    out = tmp_path / "rep"
+    _report(out, 0)
+    data = out / "figures" / "d.png"
+    with data.open("wb") as fh:
+        np.save(fh, np.array([[0, 1], [1, 0]], dtype=np.int8))
+    rc, stdout, err = cli_main("run", "--claims", "C1", "--data", str(data), "--out", str(out))
+    assert (rc, stdout) == (2, "")
+    assert err == (
+        f"dsb-verify: error: --data {data} lies inside --out {out}, which is replaced as a whole; "
+        "move the data or choose another output directory\n"
+    )
+    assert data.exists() and _assert_complete_but(out, "d.png") == 0
+
+
+def _assert_complete_but(out: Path, extra: str) -> int:
+    (out / "figures" / extra).rename(out.parent / extra)
+    try:
+        return _assert_complete(out)
+    finally:
+        (out.parent / extra).rename(out / "figures" / extra)
+
+
 @pytest.mark.parametrize(
     ("name", "make", "kind"),
     [

@@ -160,6 +160,11 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     shown = display(args.out)
+    if args.data is not None and args.data.resolve().is_relative_to(args.out.resolve()):
+        return _fail(
+            f"--data {display(args.data)} lies inside --out {shown}, which is replaced as a whole; "
+            "move the data or choose another output directory"
+        )
     try:
         # everything is written into a staging folder, published as args.out only when complete
         with publish_directory(args.out) as staging:

@@ -62,6 +62,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,9 @@ __all__ = [
     "publish_files",
     "same_file",
 ]
+
+#: Names a figure of a report may have (a file of another kind in ``figures/`` is not ours).
+_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 #: What a report folder may contain (``figures`` is a folder of figure files).
 REPORT_ENTRIES = frozenset({"report.json", "report.md", "figures", ".DS_Store"})
@@ -135,7 +139,7 @@ def _check_report_folder(out: Path, shown: str) -> None:
             raise PublishError(f"cannot write to output directory {shown!r}: {name} exists there as {kind}")
         if entry.name == "figures":
             for f in os.scandir(entry.path):
-                if not f.is_file(follow_symlinks=False):
+                if not f.is_file(follow_symlinks=False) or not f.name.endswith(_FIGURE_SUFFIXES):
                     raise PublishError(
                         f"cannot write to output directory {shown!r}: figures/{display(f.name)} is not a "
                         "figure file (the folder is replaced as a whole); give a new or empty directory"
@@ -220,6 +224,8 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
             _check_report_folder(target, shown)
             staging = target.parent / _temp_name(target.name, "staging")
             staging.mkdir()
+            if target.is_dir():  # the folder keeps the permissions its owner gave it
+                os.chmod(staging, stat.S_IMODE(target.stat().st_mode))
         except OSError as exc:
             raise PublishError(f"cannot write to output directory {shown!r}: {exc.strerror or exc}") from None
         yield staging
