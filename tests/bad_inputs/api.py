@@ -216,6 +216,30 @@ CHECKS_CASES: list[ApiCase] = [
         r"profile name must be a string, one of quick, thorough; got bytes",
     ),
     ApiCase(
+        "Profile-n_cases-string",
+        "checks.profiles.Profile",
+        _args("p", "12", 6, 4, 3, 3, (0.01, 1.0), (0.1,), 1e4),
+        r"Profile\.n_cases must be an integer, got '12'",
+    ),
+    ApiCase(
+        "Profile-n_inits-float",
+        "checks.profiles.Profile",
+        _args("p", 12, 6, 4, 3, 3.0, (0.01, 1.0), (0.1,), 1e4),
+        r"Profile\.n_inits must be an integer, got 3\.0",
+    ),
+    ApiCase(
+        "Profile-init_scales-list",
+        "checks.profiles.Profile",
+        _args("p", 12, 6, 4, 3, 3, [0.01, 1.0], (0.1,), 1e4),
+        r"Profile\.init_scales must be a tuple of real numbers, got \[0\.01, 1\.0\]",
+    ),
+    ApiCase(
+        "Profile-t_max-string",
+        "checks.profiles.Profile",
+        _args("p", 12, 6, 4, 3, 3, (0.01, 1.0), (0.1,), "1e4"),
+        r"Profile\.t_max must be a real number, got '1e4'",
+    ),
+    ApiCase(
         "parse_claims-list",
         "checks.runner.parse_claims",
         _args(["C1"]),
