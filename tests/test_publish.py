@@ -440,7 +440,7 @@ def test_killing_real_runs_at_random_instants_never_mixes_two_reports(tmp_path):
             assert _fingerprint(out) == files, f"the earlier report was modified (trial {trial}, {sig.name})"
         assert "Traceback" not in err or (sig == signal.SIGINT and p.returncode != 130), err
         if sig == signal.SIGINT and p.returncode == 130:
-            assert err.endswith(f"dsb-verify: error: interrupted; {str(out)!r} is unchanged\n")
+            assert err.endswith("dsb-verify: interrupted\n")
             assert _temps(tmp_path) == []  # an interrupted run cleans up after itself
         outcomes.append((sig.name, p.returncode, seed == trial))
         current, files = seed, _fingerprint(out)

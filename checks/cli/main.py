@@ -126,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, code: int = 2) -> int:
+def _fail(message: str) -> int:
     sys.stderr.write(f"dsb-verify: error: {message}\n")
-    return code
+    return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -188,8 +188,6 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except OSError as exc:  # e.g. a full disk while writing a figure into the staging folder
         return _fail(f"cannot write the report to {shown!r}: {exc.strerror or exc}; {shown!r} is unchanged")
-    except KeyboardInterrupt:
-        return _fail(f"interrupted; {shown!r} is unchanged", code=130)
     print(verdict_table(report))
     user = report.provenance.get("user_target")
     if user is not None:
@@ -258,8 +256,6 @@ def _effective(args: argparse.Namespace) -> int:
             f"{display(args.model)}: the computation overflowed float64 ({' '.join(str(exc).split())}); "
             "the weights are too large"
         )
-    except KeyboardInterrupt:
-        return _fail("interrupted; no output was changed", code=130)
     return 0
 
 
@@ -267,10 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "effective":
-        return _effective(args)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "effective":
+            return _effective(args)
+    except KeyboardInterrupt:  # outputs are unchanged: publishing cleaned up on the way out
+        sys.stderr.write("dsb-verify: interrupted\n")
+        return 130
     parser.print_help(sys.stdout)
     return 0
 
