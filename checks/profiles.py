@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["Profile", "PROFILES", "get_profile"]
 
 
@@ -50,6 +52,7 @@ class Profile:
     t_max: float
 
     def __post_init__(self) -> None:
+        _check_profile_types(self)
         if self.n_cases < 1 or self.n_inits < 1:
             raise ValueError("a profile needs at least one case and one initialisation")
         if self.max_n_generic < 2 or self.max_n_rbm < 2:
@@ -67,6 +70,26 @@ class Profile:
             raise ValueError("taus must be at least one settle fraction, each in (0, 1)")
         if not (math.isfinite(self.t_max) and self.t_max > 0):
             raise ValueError(f"t_max must be positive and finite, got {self.t_max!r}")
+
+
+def _check_profile_types(p: Profile) -> None:
+    """Every field of ``p`` has its type (bools, strings and floats for counts are refused)."""
+    if not isinstance(p.name, str):
+        raise ValueError(f"Profile.name must be a string, got {p.name!r}")
+    for field in ("n_cases", "max_n_generic", "max_n_rbm", "max_n_symbolic", "n_inits"):
+        v = getattr(p, field)
+        if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
+            raise ValueError(f"Profile.{field} must be an integer, got {v!r}")
+    for field in ("init_scales", "taus"):
+        v = getattr(p, field)
+        if not isinstance(v, tuple) or not all(_is_real(x) for x in v):
+            raise ValueError(f"Profile.{field} must be a tuple of real numbers, got {v!r}")
+    if not _is_real(p.t_max):
+        raise ValueError(f"Profile.t_max must be a real number, got {p.t_max!r}")
+
+
+def _is_real(x: object) -> bool:
+    return not isinstance(x, bool | np.bool_) and isinstance(x, int | float | np.integer | np.floating)
 
 
 PROFILES: dict[str, Profile] = {
@@ -97,7 +120,18 @@ PROFILES: dict[str, Profile] = {
 
 def get_profile(name: str) -> Profile:
     """The profile called ``name``; ``ValueError`` listing the known ones otherwise."""
+    _check_profile_name(name)
     try:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}") from None
+
+
+def _check_profile_name(name: object) -> None:
+    """``name`` must be a string (a list or bytes is refused, not looked up)."""
+    if not isinstance(name, str):
+        raise ValueError(
+            f"profile name must be a string, one of {', '.join(PROFILES)}; got {type(name).__name__} {name!r}"[
+                :300
+            ]
+        )

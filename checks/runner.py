@@ -35,11 +35,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,6 +52,7 @@ from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.provenance import git_state, source_digest
 from dsb_verifier.checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from dsb_verifier.theory import __version__
+from dsb_verifier.theory._validation import check_int, distribution
 from dsb_verifier.theory.precision import audit
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "Report",
     "run_checks",
     "parse_claims",
+    "validate_run_arguments",
     "process_executor",
     "provenance",
     "task_bound",
@@ -145,6 +149,10 @@ def parse_claims(spec: str | None) -> tuple[str, ...]:
     """
     if spec is None:
         return CLAIM_IDS
+    if not isinstance(spec, str):
+        raise ValueError(
+            f"claims spec must be a comma-separated string such as 'C1,C4' or None, got {type(spec).__name__}"
+        )
     ids = [s.strip().upper() for s in spec.split(",")]
     bad = [s for s in ids if s not in CLAIM_IDS]
     if bad or not ids:
@@ -285,7 +293,7 @@ def run_checks(
     seed: int,
     claims: Sequence[str] = CLAIM_IDS,
     *,
-    out_dir: Path | None = None,
+    out_dir: str | PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
     target: np.ndarray | None = None,
     target_info: dict[str, Any] | None = None,
@@ -326,7 +334,15 @@ def run_checks(
         dsb-verifier raises :class:`dsb_verifier.checks.executors.WorkerMismatchError`
         (a ``ValueError``), one that cannot import it
         :class:`dsb_verifier.checks.executors.ExecutorPreflightError`.
+
+    Raises
+    ------
+    ValueError
+        If any argument has the wrong type or value (:func:`validate_run_arguments`),
+        before anything is computed.
     """
+    validate_run_arguments(profile, seed, claims, out_dir, progress, target, target_info, executor)
+    out_dir = None if out_dir is None else Path(out_dir)
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     if executor is not None:
@@ -398,3 +414,72 @@ def run_checks(
         provenance=prov,
         wall_seconds=time.perf_counter() - t0,
     )
+
+
+def validate_run_arguments(
+    profile: object,
+    seed: object,
+    claims: object,
+    out_dir: object = None,
+    progress: object = None,
+    target: object = None,
+    target_info: object = None,
+    executor: object = None,
+) -> None:
+    """Refuse arguments of :func:`run_checks` of the wrong type or value, before anything runs.
+
+    ``claims`` must be a list or tuple of distinct claim ids spelled as in
+    :data:`~dsb_verifier.checks.verdict.CLAIM_IDS` (a string such as ``"C1,C4"``
+    is parsed by :func:`parse_claims`, not here: read as a sequence it would be
+    its characters). ``target`` must be a strictly positive distribution over
+    ``2^N`` states summing to 1.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, what was given and what is expected.
+    """
+    if not isinstance(profile, Profile):
+        raise ValueError(
+            "profile must be a dsb_verifier.checks.profiles.Profile (e.g. get_profile('quick')), "
+            f"got {type(profile).__name__} {profile!r}"[:300]
+        )
+    check_int(seed, "seed", minimum=0)
+    known = ", ".join(CLAIM_IDS)
+    if isinstance(claims, str | bytes) or not isinstance(claims, list | tuple):
+        hint = " (parse a comma-separated string with parse_claims)" if isinstance(claims, str) else ""
+        raise ValueError(
+            f"claims must be a list or tuple of claim ids among {known}, got {type(claims).__name__} "
+            f"{claims!r}{hint}"[:300]
+        )
+    if not claims:
+        raise ValueError(f"claims must name at least one claim id among {known}, got {claims!r}")
+    for c in claims:
+        if not isinstance(c, str) or c not in CLAIM_IDS:
+            raise ValueError(f"claims must be claim ids among {known} (upper case), got {c!r} in {claims!r}")
+    dup = sorted({c for c in claims if claims.count(c) > 1})
+    if dup:
+        raise ValueError(f"claims must be distinct claim ids among {known}, got {dup[0]!r} more than once")
+    if out_dir is not None and (
+        not isinstance(out_dir, str | PathLike) or not isinstance(os.fspath(out_dir), str)
+    ):
+        raise ValueError(f"out_dir must be None or a path (str or os.PathLike), got {type(out_dir).__name__}")
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be None or a callable taking one str, got {type(progress).__name__}")
+    if target is not None:
+        if not isinstance(target, np.ndarray | list | tuple):
+            raise ValueError(
+                f"target must be None or a distribution array of shape (2^N,), got {type(target).__name__}"
+            )
+        q, _ = distribution(target, "target")
+        if q.ndim != 1:
+            raise ValueError(f"target must be one distribution of shape (2^N,), got shape {q.shape}")
+    if target_info is not None and not isinstance(target_info, dict):
+        raise ValueError(f"target_info must be None or a dict, got {type(target_info).__name__}")
+    if target_info is not None and target is None:
+        raise ValueError("target_info describes a target: give target too, or neither")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise ValueError(
+            "executor must be None or a concurrent.futures.Executor (with a submit method), "
+            f"got {type(executor).__name__}"
+        )

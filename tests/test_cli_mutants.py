@@ -32,7 +32,7 @@ from dsb_verifier import theory as T
 from dsb_verifier.checks import runner
 from dsb_verifier.checks.cli import effective as ce
 from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints
-from dsb_verifier.checks.cli.main import _load_data, _prepare_out, build_parser
+from dsb_verifier.checks.cli.main import _load_data, build_parser
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
 from dsb_verifier.theory.rbm.io import RBMParams, rbm_from_params
 
@@ -215,46 +215,7 @@ def test_help_holds_every_documented_sentence_in_order(cli_main, name):
 
 
 # ---- run: the output directory ------------------------------------------------------------------
-def test_prepare_out_reuses_an_existing_directory_and_leaves_no_probe(tmp_path):
-    out = tmp_path / "rep"
-    (out / "figures").mkdir(parents=True)
-    (out / "report.json").write_text("old")
-    (out / "report.md").write_text("old")
-    assert _prepare_out(out) is None
-    assert sorted(p.name for p in out.iterdir()) == ["figures", "report.json", "report.md"]
-    assert _prepare_out(out) is None  # and again
-
-
-def test_prepare_out_creates_missing_parents(tmp_path):
-    out = tmp_path / "a" / "b" / "c"
-    assert _prepare_out(out) is None
-    assert out.is_dir() and list(out.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("name", "make", "kind"),
-    [
-        ("report.json", Path.mkdir, "a directory"),
-        ("report.md", Path.mkdir, "a directory"),
-        ("figures", Path.touch, "a file"),
-    ],
-)
-def test_prepare_out_refuses_a_report_path_of_the_wrong_kind_by_name(tmp_path, name, make, kind):
-    out = tmp_path / "rep"
-    out.mkdir()
-    make(out / name)
-    assert _prepare_out(out) == (
-        f"cannot write to output directory {str(out)!r}: {name} exists there as {kind}"
-    )
-    assert [p.name for p in out.iterdir()] == [name]
-
-
-def test_prepare_out_under_a_file_names_the_os_error_and_creates_nothing(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    out = blocker / "sub"
-    assert _prepare_out(out) == f"cannot write to output directory {str(out)!r}: Not a directory"
-    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+# (the output folder's checks moved to tests/test_publish.py with the publishing of issue 16)
 
 
 # ---- run: refusals and fake claim checks ---------------------------------------------------------

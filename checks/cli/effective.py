@@ -48,9 +48,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +56,7 @@ from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints, load_rbm
+from dsb_verifier.checks.cli.publish import display, publish_files, same_file
 from dsb_verifier.theory._validation import _fmt_bytes
 from dsb_verifier.theory.rbm.gaussian import GaussianComparison, compare_gaussian
 from dsb_verifier.theory.rbm.io import rbm_from_params
@@ -361,28 +360,30 @@ def write_figure(res: EffectiveResult, fh: BinaryIO) -> None:  # pragma: no muta
 
 
 # ---- writing ----------------------------------------------------------------
-def _write_all(outputs: list[tuple[Path, Callable[[Any], None], bool]]) -> None:
-    """Write every ``(path, writer, binary)`` to a temporary file beside it, then rename them all.
+def _write_all(
+    outputs: list[tuple[Path, Callable[[Any], None], bool]], inputs: tuple[Path, ...] = ()
+) -> None:
+    """Publish every ``(path, writer, binary)`` together (:func:`dsb_verifier.checks.cli.publish.publish_files`).
 
-    If any writer fails, every temporary file is removed and no output appears.
+    Each file is written to a hidden temporary beside it, then all are renamed
+    into place as one set: after any interruption the earlier files are all
+    there, or all the new ones. An output that is one of ``inputs`` (through
+    links too) is refused before anything is written.
     """
-    done: list[tuple[str, Path]] = []
-    try:
-        for path, writer, binary in outputs:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            done.append((tmp, path))
-            if binary:
-                with os.fdopen(fd, "wb") as fb:
-                    writer(fb)
-            else:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as ft:
-                    writer(ft)
-        for tmp, path in done:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in done:
-            Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def as_binary(writer: Callable[[Any], None], binary: bool) -> Callable[[BinaryIO], None]:
+        if binary:
+            return writer
+
+        def text(fh: BinaryIO) -> None:
+            wrapper = io.TextIOWrapper(fh, encoding="utf-8", errors="backslashreplace", newline="")
+            writer(wrapper)
+            wrapper.flush()
+            wrapper.detach()
+
+        return text
+
+    publish_files([(path, as_binary(w, b)) for path, w, b in outputs], inputs=inputs)
 
 
 @dataclass(frozen=True)
@@ -414,6 +415,11 @@ def _plan(args: Any) -> _Plan:
     if out is not None and args.format == "csv" and not args.all_checkpoints:
         norms = out.with_name(out.stem + "_norms.csv")
     for p in (out, figure, norms):
+        if p is not None and (same_file(p, args.model) or p.resolve() == Path(args.model).resolve()):
+            raise InputError(
+                f"{display(p)}: is the input file {display(args.model)}; choose another output path"
+            )
+    for p in (out, figure, norms):
         if p is not None and not (p.parent if str(p.parent) else Path(".")).is_dir():
             raise InputError(f"{p}: directory {p.parent} does not exist")
         if p is not None and p.exists() and p.is_dir():
@@ -442,6 +448,21 @@ def _summary(res: EffectiveResult) -> Iterator[str]:
         yield f"Gaussian approximation error{label}: " + "; ".join(parts)
 
 
+def _check_finite(res: EffectiveResult) -> None:
+    """Refuse to write couplings or norms that overflowed float64, naming the file (nothing is written)."""
+    bad = [
+        name
+        for name, arr in (("couplings", res.J), ("per-order norms", res.norms), ("J_0", res.J_empty))
+        if arr is not None and not np.all(np.isfinite(arr))
+    ]
+    if bad:
+        W = max(float(np.max(np.abs(p.weight_matrix), initial=0.0)) for p in res.source.params)
+        raise InputError(
+            f"{res.source.path}: the {' and '.join(bad)} overflow float64 (|weight_matrix| up to {W:.3g}); "
+            "the weights are too large for the effective couplings to be computed"
+        )
+
+
 def run_effective(args: Any, err: Callable[[str], None]) -> None:
     """Carry out ``dsb-verify effective`` for parsed ``args``; messages go through ``err``.
 
@@ -464,6 +485,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         gaussian=args.compare_gaussian,
         progress=err if series else None,
     )
+    _check_finite(res)
     text: Callable[[TextIO], None]
     if series:
         text = (
@@ -485,7 +507,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         outputs.append((plan.table, text, False))
     if plan.norms is not None:
         outputs.append((plan.norms, lambda fh: _norms_csv(res, fh), False))
-    _write_all(outputs)
+    _write_all(outputs, inputs=(Path(args.model),))
     if plan.table is None:
         buf = io.StringIO()
         text(buf)
@@ -494,4 +516,4 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         err(line)
     for p in (plan.table, plan.norms, plan.figure):
         if p is not None:
-            err(f"wrote {p}")
+            err(f"wrote {display(p)}")

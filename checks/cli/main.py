@@ -27,7 +27,10 @@ writes the exact effective couplings of every order of an RBM (``.npz`` or
 Terminal output goes through :mod:`dsb_verifier.checks.cli.console`, so a stream that
 cannot encode ``≤`` or ``ᵀ`` gets ASCII spellings instead of a ``UnicodeEncodeError``.
 Exit codes: :data:`EXIT_CODES` (0 completed, 1 internal error, 2 bad input or usage,
-3 ``--fail-on`` matched, 130 interrupted), also printed by ``dsb-verify --help``.
+or an output that cannot be written: in use by another run, not a report folder, full
+disk; 3 ``--fail-on`` matched, 130 interrupted), also printed by ``dsb-verify --help``.
+Outputs are published as one unit (:mod:`dsb_verifier.checks.cli.publish`): an
+interrupted or failed run leaves the previous outputs untouched.
 """
 
 from __future__ import annotations
@@ -186,33 +189,6 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _prepare_out(out: Path) -> str | None:
-    """Create ``out`` and prove it writable; return a reason on failure (leaving nothing behind)."""
-    created: list[Path] = []
-    probe_dir = out
-    while not probe_dir.exists() and probe_dir.parent != probe_dir:
-        created.append(probe_dir)
-        probe_dir = probe_dir.parent
-    for name in ("report.json", "report.md", "figures"):
-        target = out / name
-        if target.exists() and (target.is_dir() != (name == "figures")):
-            kind = "a directory" if target.is_dir() else "a file"
-            return f"cannot write to output directory {str(out)!r}: {name} exists there as {kind}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".dsb-verify-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        for d in created:  # deepest first: remove only what we made
-            try:
-                d.rmdir()
-            except OSError:
-                pass
-        return f"cannot write to output directory {str(out)!r}: {exc.strerror or exc}"
-    return None
-
-
 def _run(args: argparse.Namespace) -> int:
     from dsb_verifier.checks.cli.report import write_report
     from dsb_verifier.checks.profiles import get_profile
@@ -231,10 +207,14 @@ def _run(args: argparse.Namespace) -> int:
         target, target_info = _load_data(args)
     except ValueError as exc:
         return _fail(str(exc))
-    reason = _prepare_out(args.out)
-    if reason:
-        return _fail(reason)
+    from dsb_verifier.checks.cli.publish import PublishError, display, publish_directory
 
+    shown = display(args.out)
+    if args.data is not None and args.data.resolve().is_relative_to(args.out.resolve()):
+        return _fail(
+            f"--data {display(args.data)} lies inside --out {shown}, which is replaced as a whole; "
+            "move the data or choose another output directory"
+        )
     quiet, as_json = args.quiet, args.json
 
     def progress(msg: str) -> None:
@@ -243,28 +223,35 @@ def _run(args: argparse.Namespace) -> int:
     from dsb_verifier.checks.executors import ExecutorPreflightError, WorkerMismatchError
     from threadpoolctl import threadpool_limits
 
-    pool = _local_pool(args.workers, claims, (lambda _msg: None) if quiet else progress)
     try:
-        with threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
-            report = run_checks(
-                profile,
-                args.seed,
-                claims,
-                out_dir=args.out,
-                progress=None if quiet else progress,
-                target=target,
-                target_info=target_info,
-                executor=pool,
-            )
-    except (WorkerMismatchError, ExecutorPreflightError) as exc:
-        _stop_pool(pool)
+        # everything is written into a staging folder, published as args.out only when complete
+        with publish_directory(args.out) as staging:
+            pool = _local_pool(args.workers, claims, (lambda _msg: None) if quiet else progress)
+            try:
+                with threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
+                    report = run_checks(
+                        profile,
+                        args.seed,
+                        claims,
+                        out_dir=staging,
+                        progress=None if quiet else progress,
+                        target=target,
+                        target_info=target_info,
+                        executor=pool,
+                    )
+            except BaseException:
+                _stop_pool(pool)  # Ctrl-C or an error: stop the workers now, not after their current flows
+                raise
+            if pool is not None:
+                pool.shutdown()
+            write_report(report, staging)
+    except PublishError as exc:
         return _fail(str(exc))
-    except BaseException:
-        _stop_pool(pool)  # Ctrl-C or an error: stop the workers now, not after their current flows
-        raise
-    if pool is not None:
-        pool.shutdown()
-    json_path, md_path = write_report(report, args.out)
+    except (WorkerMismatchError, ExecutorPreflightError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:  # e.g. a full disk while writing a figure into the staging folder
+        return _fail(f"cannot write the report to {shown!r}: {exc.strerror or exc}; {shown!r} is unchanged")
+    json_path, md_path = Path(display(args.out / "report.json")), Path(display(args.out / "report.md"))
     doc = report.to_json()
     hits = fail_on_matches(doc, args.fail_on)
     try:
@@ -339,10 +326,11 @@ def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
     samples = load_samples(args.data, columns=columns)
     alpha = default_pseudo_count(samples.n_variables) if args.pseudo_count is None else args.pseudo_count
     q = target_from_samples(samples, alpha)
-    replay = f"--data {args.data}" + (f" --columns {args.columns}" if args.columns is not None else "")
+    # samples.path shows undecodable bytes of the file name as \xNN (report.md is UTF-8)
+    replay = f"--data {samples.path}" + (f" --columns {args.columns}" if args.columns is not None else "")
     replay += f" --pseudo-count {alpha!r}" if args.pseudo_count is not None else ""
     info = {
-        "path": str(args.data),
+        "path": samples.path,
         "columns": list(samples.columns),
         "n_samples": samples.n_samples,
         "n_variables": samples.n_variables,
@@ -358,6 +346,7 @@ def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
 
 def _effective(args: argparse.Namespace) -> int:
     from dsb_verifier.checks.cli.effective import run_effective
+    from dsb_verifier.checks.cli.publish import display
 
     def err(msg: str) -> None:
         sys.stderr.write(msg + "\n")
@@ -369,6 +358,11 @@ def _effective(args: argparse.Namespace) -> int:
         return _fail(" ".join(str(exc).split()))
     except OSError as exc:
         return _fail(f"cannot write output: {exc.strerror or exc} ({exc.filename})")
+    except OverflowError as exc:  # numbers of the model beyond float64 in a computation
+        return _fail(
+            f"{display(args.model)}: the computation overflowed float64 ({' '.join(str(exc).split())}); "
+            "the weights are too large"
+        )
     return 0
 
 

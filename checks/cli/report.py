@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,14 @@ def _headline(claim: dict[str, Any]) -> str:
     return f"{n_ce} counterexample(s)" if n_ce else "no counterexample"
 
 
+def _check_report(report: object) -> None:
+    if not isinstance(report, Report):
+        raise ValueError(f"report must be a dsb_verifier.checks.runner.Report, got {type(report).__name__}")
+
+
 def verdict_table(report: Report) -> str:
     """Plain-text verdict table: claim, status, controls caught, seconds, headline."""
+    _check_report(report)
     doc = report.to_json()
     rows = [("claim", "status", "controls", "time", "evidence")]
     for c in doc["claims"]:
@@ -44,6 +50,7 @@ def verdict_table(report: Report) -> str:
 
 def markdown(report: Report) -> str:
     """The human-readable ``report.md``."""
+    _check_report(report)
     doc = report.to_json()
     prov = doc["provenance"]
     out = [
@@ -94,21 +101,48 @@ def markdown(report: Report) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so no partial file is ever left behind."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write via a hidden temporary file beside ``path`` and rename: never a partial file.
+
+    The temporary file is created with mode ``0o666`` minus the umask (ordinary
+    permissions, unlike :func:`tempfile.mkstemp`'s ``0o600``) and flushed to disk
+    before the rename.
+    """
+    data = text.encode("utf-8", "backslashreplace")  # a lone surrogate (undecodable file name) as \\udcNN
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths."""
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns their paths.
+
+    Both documents are rendered before either is written, so a report that
+    cannot be rendered writes nothing. The CLI calls this on the staging folder
+    of :func:`dsb_verifier.checks.cli.publish.publish_directory`, which publishes
+    the two files together with the figures.
+
+    Raises
+    ------
+    ValueError
+        If ``report`` is not a :class:`~dsb_verifier.checks.runner.Report` or
+        ``out_dir`` is not a path.
+    """
+    _check_report(report)
+    if not isinstance(out_dir, str | os.PathLike) or not isinstance(os.fspath(out_dir), str):
+        raise ValueError(f"out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
+    out_dir = Path(out_dir)
+    doc = json.dumps(report.to_json(), indent=1, sort_keys=False, allow_nan=False) + "\n"
+    md = markdown(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     j, m = out_dir / "report.json", out_dir / "report.md"
-    _atomic_write(j, json.dumps(report.to_json(), indent=1, sort_keys=False, allow_nan=False) + "\n")
-    _atomic_write(m, markdown(report))
+    _atomic_write(j, doc)
+    _atomic_write(m, md)
     return j, m

@@ -14,6 +14,7 @@ distribution, ``J`` couplings, ``theta`` model parameters.
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,14 @@ class ApiCase:
 
 
 def resolve(func: str) -> Callable[..., Any]:
-    """The callable ``theory.<func>`` (dotted paths reach methods)."""
+    """The callable ``theory.<func>`` (dotted paths reach methods).
+
+    A path starting with ``checks.`` names a function of :mod:`dsb_verifier.checks`
+    by its module, e.g. ``"checks.runner.run_checks"`` or ``"checks.cli.io.load_samples"``.
+    """
+    if func.startswith("checks."):
+        module, _, name = func.rpartition(".")
+        return getattr(importlib.import_module(f"dsb_verifier.{module}"), name)
     obj: Any = T
     for part in func.split("."):
         obj = getattr(obj, part)
@@ -99,6 +107,267 @@ def _rbm() -> T.RBM:
 
 def _theta(P: int = _P) -> np.ndarray:
     return np.zeros(P)
+
+
+def _quick() -> Any:
+    from dsb_verifier.checks.profiles import get_profile
+
+    return get_profile("quick")
+
+
+def _run(*args: Any, **kwargs: Any) -> Callable[[], Args]:
+    """Arguments of run_checks with the quick profile first (built lazily)."""
+    return lambda: ((_quick(), *args), kwargs)
+
+
+_CLAIM_LIST = r"claims must be a list or tuple of claim ids among C1, C2, C3, C4, C5, C6"
+_CLAIM_IDS = r"claims must be claim ids among C1, C2, C3, C4, C5, C6 \(upper case\)"
+_RUN = "checks.runner.run_checks"
+_IO = "checks.cli.io"
+
+#: One case per mechanism of issue 16: a string read as a sequence, case and unknown ids,
+#: wrong types reaching attribute access, bools and floats coerced to integers, bytes paths.
+CHECKS_CASES: list[ApiCase] = [
+    # run_checks: claims
+    ApiCase("run_checks-claims-string", _RUN, _run(0, "C1"), rf"{_CLAIM_LIST}, got str 'C1' \(parse"),
+    ApiCase("run_checks-claims-lower-case", _RUN, _run(0, ["c1"]), rf"{_CLAIM_IDS}, got 'c1'"),
+    ApiCase("run_checks-claims-unknown", _RUN, _run(0, ["C7"]), rf"{_CLAIM_IDS}, got 'C7'"),
+    ApiCase("run_checks-claims-int", _RUN, _run(0, [1]), rf"{_CLAIM_IDS}, got 1"),
+    ApiCase("run_checks-claims-empty", _RUN, _run(0, []), r"claims must name at least one claim id"),
+    ApiCase("run_checks-claims-set", _RUN, _run(0, {"C1"}), rf"{_CLAIM_LIST}, got set"),
+    ApiCase("run_checks-claims-twice", _RUN, _run(0, ["C1", "C1"]), r"claims must be distinct .*'C1'"),
+    # run_checks: profile, seed
+    ApiCase(
+        "run_checks-profile-name",
+        _RUN,
+        _args("quick", 0, ["C1"]),
+        r"profile must be a dsb_verifier\.checks\.profiles\.Profile .*got str 'quick'",
+    ),
+    ApiCase("run_checks-seed-bool", _RUN, _run(True, ["C1"]), r"seed must be an integer, got True"),
+    ApiCase("run_checks-seed-float", _RUN, _run(1.0, ["C1"]), r"seed must be an integer, got 1\.0"),
+    ApiCase("run_checks-seed-negative", _RUN, _run(-1, ["C1"]), r"seed must be an integer >= 0, got -1"),
+    ApiCase("run_checks-seed-string", _RUN, _run("0", ["C1"]), r"seed must be an integer, got '0'"),
+    # run_checks: out_dir, progress, target, executor (refused before anything runs)
+    ApiCase(
+        "run_checks-out_dir-bytes",
+        _RUN,
+        _run(0, ["C3"], out_dir=b"rep"),
+        r"out_dir must be None or a path \(str or os\.PathLike\), got bytes",
+    ),
+    ApiCase(
+        "run_checks-out_dir-int",
+        _RUN,
+        _run(0, ["C3"], out_dir=3),
+        r"out_dir must be None or a path \(str or os\.PathLike\), got int",
+    ),
+    ApiCase(
+        "run_checks-progress-string",
+        _RUN,
+        _run(0, ["C1"], progress="log.txt"),
+        r"progress must be None or a callable taking one str, got str",
+    ),
+    ApiCase(
+        "run_checks-target-zero",
+        _RUN,
+        lambda: ((_quick(), 0, ["C1"]), {"target": np.array([0.5, 0.5, 0.0, 0.0])}),
+        rf"target {_POSITIVE}",
+    ),
+    ApiCase(
+        "run_checks-target-length-3",
+        _RUN,
+        lambda: ((_quick(), 0, ["C1"]), {"target": np.full(3, 1 / 3)}),
+        rf"target must have a {_POW2}, got length 3",
+    ),
+    ApiCase(
+        "run_checks-target-unnormalised",
+        _RUN,
+        lambda: ((_quick(), 0, ["C1"]), {"target": np.full(4, 0.5)}),
+        rf"target {_SUM1}",
+    ),
+    ApiCase(
+        "run_checks-target-string",
+        _RUN,
+        _run(0, ["C1"], target="data.npy"),
+        r"target must be None or a distribution array of shape \(2\^N,\), got str",
+    ),
+    ApiCase(
+        "run_checks-target_info-alone",
+        _RUN,
+        _run(0, ["C1"], target_info={"path": "d"}),
+        r"target_info describes a target: give target too, or neither",
+    ),
+    ApiCase(
+        "run_checks-executor-int",
+        _RUN,
+        _run(0, ["C1"], executor=2),
+        r"executor must be None or a concurrent\.futures\.Executor .*got int",
+    ),
+    # profiles and claim specs: strings expected
+    ApiCase(
+        "get_profile-list",
+        "checks.profiles.get_profile",
+        _args(["quick"]),
+        r"profile name must be a string, one of quick, thorough; got list \['quick'\]",
+    ),
+    ApiCase(
+        "get_profile-bytes",
+        "checks.profiles.get_profile",
+        _args(b"quick"),
+        r"profile name must be a string, one of quick, thorough; got bytes",
+    ),
+    ApiCase(
+        "Profile-n_cases-string",
+        "checks.profiles.Profile",
+        _args("p", "12", 6, 4, 3, 3, (0.01, 1.0), (0.1,), 1e4),
+        r"Profile\.n_cases must be an integer, got '12'",
+    ),
+    ApiCase(
+        "Profile-n_inits-float",
+        "checks.profiles.Profile",
+        _args("p", 12, 6, 4, 3, 3.0, (0.01, 1.0), (0.1,), 1e4),
+        r"Profile\.n_inits must be an integer, got 3\.0",
+    ),
+    ApiCase(
+        "Profile-init_scales-list",
+        "checks.profiles.Profile",
+        _args("p", 12, 6, 4, 3, 3, [0.01, 1.0], (0.1,), 1e4),
+        r"Profile\.init_scales must be a tuple of real numbers, got \[0\.01, 1\.0\]",
+    ),
+    ApiCase(
+        "Profile-t_max-string",
+        "checks.profiles.Profile",
+        _args("p", 12, 6, 4, 3, 3, (0.01, 1.0), (0.1,), "1e4"),
+        r"Profile\.t_max must be a real number, got '1e4'",
+    ),
+    ApiCase(
+        "parse_claims-list",
+        "checks.runner.parse_claims",
+        _args(["C1"]),
+        r"claims spec must be a comma-separated string such as 'C1,C4' or None, got list",
+    ),
+    # file readers: paths, columns, checkpoints
+    ApiCase(
+        "load_samples-bytes-path",
+        f"{_IO}.load_samples",
+        _args(b"samples.npy"),
+        r"path must be a file path \(str or os\.PathLike\), got bytes",
+    ),
+    ApiCase(
+        "load_samples-int-path", f"{_IO}.load_samples", _args(3), r"path must be a file path .*got int 3"
+    ),
+    ApiCase(
+        "load_samples-columns-float",
+        f"{_IO}.load_samples",
+        _args("missing.npy", columns=(0, 1.5)),
+        r"columns must be non-negative integer column indices such as \(0, 3, 5\), got 1\.5",
+    ),
+    ApiCase(
+        "load_samples-columns-bool",
+        f"{_IO}.load_samples",
+        _args("missing.npy", columns=(True,)),
+        r"columns must be non-negative integer column indices .*got True",
+    ),
+    ApiCase(
+        "load_samples-columns-string",
+        f"{_IO}.load_samples",
+        _args("missing.npy", columns="0,1"),
+        r"columns must be None or a tuple of column indices such as \(0, 3, 5\), got str",
+    ),
+    ApiCase(
+        "load_samples-columns-negative",
+        f"{_IO}.load_samples",
+        _args("missing.npy", columns=[-1]),
+        r"columns must be non-negative integer column indices .*got -1",
+    ),
+    ApiCase(
+        "load_rbm-bytes-path", f"{_IO}.load_rbm", _args(b"model.npz"), r"path must be a file path .*got bytes"
+    ),
+    ApiCase(
+        "load_rbm-checkpoint-bool",
+        f"{_IO}.load_rbm",
+        _args("missing.h5", checkpoint=True),
+        r"checkpoint must be an integer, got True",
+    ),
+    ApiCase(
+        "load_rbm-checkpoint-float",
+        f"{_IO}.load_rbm",
+        _args("missing.h5", checkpoint=1.0),
+        r"checkpoint must be an integer, got 1\.0",
+    ),
+    ApiCase(
+        "load_rbm-all-checkpoints-string",
+        f"{_IO}.load_rbm",
+        _args("missing.h5", all_checkpoints="yes"),
+        r"all_checkpoints must be True or False, got 'yes'",
+    ),
+    ApiCase(
+        "load_rbm-units-number",
+        f"{_IO}.load_rbm",
+        _args("missing.npz", units=1),
+        r"units must be None or a string such as 'bernoulli' or 'spin', got 1",
+    ),
+    ApiCase(
+        "parse_columns-superscript",
+        f"{_IO}.parse_columns",
+        _args("²"),
+        r"columns must be comma-separated non-negative integers such as 0,3,5; got '²'",
+    ),
+    ApiCase(
+        "parse_columns-arabic-digit",
+        f"{_IO}.parse_columns",
+        _args("0,٣"),
+        r"columns must be comma-separated non-negative integers such as 0,3,5",
+    ),
+    ApiCase(
+        "parse_columns-list",
+        f"{_IO}.parse_columns",
+        _args([0, 1]),
+        r"columns must be a string such as '0,3,5'",
+    ),
+    ApiCase(
+        "default_pseudo_count-zero",
+        f"{_IO}.default_pseudo_count",
+        _args(0),
+        r"N must be an integer >= 1, got 0",
+    ),
+    ApiCase(
+        "default_pseudo_count-float",
+        f"{_IO}.default_pseudo_count",
+        _args(3.0),
+        r"N must be an integer, got 3\.0",
+    ),
+    ApiCase(
+        "target_from_samples-array",
+        f"{_IO}.target_from_samples",
+        _args(np.zeros((2, 2), dtype=np.int8)),
+        r"samples must be a Samples \(from load_samples\), got ndarray",
+    ),
+    ApiCase(
+        "target_from_samples-underflow",
+        f"{_IO}.target_from_samples",
+        lambda: ((_samples(),), {"pseudo_count": 5e-324}),
+        r"pseudo_count=5e-324 is too small: unseen states get probability 0 .*use a pseudo-count of at least",
+    ),
+    ApiCase(
+        "write_report-dict",
+        "checks.cli.report.write_report",
+        _args({"claims": []}, "rep"),
+        r"report must be a dsb_verifier\.checks\.runner\.Report, got dict",
+    ),
+    ApiCase(
+        "verdict_table-none",
+        "checks.cli.report.verdict_table",
+        _args(None),
+        r"report must be a dsb_verifier\.checks\.runner\.Report, got NoneType",
+    ),
+]
+
+
+def _samples() -> Any:
+    from dsb_verifier.checks.cli.io import Samples
+
+    x = np.array([[0, 1, 1], [1, 0, 1]], dtype=np.int8)
+    return Samples(x=x, values="bit", columns=(0, 1, 2), path="s.npy")
 
 
 CASES: list[ApiCase] = [
@@ -989,4 +1258,6 @@ CASES: list[ApiCase] = [
     ApiCase(
         "order_norms-length-3", "order_norms", _args(np.zeros(3)), rf"J must have a {_POW2}, got length 3"
     ),
+    # ==== dsb_verifier.checks: every public entry point validates first (issue 16) ====
+    *CHECKS_CASES,
 ]

@@ -179,8 +179,10 @@ def build(d: Path) -> None:
     (d / "s-truncated.npy").write_bytes(sample_bytes[: len(sample_bytes) - 3])
     (d / "s-header-only.npy").write_bytes(sample_bytes[:10])
     (d / "corrupt.h5").write_bytes(_HDF5_MAGIC + b"\0" * 100)
+    _build_issue16(d)
     if h5py is None:
         return
+    _build_issue16_hdf5(d)
     _h5(d / "ck.h5", {0: (4, 3), 5: (4, 3)})
     _h5(d / "shapes-differ.h5", {0: (4, 3), 5: (4, 2)})
     _h5(d / "potts.h5", {1: (4, 3)}, model_type=b"PBRBM")
@@ -219,6 +221,89 @@ def build(d: Path) -> None:
         f["samples"] = np.array([[0, 3], [1, 0]])
 
 
+def _npy_header_only(path: Path, shape: tuple[int, ...], descr: str) -> None:
+    """An .npy file whose header declares ``shape`` and ``descr`` but that holds no data."""
+    with path.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": descr, "fortran_order": False, "shape": shape})
+
+
+def _build_issue16(d: Path) -> None:
+    """Files of issue 16's mechanisms: outputs that are inputs, sizes declared not held, fake compression."""
+    import bz2
+    import gzip
+    import os
+
+    # outputs that are (links to) the input: copies, so that a failure cannot clobber good.npz
+    _npz(d / "victim.npz")
+    os.link(d / "victim.npz", d / "victim-hard.npz")
+    (d / "victim-link.npz").symlink_to("victim.npz")
+    # a report folder that holds something else
+    (d / "not-a-report").mkdir()
+    (d / "not-a-report" / "thesis.tex").write_text("months of work\n")
+    # declared sizes the files do not hold
+    _npy_header_only(d / "huge-header.npy", (10**12, 3), "|i1")
+    _npy_header_only(d / "object-header.npy", (2, 2), "|O")
+    np.savez(d / "template.npz", **_rbm_arrays())
+    with zipfile.ZipFile(d / "huge-member.npz", "w") as z:
+        for key, arr in _rbm_arrays().items():
+            if key == "weight_matrix":
+                with z.open("weight_matrix.npy", "w") as fh:
+                    np.lib.format.write_array_header_1_0(
+                        fh, {"descr": "<f8", "fortran_order": False, "shape": (4, 10**12)}
+                    )
+            else:
+                with z.open(f"{key}.npy", "w") as fh:
+                    np.lib.format.write_array(fh, arr)
+    # text that says it is compressed and is not, or is cut short
+    bits = np.random.default_rng(16).integers(0, 2, size=(4000, 3))
+    rows = "".join(" ".join(map(str, r)) + "\n" for r in bits).encode()
+    (d / "plain.txt.gz").write_bytes(rows)
+    (d / "plain.txt.bz2").write_bytes(rows)
+    gz, bz = gzip.compress(rows), bz2.compress(rows)
+    (d / "cut.txt.gz").write_bytes(gz[: len(gz) // 2])
+    (d / "cut.txt.bz2").write_bytes(bz[: len(bz) // 2])
+    # binary garbage: a 2 GiB sparse file of NUL bytes (takes no disk space), NULs after text
+    with (d / "nul-2gib.txt").open("wb") as fh:
+        fh.truncate(2**31)
+    (d / "late-nul.txt").write_bytes(b"0 1\n1 0\n" + b"\x00" * 64)
+    # huge weights: energies beyond float64
+    _npz(d / "weights-1e300.npz", weight_matrix=np.full((4, 3), 1e300))
+    _npz(d / "vbias-1e308.npz", vbias=np.full(4, 1e308))
+    # a non-UTF-8 file name (bytes 0xff) holding bad samples
+    with open(os.fsencode(d) + b"/bad\xff.txt", "wb") as fh:
+        fh.write(b"0 1\n2 0\n")
+
+
+def _build_issue16_hdf5(d: Path) -> None:
+    assert h5py is not None
+    with h5py.File(d / "huge-samples.h5", "w") as f:
+        f.create_dataset("samples", shape=(10**12, 3), dtype="i1", chunks=(1024, 3))
+    with h5py.File(d / "unwritten-samples.h5", "w") as f:
+        f.create_dataset("samples", shape=(1000, 3), dtype="i1", chunks=(100, 3))
+    with h5py.File(d / "huge-weights.h5", "w") as f:
+        g = f.create_group("update_1").create_group("params")
+        g.create_dataset("weight_matrix", shape=(4, 10**11), dtype="f8", chunks=(4, 1024))
+        g["vbias"] = np.zeros(4)
+        g["hbias"] = np.zeros(3)
+    _h5(d / "update-01.h5", {1: (4, 3)})
+    with h5py.File(d / "update-01.h5", "a") as f:
+        f.copy("update_1", "update_01")
+    _h5(d / "update-huge.h5", {1: (4, 3)})
+    with h5py.File(d / "update-huge.h5", "a") as f:
+        f.copy("update_1", f"update_{2**64}")
+    _h5(d / "model-type-group.h5", {1: (4, 3)}, model_type=None)
+    with h5py.File(d / "model-type-group.h5", "a") as f:
+        f.create_group("model_type")
+    _h5(d / "dangling-update.h5", {1: (4, 3)})
+    with h5py.File(d / "dangling-update.h5", "a") as f:
+        f["update_2"] = h5py.SoftLink("/nowhere")
+    _h5(d / "dangling-param.h5", {1: (4, 3)})
+    with h5py.File(d / "dangling-param.h5", "a") as f:
+        del f["update_1/params/hbias"]
+        f["update_1/params/hbias"] = h5py.SoftLink("/nowhere")
+    _h5(d / "victim.h5", {0: (4, 3), 5: (4, 3)})
+
+
 # ---- cases ------------------------------------------------------------------
 def _c(
     id: str, *argv: str, match: str, sub: bool = False, hdf5: bool = False, bug: str | None = None
@@ -228,6 +313,254 @@ def _c(
 
 _ARGPARSE = r"^dsb-verify( run| effective)?: error: "
 _ERR = r"^dsb-verify: error: "
+
+#: One case per root cause of issue 16 (and the neighbours each implies).
+ISSUE16_CASES: list[CliCase] = [
+    # an output that is an input (through links too) is refused before anything is written
+    _c(
+        "eff-out-is-model",
+        "effective",
+        "victim.npz",
+        "--format",
+        "npz",
+        "--out",
+        "victim.npz",
+        match=_ERR + r"victim\.npz: is the input file victim\.npz; choose another output path",
+    ),
+    _c(
+        "eff-out-is-model-symlink",
+        "effective",
+        "victim.npz",
+        "--format",
+        "npz",
+        "--out",
+        "victim-link.npz",
+        match=_ERR + r"victim-link\.npz: is the input file victim\.npz",
+    ),
+    _c(
+        "eff-out-is-model-hard-link",
+        "effective",
+        "victim.npz",
+        "--format",
+        "csv",
+        "--out",
+        "victim-hard.npz",
+        match=_ERR + r"victim-hard\.npz: is the input file victim\.npz",
+    ),
+    _c(
+        "eff-out-is-model-dotted",
+        "effective",
+        "victim.npz",
+        "--out",
+        "./victim.npz",
+        match=_ERR + r"(\./)?victim\.npz: is the input file victim\.npz",
+    ),
+    _c(
+        "eff-figure-is-model",
+        "effective",
+        "victim.h5",
+        "--all-checkpoints",
+        "--figure",
+        "victim.h5",
+        match=_ERR + r"victim\.h5: is the input file victim\.h5",
+        hdf5=True,
+    ),
+    # a run never replaces a folder that is not a report
+    _c(
+        "out-not-a-report",
+        "run",
+        "--out",
+        "not-a-report",
+        match=_ERR + r"cannot write to output directory 'not-a-report': it holds 'thesis\.tex', which is not "
+        r"part of a dsb-verify report",
+    ),
+    # declared sizes are checked before reading
+    _c(
+        "data-npy-huge-header",
+        "run",
+        "--data",
+        "huge-header.npy",
+        match=_ERR + r"huge-header\.npy: not a readable \.npy array \(truncated: the header declares shape "
+        r"\(1000000000000, 3\)",
+        sub=True,
+    ),
+    _c(
+        "data-npy-object-header",
+        "run",
+        "--data",
+        "object-header.npy",
+        match=_ERR + r"object-header\.npy: not a readable \.npy array \(dtype object holds Python objects",
+    ),
+    _c(
+        "data-h5-huge-samples",
+        "run",
+        "--data",
+        "huge-samples.h5",
+        match=_ERR + r"huge-samples\.h5: samples of shape \(1000000000000, 3\) would need 5\.5 TiB of memory "
+        r"but only .* is available",
+        hdf5=True,
+        sub=True,
+    ),
+    _c(
+        "data-h5-unwritten-samples",
+        "run",
+        "--data",
+        "unwritten-samples.h5",
+        match=_ERR + r"unwritten-samples\.h5: dataset 'samples' declares shape \(1000, 3\) but holds no data",
+        hdf5=True,
+    ),
+    _c(
+        "eff-h5-huge-weights",
+        "effective",
+        "huge-weights.h5",
+        match=_ERR
+        + r"huge-weights\.h5 \[update_1/params\]: key 'weight_matrix' of shape \(4, 100000000000\) "
+        r"would need 2\.9 TiB of memory",
+        hdf5=True,
+        sub=True,
+    ),
+    _c(
+        "eff-npz-huge-member",
+        "effective",
+        "huge-member.npz",
+        match=_ERR + r"huge-member\.npz: key 'weight_matrix' cannot be read \(truncated: it declares shape "
+        r"\(4, 1000000000000\)",
+        sub=True,
+    ),
+    # text in bounded chunks: compression by content, binary data refused at once
+    _c(
+        "data-gz-not-compressed",
+        "run",
+        "--data",
+        "plain.txt.gz",
+        match=_ERR + r"plain\.txt\.gz: the name ends in \.gz but the file is not gzip-compressed",
+    ),
+    _c(
+        "data-bz2-not-compressed",
+        "run",
+        "--data",
+        "plain.txt.bz2",
+        match=_ERR + r"plain\.txt\.bz2: the name ends in \.bz2 but the file is not bzip2-compressed",
+    ),
+    _c(
+        "data-gz-truncated",
+        "run",
+        "--data",
+        "cut.txt.gz",
+        match=_ERR + r"cut\.txt\.gz: compressed data is truncated or corrupt",
+    ),
+    _c(
+        "data-bz2-truncated",
+        "run",
+        "--data",
+        "cut.txt.bz2",
+        match=_ERR + r"cut\.txt\.bz2: compressed data is truncated or corrupt",
+    ),
+    _c(
+        "data-nul-2gib",
+        "run",
+        "--data",
+        "nul-2gib.txt",
+        match=_ERR + r"nul-2gib\.txt: not a whitespace-separated table of numbers \(binary data: a NUL byte "
+        r"at byte 0\)",
+        sub=True,
+    ),
+    _c(
+        "data-late-nul",
+        "run",
+        "--data",
+        "late-nul.txt",
+        match=_ERR + r"late-nul\.txt: not a whitespace-separated table of numbers \(binary data: a NUL byte "
+        r"at byte 8\)",
+    ),
+    # checkpoint indices: one index twice, beyond int64; links and groups where data is expected
+    _c(
+        "eff-h5-update-01-and-1",
+        "effective",
+        "update-01.h5",
+        match=_ERR + r"update-01\.h5: checkpoint groups 'update_01' and 'update_1' both have update index 1",
+        hdf5=True,
+    ),
+    _c(
+        "eff-h5-update-above-2-63",
+        "effective",
+        "update-huge.h5",
+        match=_ERR + r"update-huge\.h5: checkpoint group 'update_18446744073709551616' has an update index "
+        r"above 2\^63 - 1",
+        hdf5=True,
+    ),
+    _c(
+        "eff-checkpoint-above-2-63",
+        "effective",
+        "ck.h5",
+        "--checkpoint",
+        str(2**64),
+        match=_ERR + r"ck\.h5: no checkpoint update_18446744073709551616; the file has 2 checkpoint\(s\)",
+        hdf5=True,
+    ),
+    _c(
+        "eff-h5-model-type-group",
+        "effective",
+        "model-type-group.h5",
+        match=_ERR + r"model-type-group\.h5: model_type must be one string such as 'BBRBM' .*got a group",
+        hdf5=True,
+    ),
+    _c(
+        "eff-h5-dangling-update",
+        "effective",
+        "dangling-update.h5",
+        match=_ERR + r"dangling-update\.h5: checkpoint group 'update_2' is a link to nothing \(SoftLink\)",
+        hdf5=True,
+    ),
+    _c(
+        "eff-h5-dangling-dataset",
+        "effective",
+        "dangling-param.h5",
+        match=_ERR + r"dangling-param\.h5: update_1/params/ dataset 'hbias' is a link to nothing",
+        hdf5=True,
+    ),
+    # numbers beyond float64 and probabilities that underflow: refused before computing
+    _c(
+        "eff-weights-1e300",
+        "effective",
+        "weights-1e300.npz",
+        match=_ERR + r"weights-1e300\.npz: weight_matrix is too large \(\|weight_matrix\| up to 1e\+300",
+    ),
+    _c(
+        "eff-vbias-1e308",
+        "effective",
+        "vbias-1e308.npz",
+        match=_ERR + r"vbias-1e308\.npz: vbias is too large",
+    ),
+    _c(
+        "pseudo-count-underflow",
+        "run",
+        "--data",
+        "samples.npy",
+        "--pseudo-count",
+        "5e-324",
+        match=_ERR + r"samples\.npy: pseudo_count=5e-324 is too small: unseen states get probability 0",
+        sub=True,
+    ),
+    # options: non-ASCII digits; file names that are not UTF-8
+    _c(
+        "columns-superscript",
+        "run",
+        "--data",
+        "samples.npy",
+        "--columns",
+        "²",
+        match=_ERR + r"columns must be comma-separated non-negative integers such as 0,3,5; got '²'",
+    ),
+    _c(
+        "data-name-not-utf8",
+        "run",
+        "--data",
+        "bad\udcff.txt",
+        match=_ERR + r"bad\\xff\.txt: samples must be all 0/1 or all ±1; found 2\.0 at row 1, column 0",
+        sub=True,
+    ),
+]
 
 CASES: list[CliCase] = [
     # ---- parser: unknown options, bad values --------------------------------
@@ -1030,4 +1363,5 @@ CASES: list[CliCase] = [
         "{o}.csv",
         match=_ERR + r"misnamed\.npz: missing key 'weight_matrix'",
     ),
+    *ISSUE16_CASES,
 ]
