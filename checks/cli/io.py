@@ -16,7 +16,8 @@ HDF5 (training checkpoints, the layout of the public ``rbms`` package)
     groups ``update_<n>`` holding ``params/weight_matrix``, ``params/vbias``,
     ``params/hbias`` (older files: the three datasets directly under
     ``update_<n>``). The training time of a checkpoint is its update index
-    ``n``. Units: a root dataset ``model_type`` of ``"BBRBM"`` means 0/1 units,
+    ``n``; ``rbms`` also stores ``update_<n>/effective_time`` (the cumulative
+    learning rate, a float or a one-element array), read when present. Units: a root dataset ``model_type`` of ``"BBRBM"`` means 0/1 units,
     ``"IIRBM"`` ±1 units; other model types (Potts, Gaussian) are refused;
     without it units default to 0/1. Needs the ``hdf5`` extra (h5py).
 
@@ -140,6 +141,9 @@ class RBMCheckpoints:
         Parameters with their unit conventions, one per checkpoint.
     units_source
         ``"file"``, ``"requested"`` or ``"default"`` (0/1 units).
+    effective_times
+        HDF5 from ``rbms``: ``update_<n>/effective_time`` of each checkpoint
+        (cumulative learning rate); ``None`` when any checkpoint lacks it.
     """
 
     path: str
@@ -147,10 +151,13 @@ class RBMCheckpoints:
     checkpoints: tuple[int | None, ...]
     params: tuple[RBMParams, ...]
     units_source: str
+    effective_times: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.params or len(self.params) != len(self.checkpoints):
             raise ValueError("RBMCheckpoints needs one RBMParams per checkpoint (at least one)")
+        if self.effective_times is not None and len(self.effective_times) != len(self.params):
+            raise ValueError("RBMCheckpoints needs one effective time per checkpoint")
         shapes = {p.weight_matrix.shape for p in self.params}
         if len(shapes) != 1:
             raise ValueError(f"{self.path}: checkpoints disagree on weight_matrix shape: {sorted(shapes)}")
@@ -276,8 +283,10 @@ def _read_hdf5_rbm(
                     f"checkpoint(s): {shown}"
                 )
             params = []
+            eff_times: list[float] | None = []
             for n in chosen:
                 grp = f[groups[n]]
+                eff_times = _effective_time(path, grp, n, h5py, eff_times)
                 src = grp["params"] if isinstance(grp.get("params"), h5py.Group) else grp
                 arrays: dict[str, Any] = {}
                 for key, shape in _NPZ_KEYS.items():
@@ -298,7 +307,23 @@ def _read_hdf5_rbm(
         raise InputError(
             f"{path}: checkpoints disagree on the weight_matrix shape (Nv, Nh): {sorted(shapes)}"
         )
-    return RBMCheckpoints(str(path), "hdf5", tuple(chosen), tuple(params), source)
+    times = tuple(eff_times) if eff_times is not None else None
+    return RBMCheckpoints(str(path), "hdf5", tuple(chosen), tuple(params), source, times)
+
+
+def _effective_time(path: Path, grp: Any, n: int, h5py: ModuleType, acc: list[float] | None) -> list[float] | None:
+    """Append ``update_<n>/effective_time`` (scalar or one-element array) to ``acc``; ``None`` if absent."""
+    obj = grp.get("effective_time")
+    if acc is None or not isinstance(obj, h5py.Dataset):
+        return None
+    raw = np.asarray(obj[()])
+    if raw.size != 1 or raw.dtype.kind not in "biuf" or not np.isfinite(raw).all():
+        raise InputError(
+            f"{path}: checkpoint update_{n}: 'effective_time' must be one finite number, "
+            f"got shape {raw.shape} dtype {raw.dtype}"
+        )
+    acc.append(float(raw.reshape(())))
+    return acc
 
 
 def load_rbm(
