@@ -48,6 +48,7 @@ from dsb_verifier.checks.cli.effective_compute import (
     Request,
     compute,
     parse_subsets,
+    resolve,
 )
 from dsb_verifier.checks.cli.fig1 import write_figure
 from dsb_verifier.checks.cli.io import InputError, load_rbm
@@ -209,8 +210,9 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         compare_gaussian=args.compare_gaussian,
         keep=(not series) or plan.format == "npz",
     )
+    _, K = resolve(source, request)
+    orders = _parse_orders(args.orders, K) if args.orders is not None else None
     res = compute(source, request, progress=err if series else None)
-    orders = _parse_orders(args.orders, len(res.orders)) if args.orders is not None else None
     axis = args.time
     text: Callable[[Any], None]
     if series:

@@ -60,6 +60,8 @@ __all__ = [
     "Kept",
     "Request",
     "compute",
+    "parse_subsets",
+    "resolve",
     "resolve_method",
 ]
 
@@ -139,6 +141,19 @@ def resolve_method(method: str, N: int, M: int, kept: int = 1) -> str:
             f"but {_fmt_bytes(avail)} is available; use --method integral"
         )
     return method
+
+
+def resolve(source: RBMCheckpoints, request: Request) -> tuple[str, int]:
+    """``(method, K)``: the method :func:`compute` will use and its largest order.
+
+    ``K`` is ``--max-order`` or, by default, ``N`` with enumeration and ``min(N, 3)`` otherwise.
+    """
+    N, M, T = source.n_visible, source.n_hidden, len(source.params)
+    method = resolve_method(request.method, N, M, kept=(T + 1) if request.keep else 2)
+    K = request.max_order if request.max_order is not None else (N if method == "enumerate" else min(N, 3))
+    if not 1 <= K <= N:
+        raise InputError(f"--max-order must be between 1 and N = {N}, got {K}")
+    return method, K
 
 
 @dataclass(frozen=True)
@@ -309,11 +324,8 @@ def compute(
         memory available, or a refusal of the theory routines (memory, weights),
         named with the file and checkpoint.
     """
-    N, M, T = source.n_visible, source.n_hidden, len(source.params)
-    method = resolve_method(request.method, N, M, kept=(T + 1) if request.keep else 2)
-    K = request.max_order if request.max_order is not None else (N if method == "enumerate" else min(N, 3))
-    if not 1 <= K <= N:
-        raise InputError(f"--max-order must be between 1 and N = {N}, got {K}")
+    N, T = source.n_visible, len(source.params)
+    method, K = resolve(source, request)
     plan = _order_plan(N, K, request.samples, request.seed) if (method != "enumerate" or request.compare_gaussian) else []
     law = "gaussian" if method == "gaussian" else "exact"
     compare = request.compare_gaussian and method != "gaussian"
