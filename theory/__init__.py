@@ -60,7 +60,9 @@ from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton, grad_log
 from dsb_verifier.theory.maxent import MaxEntConvergenceError, MaxEntFit, maxent_fit, maxent_projection
 from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing
 from dsb_verifier.theory.rbm.gaussian import GaussianComparison, compare_gaussian, conditioned_couplings
+from dsb_verifier.theory.rbm.integral import rbm_couplings, rbm_fields, rbm_pairwise
 from dsb_verifier.theory.rbm.io import RBMParams, parse_units, rbm_from_params
+from dsb_verifier.theory.rbm.norms import OrderNorms, rbm_order_norms
 from dsb_verifier.theory.targets import (
     dirichlet_target,
     empirical,
@@ -103,7 +105,12 @@ __all__ = [
     "GaussianComparison",
     "HessianSpectrum",
     "InvarianceSlopes",
+    "OrderNorms",
     "RBMParams",
+    "rbm_couplings",
+    "rbm_fields",
+    "rbm_order_norms",
+    "rbm_pairwise",
     "compare_gaussian",
     "conditioned_couplings",
     "invariance_slopes",

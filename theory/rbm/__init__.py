@@ -1,3 +1,18 @@
 """Restricted Boltzmann machines as files and as effective models: reading training files
-(:mod:`.io`) and mapping an RBM to its effective couplings without enumeration
-(:mod:`.gaussian`, the central-limit mapping of Decelle et al., SciPost 2024)."""
+(:mod:`.io`), exact couplings at any N by one integral per hidden unit (:mod:`.integral`,
+:mod:`.quadrature`, shared/THEORY.md §8), per-order norms exact or sampled (:mod:`.norms`),
+and the central-limit mapping of Decelle et al., SciPost 2024 (:mod:`.gaussian`; also
+``law="gaussian"`` of the integral route)."""
+
+from dsb_verifier.theory.rbm.integral import LAWS, rbm_couplings, rbm_fields, rbm_pairwise
+from dsb_verifier.theory.rbm.norms import OrderNorms, rbm_order_norms, sample_subsets
+
+__all__ = [
+    "LAWS",
+    "OrderNorms",
+    "rbm_couplings",
+    "rbm_fields",
+    "rbm_order_norms",
+    "rbm_pairwise",
+    "sample_subsets",
+]
