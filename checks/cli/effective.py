@@ -223,8 +223,10 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
             else (lambda fh: out_fmt.series_csv(res, axis, fh))
         )
     else:
-        text = (lambda fh: out_fmt.single_json(res, fh)) if plan.format == "json" else (
-            lambda fh: out_fmt.single_csv(res, fh)
+        text = (
+            (lambda fh: out_fmt.single_json(res, fh))
+            if plan.format == "json"
+            else (lambda fh: out_fmt.single_csv(res, fh))
         )
     outputs: list[tuple[Path, Callable[[Any], None], bool]] = []
     if plan.figure is not None:

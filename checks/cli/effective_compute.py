@@ -86,14 +86,23 @@ class Request:
     subsets: tuple[tuple[int, ...], ...] = ()
     compare_gaussian: bool = False
     keep: bool = True
+    exhaustive_limit: int = EXHAUSTIVE_LIMIT
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise InputError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 2:
-            raise InputError(f"--samples must be an integer >= 2 (a standard error needs two), got {self.samples}")
+            raise InputError(
+                f"--samples must be an integer >= 2 (a standard error needs two), got {self.samples}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"--seed must be a non-negative integer, got {self.seed}")
+        if (
+            isinstance(self.exhaustive_limit, bool)
+            or not isinstance(self.exhaustive_limit, int)
+            or self.exhaustive_limit < 0
+        ):
+            raise InputError(f"exhaustive_limit must be a non-negative integer, got {self.exhaustive_limit}")
 
 
 def parse_subsets(spec: str, N: int) -> tuple[tuple[int, ...], ...]:
@@ -206,7 +215,9 @@ class EffectiveResult:
         for name in ("norms", "stderr", "gaussian_norms", "gaussian_stderr", "gaussian_rel_error"):
             arr = getattr(self, name)
             if arr is not None and arr.shape != (T, K):
-                raise ValueError(f"EffectiveResult.{name} must have shape (T, K) = ({T}, {K}), got {arr.shape}")
+                raise ValueError(
+                    f"EffectiveResult.{name} must have shape (T, K) = ({T}, {K}), got {arr.shape}"
+                )
         if self.exhaustive.shape != (K,) or len(self.n_evaluated) != K:
             raise ValueError("EffectiveResult: exhaustive and n_evaluated need one entry per order")
         if np.any(self.stderr[:, self.exhaustive] != 0):
@@ -232,10 +243,12 @@ def _theory_rbm() -> Any:
 
 
 def _sampled_subsets(N: int, k: int, n: int, seed: int) -> NDArray[np.int64]:
-    """``n`` uniform k-subsets (rows sorted), drawn independently, reproducible from ``(seed, k)``."""
-    rng = np.random.default_rng([seed, k])
-    idx = np.argsort(rng.random((n, N)), axis=1)[:, :k]
-    return np.sort(idx, axis=1)
+    """``n`` uniform k-subsets (rows sorted), drawn independently: the draw of :func:`rbm_order_norms`.
+
+    Order ``k`` uses ``default_rng(seed + k)`` and :func:`dsb_verifier.theory.rbm.sample_subsets`,
+    so the command's sampled norms are those of ``rbm_order_norms`` at the same seed.
+    """
+    return np.asarray(_theory_rbm().sample_subsets(N, k, n, np.random.default_rng(seed + k)), dtype=np.int64)
 
 
 def _all_subsets(N: int, k: int) -> NDArray[np.int64]:
@@ -247,14 +260,19 @@ def _bitmasks(idx: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def _estimate(values: NDArray[np.float64], total: int, exhaustive: bool) -> tuple[float, float]:
-    """``(norm, stderr)`` from the evaluated couplings of one order (module docstring)."""
-    sq = values * values
+    """``(norm, stderr)`` from the evaluated couplings of one order (module docstring).
+
+    Squares are taken of ``values / max|values|`` (no overflow), as :func:`rbm_order_norms` does.
+    """
+    s = float(np.max(np.abs(values))) if values.size else 0.0
+    if s == 0.0:
+        return 0.0, 0.0
+    x = (values / s) ** 2
     if exhaustive:
-        return float(np.sqrt(sq.sum())), 0.0
-    est = total * float(sq.mean())
-    se_sq = total * float(sq.std(ddof=1)) / np.sqrt(sq.size)
-    norm = float(np.sqrt(est))
-    return norm, (se_sq / (2.0 * norm) if norm > 0 else 0.0)
+        return s * float(np.sqrt(x.sum())), 0.0
+    norm = s * float(np.sqrt(total * float(x.mean())))
+    se_sq = total * s * s * float(x.std(ddof=1)) / np.sqrt(x.size)
+    return norm, se_sq / (2.0 * norm)
 
 
 class _Evaluator:
@@ -270,7 +288,9 @@ class _Evaluator:
             if self.J is not None:
                 self._fields = self.J[1 << np.arange(self.params.n_visible)]
             else:
-                self._fields = np.asarray(_theory_rbm().rbm_fields(self.params, law=self.law), dtype=np.float64)
+                self._fields = np.asarray(
+                    _theory_rbm().rbm_fields(self.params, law=self.law), dtype=np.float64
+                )
         return self._fields
 
     def pairwise(self) -> NDArray[np.float64]:
@@ -296,16 +316,16 @@ class _Evaluator:
             return self.fields()[idx[:, 0]]
         if k == 2:
             return self.pairwise()[idx[:, 0], idx[:, 1]]
-        subsets = [tuple(int(i) for i in row) for row in idx]
-        return np.asarray(_theory_rbm().rbm_couplings(self.params, subsets, law=self.law), dtype=np.float64)
+        return np.asarray(_theory_rbm().rbm_couplings(self.params, idx, law=self.law), dtype=np.float64)
 
 
-def _order_plan(N: int, K: int, samples: int, seed: int) -> list[tuple[NDArray[np.int64], bool, int]]:
+def _order_plan(N: int, K: int, request: Request) -> list[tuple[NDArray[np.int64], bool, int]]:
     """Per order ``k = 1..K``: the subsets evaluated, whether that is all of them, and ``C(N, k)``."""
     plan = []
+    samples, seed = request.samples, request.seed
     for k in range(1, K + 1):
         total = comb(N, k)
-        if k <= 2 or total <= EXHAUSTIVE_LIMIT:
+        if k <= 2 or total <= request.exhaustive_limit:
             plan.append((_all_subsets(N, k), True, total))
         else:
             plan.append((_sampled_subsets(N, k, samples, seed), False, total))
@@ -326,7 +346,7 @@ def compute(
     """
     N, T = source.n_visible, len(source.params)
     method, K = resolve(source, request)
-    plan = _order_plan(N, K, request.samples, request.seed) if (method != "enumerate" or request.compare_gaussian) else []
+    plan = _order_plan(N, K, request) if (method != "enumerate" or request.compare_gaussian) else []
     law = "gaussian" if method == "gaussian" else "exact"
     compare = request.compare_gaussian and method != "gaussian"
     norms, stderr = np.zeros((T, K)), np.zeros((T, K))
@@ -407,8 +427,9 @@ def _kept(
     """The couplings the tables write for one checkpoint (rows of orders <= K, and ``--subsets``)."""
 
     def pick(ev: _Evaluator) -> NDArray[np.float64]:
-        vals = [ev.values(np.array([s], dtype=np.int64))[0] for s in chosen]
-        return np.array(vals, dtype=np.float64)
+        if ev.J is not None:
+            return ev.J[[sum(1 << i for i in s) for s in chosen]]
+        return np.asarray(_theory_rbm().rbm_couplings(ev.params, list(chosen), law=ev.law), dtype=np.float64)
 
     ch = pick(exact) if chosen else None
     chg = pick(gauss) if (chosen and gauss is not None) else None
@@ -418,4 +439,6 @@ def _kept(
     p = exact.pairwise() if K >= 2 else None
     gf = gauss.fields() if gauss is not None else None
     gp = gauss.pairwise() if (gauss is not None and K >= 2) else None
-    return Kept(fields=f, pairwise=p, gaussian_fields=gf, gaussian_pairwise=gp, chosen=ch, chosen_gaussian=chg)
+    return Kept(
+        fields=f, pairwise=p, gaussian_fields=gf, gaussian_pairwise=gp, chosen=ch, chosen_gaussian=chg
+    )

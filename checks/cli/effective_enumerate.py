@@ -64,7 +64,7 @@ def _f_inplace(h: NDArray[np.float64], hidden: str) -> NDArray[np.float64]:
 def _spins(n_bits: int) -> NDArray[np.float64]:
     """``(2^n, n)`` spins of the states ``0 .. 2^n - 1``: bit ``i`` set means ``s_i = -1``."""
     b = np.arange(2**n_bits, dtype=np.int64)[:, None]
-    return 1.0 - 2.0 * ((b >> np.arange(n_bits)) & 1)
+    return np.asarray(1.0 - 2.0 * ((b >> np.arange(n_bits)) & 1), dtype=np.float64)
 
 
 def negative_energy(params: RBMParams) -> NDArray[np.float64]:

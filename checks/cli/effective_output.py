@@ -192,7 +192,7 @@ def _time_axis(res: EffectiveResult, axis: str) -> list[float]:
     if axis == "effective_time":
         assert src.effective_times is not None
         return list(src.effective_times)
-    return [float(n) for n in src.checkpoints]  # type: ignore[arg-type]
+    return [float(n) for n in src.checkpoints if n is not None]
 
 
 def series_json(res: EffectiveResult, axis: str, figure: str | None, out: TextIO) -> None:

@@ -17,11 +17,14 @@ over the checkpoints of one training, log-log:
 * the time axis is logarithmic when the positive times span two decades; a
   checkpoint at time 0 (the initialisation, ``effective_time = 0``) cannot be shown
   on it and the figure says so;
-* the line-style legend sits outside the axes, below them.
+* the line-style legend sits outside the axes, below them;
+* with the Gaussian mapping, a lower panel shows its relative error per order,
+  :math:`\|J^G_k - J_k\| / \|J_k\|` (:func:`draw_gaussian_error`).
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -29,7 +32,14 @@ from dsb_verifier.checks.cli.effective_compute import EffectiveResult
 from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
 
-__all__ = ["FLOOR_FACTOR", "MAX_DIRECT_LABELS", "accuracy_floor", "draw_fig1", "write_figure"]
+__all__ = [
+    "FLOOR_FACTOR",
+    "MAX_DIRECT_LABELS",
+    "accuracy_floor",
+    "draw_fig1",
+    "draw_gaussian_error",
+    "write_figure",
+]
 
 #: Multiple of machine epsilon (relative to the largest coupling block) below which values are noise.
 FLOOR_FACTOR = 100.0
@@ -59,7 +69,7 @@ def _spread_labels(y: list[float], min_gap: float) -> list[float]:
     """Move label positions (log10 units) apart by at least ``min_gap``, keeping their order."""
     order = np.argsort(y)
     out = np.array(y, dtype=np.float64)
-    for a, b in zip(order[:-1], order[1:], strict=True):
+    for a, b in itertools.pairwise(order):
         if out[b] - out[a] < min_gap:
             out[b] = out[a] + min_gap
     return out.tolist()
@@ -147,14 +157,51 @@ def draw_fig1(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color="k", marker="o", ms=3, label=f"{res.law} ({res.method})")]
+    handles: list[Any] = [Line2D([], [], color="k", marker="o", ms=3, label=f"{res.law} ({res.method})")]
     if res.gaussian_norms is not None:
         handles.append(Line2D([], [], color="k", ls="--", label="Gaussian mapping"))
     if sampled_any:
         handles.append(Patch(color="k", alpha=0.25, label="±1 s.e. (sampled subsets)"))
     floor_text = "integral accuracy" if floor_rel is not None else f"{FLOOR_FACTOR:g} ε"
     handles.append(Line2D([], [], color="0.5", ls=":", label=f"accuracy floor ({floor_text} × largest norm)"))
-    ax.figure.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize="small", frameon=False)
+    ax.figure.legend(
+        handles=handles, loc="outside lower center", ncol=len(handles), fontsize="small", frameon=False
+    )
+
+
+def draw_gaussian_error(
+    res: EffectiveResult, ax: Any, *, orders: tuple[int, ...] | None = None, axis: str = "update"
+) -> None:
+    r"""Relative error of the Gaussian mapping per order, :math:`\|J^G_k - J_k\| / \|J_k\|`, over training.
+
+    Same colours and time axis as :func:`draw_fig1`; points where the exact block is below
+    the accuracy floor are not drawn (the ratio is then noise over noise).
+    """
+    import matplotlib
+
+    assert res.gaussian_rel_error is not None
+    K = len(res.orders)
+    sel = tuple(range(1, K + 1)) if orders is None else tuple(orders)
+    t = _times(res, axis)
+    pos = t[t > 0]
+    log_x = pos.size >= 2 and pos.max() / pos.min() >= 100
+    show = t > 0 if log_x else np.ones_like(t, dtype=bool)
+    floor = accuracy_floor(res)
+    cmap = matplotlib.colormaps["viridis"]
+    for i, k in enumerate(sel):
+        j = k - 1
+        ok = (
+            (res.norms[:, j] > floor)
+            & np.isfinite(res.gaussian_rel_error[:, j])
+            & (res.gaussian_rel_error[:, j] > 0)
+        )
+        y = np.where(ok, res.gaussian_rel_error[:, j], np.nan)
+        ax.plot(t[show], y[show], "-s", ms=3, lw=1.2, color=cmap(0.9 * (i / max(1, len(sel) - 1))))
+    ax.set_yscale("log")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_ylabel("Gaussian mapping\n" + r"$\|J^G_k - J_k\| / \|J_k\|$")
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def write_figure(
@@ -171,11 +218,19 @@ def write_figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8.0, 5.0), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    draw_fig1(res, ax, orders=orders, axis=axis, floor_rel=floor_rel)
     src = res.source
+    if res.gaussian_rel_error is not None:
+        fig = Figure(figsize=(8.0, 7.0), layout="constrained")
+        ax, ax_err = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
+    else:
+        fig = Figure(figsize=(8.0, 5.0), layout="constrained")
+        ax, ax_err = fig.add_subplot(), None
+    FigureCanvasAgg(fig)
+    draw_fig1(res, ax, orders=orders, axis=axis, floor_rel=floor_rel)
+    if ax_err is not None:
+        draw_gaussian_error(res, ax_err, orders=orders, axis=axis)
+        ax_err.set_xlabel(ax.get_xlabel())
+        ax.set_xlabel("")
     ax.set_title(
         f"{Path(src.path).name}: effective couplings by order over training "
         f"(N = {src.n_visible}, M = {src.n_hidden})",

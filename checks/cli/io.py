@@ -311,7 +311,9 @@ def _read_hdf5_rbm(
     return RBMCheckpoints(str(path), "hdf5", tuple(chosen), tuple(params), source, times)
 
 
-def _effective_time(path: Path, grp: Any, n: int, h5py: ModuleType, acc: list[float] | None) -> list[float] | None:
+def _effective_time(
+    path: Path, grp: Any, n: int, h5py: ModuleType, acc: list[float] | None
+) -> list[float] | None:
     """Append ``update_<n>/effective_time`` (scalar or one-element array) to ``acc``; ``None`` if absent."""
     obj = grp.get("effective_time")
     if acc is None or not isinstance(obj, h5py.Dataset):

@@ -142,9 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output format (default: from the --out suffix .json/.csv/.npz, else json)",
     )
-    eff.add_argument(
-        "--out", type=Path, default=None, help="output file (default: stdout; npz needs --out)"
-    )
+    eff.add_argument("--out", type=Path, default=None, help="output file (default: stdout; npz needs --out)")
     eff.add_argument(
         "--figure",
         type=Path,
