@@ -233,6 +233,10 @@ def _bad_files(d: Path) -> None:
     np.savez(d / "shape.npz", weight_matrix=np.zeros((4, 3)), vbias=np.zeros(5), hbias=np.zeros(3))
     np.savez(d / "nan.npz", weight_matrix=np.full((4, 3), np.nan), vbias=np.zeros(4), hbias=np.zeros(3))
     np.savez(d / "big.npz", weight_matrix=np.zeros((40, 2)), vbias=np.zeros(40), hbias=np.zeros(2))
+    np.savez(d / "wide.npz", weight_matrix=np.zeros((10_000, 1)), vbias=np.zeros(10_000), hbias=np.zeros(1))
+    W = np.zeros((6, 2))
+    W[4, 1] = -3e7
+    np.savez(d / "huge.npz", weight_matrix=W, vbias=np.zeros(6), hbias=np.zeros(2))
     np.savez(
         d / "spin.npz", weight_matrix=np.zeros((3, 2)), vbias=np.zeros(3), hbias=np.zeros(2), units="spin"
     )
@@ -298,6 +302,16 @@ BAD = {
     "missing out dir": (
         ["effective", "good.npz", "--out", "nodir/x.json"],
         "directory nodir does not exist",
+        False,
+    ),
+    "huge weight": (
+        ["effective", "huge.npz"],
+        "huge.npz: weight_matrix[4, 1] = -3e+07, beyond the |entry| <= 1e+06 of a trainable RBM",
+        False,
+    ),
+    "N = 10000 table": (
+        ["effective", "wide.npz"],
+        "N = 10000: the table would hold 50,005,000 coupling rows of orders 1..2",
         False,
     ),
     "format contradicts suffix": (

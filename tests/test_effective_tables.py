@@ -162,6 +162,17 @@ def test_resolve_method_auto_and_the_refusal_of_enumeration_beyond_memory():
         cc.resolve_method("enumerate", 70, 5)
 
 
+def test_keeping_the_pairwise_couplings_of_a_series_is_refused_beyond_available_memory(monkeypatch):
+    monkeypatch.setattr(cc, "_available_bytes", lambda: 600.0)
+    src = _series(Nv=4, checkpoints=(0, 1))
+    assert cc.kept_bytes(src, "integral", True) == 8.0 * (16 + 4) * 2 * 2
+    with pytest.raises(
+        InputError, match=r"keeping the order-1 and order-2 couplings of 2 checkpoint\(s\) at N = 4 needs"
+    ):
+        cc.resolve(src, cc.Request(method="integral", compare_gaussian=True, keep=True))
+    assert cc.resolve(src, cc.Request(method="integral", keep=False)) == ("integral", 3)
+
+
 def test_request_refusals():
     with pytest.raises(InputError, match="--method must be one of"):
         cc.Request(method="mc")

@@ -37,6 +37,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from math import comb
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from dsb_verifier.checks.cli.effective_compute import (
 )
 from dsb_verifier.checks.cli.fig1 import write_figure
 from dsb_verifier.checks.cli.io import InputError, load_rbm
+from dsb_verifier.theory._validation import _fmt_bytes
 
 __all__ = ["FORMATS", "METHODS", "TIME_AXES", "run_effective"]
 
@@ -60,6 +62,9 @@ FORMATS = ("json", "csv", "npz")
 
 #: Time axes of ``--time``.
 TIME_AXES = ("update", "effective_time")
+
+#: Most coupling rows a JSON or CSV table may hold (2^24: every subset at N = 24, about 1 GB of text).
+MAX_TABLE_ROWS = 2**24
 
 
 def _write_all(outputs: list[tuple[Path, Callable[[Any], None], bool]]) -> None:
@@ -159,6 +164,18 @@ def _parse_orders(spec: str, K: int) -> tuple[int, ...]:
     return tuple(sorted(ks))
 
 
+def _check_table_rows(N: int, K: int, method: str) -> None:
+    """Refuse a JSON/CSV table of more than :data:`MAX_TABLE_ROWS` coupling rows, before computing."""
+    top = K if method == "enumerate" else min(K, 2)
+    rows = sum(comb(N, k) for k in range(1, top + 1))
+    if rows > MAX_TABLE_ROWS:
+        raise InputError(
+            f"N = {N}: the table would hold {rows:,} coupling rows of orders 1..{top} (about "
+            f"{_fmt_bytes(60.0 * rows)} of text); limit it with --max-order, choose rows with --subsets, "
+            "or write --format npz"
+        )
+
+
 def _summary(res: EffectiveResult) -> Iterator[str]:
     src = res.source
     p = src.params[0]
@@ -210,8 +227,10 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         compare_gaussian=args.compare_gaussian,
         keep=(not series) or plan.format == "npz",
     )
-    _, K = resolve(source, request)
+    method, K = resolve(source, request)
     orders = _parse_orders(args.orders, K) if args.orders is not None else None
+    if not series and plan.format != "npz" and not subsets:
+        _check_table_rows(N, K, method)
     res = compute(source, request, progress=err if series else None)
     axis = args.time
     text: Callable[[Any], None]

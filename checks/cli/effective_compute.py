@@ -74,6 +74,11 @@ EXHAUSTIVE_LIMIT = 200_000
 #: Largest order written row by row with the integral routes (fields and pairwise couplings).
 ROW_ORDER_INTEGRAL = 2
 
+#: Largest |entry| of weight_matrix, vbias, hbias accepted. Files store float32 (7 significant
+#: digits): an entry of 1e6 has no fractional digit left, the sign of a diverged training, not
+#: of a model to analyse; below it neither route can overflow (|log p| <= 1e6 (N + 1)(M + 1)).
+MAX_PARAMETER = 1e6
+
 
 @dataclass(frozen=True)
 class Request:
@@ -152,6 +157,28 @@ def resolve_method(method: str, N: int, M: int, kept: int = 1) -> str:
     return method
 
 
+def check_parameter_scale(source: RBMCheckpoints) -> None:
+    """Refuse entries above :data:`MAX_PARAMETER`, naming the file, checkpoint, key and entry."""
+    for t, p in enumerate(source.params):
+        for key in ("weight_matrix", "vbias", "hbias"):
+            arr = getattr(p, key)
+            i = int(np.argmax(np.abs(arr)))
+            v = float(np.abs(arr).flat[i])
+            if v > MAX_PARAMETER:
+                at = np.unravel_index(i, arr.shape)
+                raise InputError(
+                    f"{_where(source, t)}: {key}{list(map(int, at))} = {arr[at]:.3g}, beyond the "
+                    f"|entry| <= {MAX_PARAMETER:g} of a trainable RBM (a diverged training?)"
+                )
+
+
+def kept_bytes(source: RBMCheckpoints, method: str, compare: bool) -> float:
+    """Memory of the couplings kept for the tables: ``(J or fields + pairwise)`` per checkpoint and law."""
+    N, T = source.n_visible, len(source.params)
+    per = 8.0 * 2.0**N if method == "enumerate" else 8.0 * (N * N + N)
+    return per * T * (2 if compare else 1)
+
+
 def resolve(source: RBMCheckpoints, request: Request) -> tuple[str, int]:
     """``(method, K)``: the method :func:`compute` will use and its largest order.
 
@@ -162,6 +189,14 @@ def resolve(source: RBMCheckpoints, request: Request) -> tuple[str, int]:
     K = request.max_order if request.max_order is not None else (N if method == "enumerate" else min(N, 3))
     if not 1 <= K <= N:
         raise InputError(f"--max-order must be between 1 and N = {N}, got {K}")
+    if request.keep and method != "enumerate":
+        need = kept_bytes(source, method, request.compare_gaussian)
+        if need > _available_bytes():
+            raise InputError(
+                f"{source.path}: keeping the order-1 and order-2 couplings of {T} checkpoint(s) at N = {N} "
+                f"needs {_fmt_bytes(need)} of memory but {_fmt_bytes(_available_bytes())} is available; "
+                "write a series as .json or .csv (norms only), or use --max-order 1"
+            )
     return method, K
 
 
@@ -345,6 +380,7 @@ def compute(
         named with the file and checkpoint.
     """
     N, T = source.n_visible, len(source.params)
+    check_parameter_scale(source)
     method, K = resolve(source, request)
     plan = _order_plan(N, K, request) if (method != "enumerate" or request.compare_gaussian) else []
     law = "gaussian" if method == "gaussian" else "exact"
