@@ -174,8 +174,9 @@ def draw_gaussian_error(
 ) -> None:
     r"""Relative error of the Gaussian mapping per order, :math:`\|J^G_k - J_k\| / \|J_k\|`, over training.
 
-    Same colours and time axis as :func:`draw_fig1`; points where the exact block is below
-    the accuracy floor are not drawn (the ratio is then noise over noise).
+    Same colours and time axis as :func:`draw_fig1`. Not drawn: points where the exact block
+    is below the accuracy floor (the ratio is then noise over noise), and ratios at or below
+    ``FLOOR_FACTOR * eps`` (the two laws agree to rounding; drawn as a grey dotted line).
     """
     import matplotlib
 
@@ -197,6 +198,7 @@ def draw_gaussian_error(
         )
         y = np.where(ok, res.gaussian_rel_error[:, j], np.nan)
         ax.plot(t[show], y[show], "-s", ms=3, lw=1.2, color=cmap(0.9 * (i / max(1, len(sel) - 1))))
+    ax.axhline(FLOOR_FACTOR * EPS, color="0.5", ls=":", lw=1.0)
     ax.set_yscale("log")
     if log_x:
         ax.set_xscale("log")
