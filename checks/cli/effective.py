@@ -122,10 +122,12 @@ def _format(out: Path | None, given: str | None) -> str:
 
 
 def _plan(args: Any) -> _Plan:
+    """Output paths and format, checked before anything is read or computed.
+
+    Path problems (a missing directory, a directory given as a file, the figure on top of
+    ``--out``) are reported before format problems, being the more specific.
+    """
     out: Path | None = args.out
-    fmt = _format(out, args.format)
-    if fmt == "npz" and out is None:
-        raise InputError("--format npz writes a binary file: give --out FILE")
     if args.figure is not None and not args.all_checkpoints:
         raise InputError("--figure is only used with --all-checkpoints")
     if args.orders is not None and not args.all_checkpoints:
@@ -140,15 +142,23 @@ def _plan(args: Any) -> _Plan:
             figure = Path(f"{Path(args.model).stem}_order_norms.png")
         if out is not None and figure.resolve() == out.resolve():
             raise InputError(f"the figure would overwrite --out {out}; give --figure PNG")
+    for p in (out, figure):
+        _check_file_path(p)
+    fmt = _format(out, args.format)
+    if fmt == "npz" and out is None:
+        raise InputError("--format npz writes a binary file: give --out FILE")
     norms = None
     if out is not None and fmt == "csv" and not args.all_checkpoints:
         norms = out.with_name(out.stem + "_norms.csv")
-    for p in (out, figure, norms):
-        if p is not None and not (p.parent if str(p.parent) else Path(".")).is_dir():
-            raise InputError(f"{p}: directory {p.parent} does not exist")
-        if p is not None and p.exists() and p.is_dir():
-            raise InputError(f"{p}: is a directory, expected a file path")
+        _check_file_path(norms)
     return _Plan(fmt, out, norms, figure)
+
+
+def _check_file_path(p: Path | None) -> None:
+    if p is not None and not (p.parent if str(p.parent) else Path(".")).is_dir():
+        raise InputError(f"{p}: directory {p.parent} does not exist")
+    if p is not None and p.exists() and p.is_dir():
+        raise InputError(f"{p}: is a directory, expected a file path")
 
 
 def _parse_orders(spec: str, K: int) -> tuple[int, ...]:
