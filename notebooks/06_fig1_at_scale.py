@@ -27,7 +27,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from dsb_verifier.checks.cli.effective_compute import Request, compute
+from dsb_verifier.checks.cli.effective_compute import compute
+from dsb_verifier.checks.cli.effective_request import Request
 from dsb_verifier.checks.cli.fig1 import accuracy_floor, draw_fig1, draw_gaussian_error
 from dsb_verifier.checks.cli.io import RBMCheckpoints, load_rbm
 from dsb_verifier.theory.rbm.io import RBMParams

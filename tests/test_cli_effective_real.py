@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dsb_verifier.checks.cli.effective_compute import Request, compute
+from dsb_verifier.checks.cli.effective_compute import compute
+from dsb_verifier.checks.cli.effective_request import Request
 from dsb_verifier.checks.cli.io import load_rbm
 from dsb_verifier.checks.cli.main import main
 from dsb_verifier.theory.rbm import rbm_order_norms

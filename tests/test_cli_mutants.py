@@ -33,6 +33,7 @@ from dsb_verifier.checks import runner
 from dsb_verifier.checks.cli import effective as ce
 from dsb_verifier.checks.cli import effective_compute as cc
 from dsb_verifier.checks.cli import effective_output as eo
+from dsb_verifier.checks.cli import effective_request as cr
 from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints
 from dsb_verifier.checks.cli.main import _load_data, _prepare_out, build_parser
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Counterexample, Status, Verdict
@@ -457,7 +458,7 @@ def test_compute_reports_progress_every_tenth_of_the_series_and_at_the_end(T_, e
     checkpoints = tuple(range(100, 100 + T_))
     src = RBMCheckpoints("ck.h5", "hdf5", checkpoints, tuple(_params(2, 1, s) for s in range(T_)), "file")
     seen: list[str] = []
-    cc.compute(src, cc.Request(keep=False), progress=seen.append)
+    cc.compute(src, cr.Request(keep=False), progress=seen.append)
     done = sorted({*range(every, T_ + 1, every), T_})
     assert seen == [f"checkpoint {99 + t} ({t}/{T_})" for t in done]
 
@@ -469,7 +470,7 @@ def _series(checkpoints=(0, 10, 100), Nv=3, Nh=2) -> RBMCheckpoints:
 
 
 def test_series_json_is_one_space_indented_like_the_report(tmp_path):
-    res = cc.compute(_series(), cc.Request(keep=False, compare_gaussian=True))
+    res = cc.compute(_series(), cr.Request(keep=False, compare_gaussian=True))
     buf = io.StringIO()
     eo.series_json(res, "update", str(tmp_path / "f.png"), buf)
     text = buf.getvalue()

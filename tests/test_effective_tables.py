@@ -20,6 +20,7 @@ from dsb_verifier.checks.cli import effective as ce
 from dsb_verifier.checks.cli import effective_compute as cc
 from dsb_verifier.checks.cli import effective_enumerate as en
 from dsb_verifier.checks.cli import effective_output as eo
+from dsb_verifier.checks.cli import effective_request as cr
 from dsb_verifier.checks.cli import fig1
 from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints
 from dsb_verifier.theory.rbm.io import RBMParams, rbm_from_params
@@ -95,7 +96,7 @@ def test_enumeration_memory_estimate_bounds_the_measured_peak():
 
 # ---- subsets, sampling, estimates ------------------------------------------------------
 def test_parse_subsets_sorts_each_subset_and_keeps_their_order():
-    assert cc.parse_subsets("3,1; 0 ,2,5", 6) == ((1, 3), (0, 2, 5))
+    assert cr.parse_subsets("3,1; 0 ,2,5", 6) == ((1, 3), (0, 2, 5))
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ def test_parse_subsets_sorts_each_subset_and_keeps_their_order():
 )
 def test_parse_subsets_refusals_name_the_option(spec, message):
     with pytest.raises(InputError) as exc:
-        cc.parse_subsets(spec, 6)
+        cr.parse_subsets(spec, 6)
     assert str(exc.value) == message
 
 
@@ -153,39 +154,39 @@ def test_sampled_norm_interval_covers_the_true_norm_at_about_the_normal_rate():
 
 
 def test_resolve_method_auto_and_the_refusal_of_enumeration_beyond_memory():
-    assert cc.resolve_method("auto", 12, 5) == "enumerate"
-    assert cc.resolve_method("auto", 45, 5) == "integral"
-    assert cc.resolve_method("gaussian", 8, 5) == "gaussian"
+    assert cr.resolve_method("auto", 12, 5) == "enumerate"
+    assert cr.resolve_method("auto", 45, 5) == "integral"
+    assert cr.resolve_method("gaussian", 8, 5) == "gaussian"
     with pytest.raises(InputError, match=r"--method enumerate: N = 45 visible units needs .* of memory"):
-        cc.resolve_method("enumerate", 45, 5)
+        cr.resolve_method("enumerate", 45, 5)
     with pytest.raises(InputError, match=r"needs more than 2\^70 x 8 bytes"):
-        cc.resolve_method("enumerate", 70, 5)
+        cr.resolve_method("enumerate", 70, 5)
 
 
 def test_keeping_the_pairwise_couplings_of_a_series_is_refused_beyond_available_memory(monkeypatch):
-    monkeypatch.setattr(cc, "_available_bytes", lambda: 600.0)
+    monkeypatch.setattr(cr, "_available_bytes", lambda: 600.0)
     src = _series(Nv=4, checkpoints=(0, 1))
-    assert cc.kept_bytes(src, "integral", True) == 8.0 * (16 + 4) * 2 * 2
+    assert cr.kept_bytes(src, "integral", True) == 8.0 * (16 + 4) * 2 * 2
     with pytest.raises(
         InputError, match=r"keeping the order-1 and order-2 couplings of 2 checkpoint\(s\) at N = 4 needs"
     ):
-        cc.resolve(src, cc.Request(method="integral", compare_gaussian=True, keep=True))
-    assert cc.resolve(src, cc.Request(method="integral", keep=False)) == ("integral", 3)
+        cr.resolve(src, cr.Request(method="integral", compare_gaussian=True, keep=True))
+    assert cr.resolve(src, cr.Request(method="integral", keep=False)) == ("integral", 3)
 
 
 def test_request_refusals():
     with pytest.raises(InputError, match="--method must be one of"):
-        cc.Request(method="mc")
+        cr.Request(method="mc")
     with pytest.raises(InputError, match="--samples must be an integer >= 2"):
-        cc.Request(samples=1)
+        cr.Request(samples=1)
     with pytest.raises(InputError, match="--seed must be a non-negative integer"):
-        cc.Request(seed=-1)
+        cr.Request(seed=-1)
 
 
 # ---- compute (enumeration) -------------------------------------------------------------
 def test_compute_enumeration_gives_exact_norms_and_keeps_the_couplings():
     src = _series()
-    res = cc.compute(src, cc.Request())
+    res = cc.compute(src, cr.Request())
     assert res.method == "enumerate" and res.orders == (1, 2, 3, 4) and res.exhaustive.all()
     for t, p in enumerate(src.params):
         J = _J(p)
@@ -199,7 +200,7 @@ def test_compute_enumeration_gives_exact_norms_and_keeps_the_couplings():
 def test_compute_keeps_nothing_for_a_norms_only_series_and_reports_progress():
     msgs: list[str] = []
     res = cc.compute(
-        _series(checkpoints=tuple(range(20))), cc.Request(keep=False, max_order=2), progress=msgs.append
+        _series(checkpoints=tuple(range(20))), cr.Request(keep=False, max_order=2), progress=msgs.append
     )
     assert res.kept == () and res.norms.shape == (20, 2)
     assert msgs[-1] == "checkpoint 19 (20/20)" and len(msgs) == 10
@@ -207,7 +208,7 @@ def test_compute_keeps_nothing_for_a_norms_only_series_and_reports_progress():
 
 def test_compute_chosen_subsets_by_enumeration():
     src = _single(6, 3)
-    res = cc.compute(src, cc.Request(subsets=((0, 2), (1, 3, 5))))
+    res = cc.compute(src, cr.Request(subsets=((0, 2), (1, 3, 5))))
     J = _J(src.params[0])
     assert res.kept[0].chosen is not None
     np.testing.assert_allclose(
@@ -221,7 +222,7 @@ def test_compute_names_the_file_and_checkpoint_when_the_theory_refuses(monkeypat
 
     monkeypatch.setattr(cc, "enumerate_couplings", boom)
     with pytest.raises(InputError, match=r"^ck.h5 \[update_0\]: the transform of f overflows float64$"):
-        cc.compute(_series(), cc.Request())
+        cc.compute(_series(), cr.Request())
 
 
 @pytest.mark.parametrize(
@@ -234,7 +235,7 @@ def test_compute_names_the_file_and_checkpoint_when_the_theory_refuses(monkeypat
     ],
 )
 def test_effective_result_refuses_inconsistent_fields(change, message):
-    res = cc.compute(_series(), cc.Request())
+    res = cc.compute(_series(), cr.Request())
     with pytest.raises(ValueError) as exc:
         dataclasses.replace(res, **change)
     assert message in str(exc.value)
@@ -243,12 +244,12 @@ def test_effective_result_refuses_inconsistent_fields(change, message):
 # ---- tables -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def single():
-    return cc.compute(_single(), cc.Request(max_order=3))
+    return cc.compute(_single(), cr.Request(max_order=3))
 
 
 @pytest.fixture(scope="module")
 def series():
-    return cc.compute(_series(), cc.Request(keep=False))
+    return cc.compute(_series(), cr.Request(keep=False))
 
 
 def test_coupling_rows_by_enumeration_are_every_subset_up_to_K_by_order_then_mask(single):
@@ -398,7 +399,7 @@ def test_figure_uses_a_colour_bar_for_many_orders_and_a_log_time_axis():
     from matplotlib.figure import Figure
 
     src = _series(Nv=10, Nh=2, checkpoints=(1, 10, 100, 1000))
-    res = cc.compute(src, cc.Request(keep=False))
+    res = cc.compute(src, cr.Request(keep=False))
     fig = Figure()
     ax = fig.add_subplot()
     fig1.draw_fig1(res, ax)

@@ -43,14 +43,8 @@ from typing import Any
 
 import numpy as np
 from dsb_verifier.checks.cli import effective_output as out_fmt
-from dsb_verifier.checks.cli.effective_compute import (
-    METHODS,
-    EffectiveResult,
-    Request,
-    compute,
-    parse_subsets,
-    resolve,
-)
+from dsb_verifier.checks.cli.effective_compute import EffectiveResult, compute
+from dsb_verifier.checks.cli.effective_request import METHODS, Request, parse_subsets, resolve
 from dsb_verifier.checks.cli.fig1 import write_figure
 from dsb_verifier.checks.cli.io import InputError, load_rbm
 from dsb_verifier.theory._validation import _fmt_bytes
