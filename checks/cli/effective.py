@@ -31,7 +31,6 @@ computed. A short human summary goes to stderr.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import tempfile
@@ -262,10 +261,8 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
     if plan.norms is not None:
         outputs.append((plan.norms, lambda fh: out_fmt.norms_csv(res, fh), False))
     _write_all(outputs)
-    if plan.table is None:
-        buf = io.StringIO()
-        text(buf)
-        sys.stdout.write(buf.getvalue())
+    if plan.table is None:  # everything is computed: the table streams to stdout row by row
+        text(sys.stdout)
     for line in _summary(res):
         err(line)
     for p in (plan.table, plan.norms, plan.figure):
