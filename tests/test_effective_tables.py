@@ -407,6 +407,24 @@ def test_figure_uses_a_colour_bar_for_many_orders_and_a_log_time_axis():
     assert ax.get_xscale() == "log"
 
 
+def test_gaussian_error_panel_hides_rounding_level_ratios_and_noise_blocks():
+    from matplotlib.figure import Figure
+
+    res = cc.compute(_series(), cr.Request(keep=False, compare_gaussian=True, max_order=2))
+    assert res.gaussian_rel_error is not None
+    err = res.gaussian_rel_error.copy()
+    err[0, 0] = 1e-16  # the laws agree to rounding: not drawn
+    norms = res.norms.copy()
+    norms[2, 1] = 1e-30  # the exact block is noise: its ratio is not drawn
+    res = dataclasses.replace(res, gaussian_rel_error=err, norms=norms)
+    fig = Figure()
+    ax = fig.add_subplot()
+    fig1.draw_gaussian_error(res, ax)
+    y1, y2 = (ln.get_ydata() for ln in ax.get_lines()[:2])
+    assert np.isnan(y1[0]) and np.isnan(y2[2]) and y1[1] == err[1, 0] and y2[0] == err[0, 1]
+    assert ax.get_lines()[2].get_ydata()[0] == 100 * EPS  # the rounding level, drawn dotted
+
+
 def test_write_figure_writes_a_png(series):
     buf = io.BytesIO()
     fig1.write_figure(series, buf, axis="effective_time")

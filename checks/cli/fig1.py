@@ -191,12 +191,9 @@ def draw_gaussian_error(
     cmap = matplotlib.colormaps["viridis"]
     for i, k in enumerate(sel):
         j = k - 1
-        ok = (
-            (res.norms[:, j] > floor)
-            & np.isfinite(res.gaussian_rel_error[:, j])
-            & (res.gaussian_rel_error[:, j] > 0)
-        )
-        y = np.where(ok, res.gaussian_rel_error[:, j], np.nan)
+        err = res.gaussian_rel_error[:, j]
+        ok = (res.norms[:, j] > floor) & np.isfinite(err) & (err > FLOOR_FACTOR * EPS)
+        y = np.where(ok, err, np.nan)
         ax.plot(t[show], y[show], "-s", ms=3, lw=1.2, color=cmap(0.9 * (i / max(1, len(sel) - 1))))
     ax.axhline(FLOOR_FACTOR * EPS, color="0.5", ls=":", lw=1.0)
     ax.set_yscale("log")
