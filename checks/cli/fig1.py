@@ -197,8 +197,13 @@ def draw_gaussian_error(
         ax.plot(t[show], y[show], "-s", ms=3, lw=1.2, color=cmap(0.9 * (i / max(1, len(sel) - 1))))
     ax.axhline(FLOOR_FACTOR * EPS, color="0.5", ls=":", lw=1.0)
     ax.set_yscale("log")
+    lo, hi = float(t[show].min()), float(t[show].max())
     if log_x:
         ax.set_xscale("log")
+        r = (hi / lo) ** 0.05
+        ax.set_xlim(lo / r, hi * r)  # the whole training, as in Fig. 1, even where nothing is drawn
+    elif hi > lo:
+        ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
     ax.set_ylabel("Gaussian mapping\n" + r"$\|J^G_k - J_k\| / \|J_k\|$")
     ax.grid(True, which="major", alpha=0.3)
 
