@@ -78,14 +78,9 @@ def test_json_single_model(tmp_path, capsys):
 def test_csv_with_gaussian_and_norms_file(tmp_path, capsys):
     arrays = _npz(tmp_path / "m.npz", Nv=5, units="spin")
     out = tmp_path / "J.csv"
-    assert (
-        main(
-            ["effective", str(tmp_path / "m.npz"), "--format", "csv", "--out", str(out), "--compare-gaussian"]
-        )
-        == 0
-    )
+    assert main(["effective", str(tmp_path / "m.npz"), "--out", str(out), "--compare-gaussian"]) == 0
     _, err = capsys.readouterr()
-    assert "Gaussian approximation error" in err and f"wrote {out}" in err
+    assert "Gaussian mapping error" in err and f"wrote {out}" in err
     assert err.endswith(f"wrote {out}\nwrote {tmp_path / 'J_norms.csv'}\n")  # one message per line
     assert all(line.startswith(("|J_k|", "Gaussian", "wrote", str(tmp_path))) for line in err.splitlines())
     with out.open() as fh:
@@ -96,21 +91,21 @@ def test_csv_with_gaussian_and_norms_file(tmp_path, capsys):
         S = int(r["subset"])
         assert T.subset_indices(S, 5) == tuple(int(i) for i in r["indices"].split(","))
         assert float(r["J"]) == pytest.approx(J[S], rel=1e-12, abs=1e-15)
-        assert (r["J_gaussian"] == "") == (int(r["order"]) > 3)
+        assert r["J_gaussian"] != ""  # every order of N = 5 is evaluated exhaustively
     with (tmp_path / "J_norms.csv").open() as fh:
         norms = list(csv.DictReader(fh))
     assert [int(r["order"]) for r in norms] == [1, 2, 3, 4, 5]
-    assert norms[3]["gaussian_max_abs_error"] == "" and float(norms[1]["gaussian_rel_frobenius_error"]) >= 0
+    assert {r["exhaustive"] for r in norms} == {"true"} and {r["stderr"] for r in norms} == {"0.0"}
+    assert float(norms[1]["gaussian_rel_error"]) >= 0 and float(norms[1]["gaussian_norm"]) > 0
 
 
 def test_npz_output(tmp_path):
     arrays = _npz(tmp_path / "m.npz")
-    assert (
-        main(["effective", str(tmp_path / "m.npz"), "--format", "npz", "--out", str(tmp_path / "o.npz")]) == 0
-    )
+    assert main(["effective", str(tmp_path / "m.npz"), "--out", str(tmp_path / "o.npz")]) == 0
     with np.load(tmp_path / "o.npz") as z:
         np.testing.assert_allclose(z["J"], _exact(arrays), rtol=1e-12, atol=1e-15)
-        assert z["order_norms"].shape == (5,) and str(z["units"]) == "bernoulli,bernoulli"
+        assert z["order_norms"].shape == (4,) and str(z["units"]) == "bernoulli,bernoulli"
+        assert str(z["method"]) == "enumerate" and z["exhaustive"].all()
 
 
 def test_checkpoint_selection(tmp_path, capsys):
@@ -125,25 +120,24 @@ def test_checkpoint_selection(tmp_path, capsys):
 def test_all_checkpoints_table_and_figure(tmp_path, capsys, monkeypatch):
     _h5(tmp_path / "ck.h5")
     out = tmp_path / "norms.csv"
-    assert (
-        main(
-            ["effective", str(tmp_path / "ck.h5"), "--all-checkpoints", "--format", "csv", "--out", str(out)]
-        )
-        == 0
-    )
+    # the README's example: the format comes from the suffix (it used to write JSON into norms.csv)
+    assert main(["effective", str(tmp_path / "ck.h5"), "--all-checkpoints", "--out", str(out)]) == 0
     with out.open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [int(r["checkpoint"]) for r in rows] == [0, 1, 3, 10, 30, 100, 300]
-    assert list(rows[0]) == ["checkpoint", *(f"order_{k}" for k in range(1, 6))]
+    assert [int(r["checkpoint"]) for r in rows] == [n for n in (0, 1, 3, 10, 30, 100, 300) for _ in range(5)]
+    assert [int(r["order"]) for r in rows[:5]] == [1, 2, 3, 4, 5]
+    assert list(rows[0])[:4] == ["checkpoint", "time", "order", "norm"]
     assert (tmp_path / "norms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     capsys.readouterr()
     # JSON to stdout: the PNG goes to the current directory under a documented name
     monkeypatch.chdir(tmp_path)
-    assert main(["effective", "ck.h5", "--all-checkpoints", "--compare-gaussian"]) == 0
+    assert main(["effective", "ck.h5", "--all-checkpoints", "--compare-gaussian", "--max-order", "3"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["figure"] == "ck_order_norms.png" and (tmp_path / "ck_order_norms.png").is_file()
-    assert np.array(doc["order_norms"]).shape == (7, 5)
-    assert np.array(doc["gaussian"]["rel_frobenius_error"]).shape == (7, 3)
+    assert np.array(doc["order_norms"]).shape == (7, 3)
+    assert np.array(doc["gaussian"]["order_norms"]).shape == (7, 3)
+    assert np.array(doc["gaussian"]["rel_error"]).shape == (7, 3)
+    assert doc["time_axis"] == "update" and doc["time"] == [0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0]
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -238,7 +232,11 @@ def _bad_files(d: Path) -> None:
     np.savez(d / "misnamed.npz", W=np.zeros((4, 3)), vbias=np.zeros(4), hbias=np.zeros(3))
     np.savez(d / "shape.npz", weight_matrix=np.zeros((4, 3)), vbias=np.zeros(5), hbias=np.zeros(3))
     np.savez(d / "nan.npz", weight_matrix=np.full((4, 3), np.nan), vbias=np.zeros(4), hbias=np.zeros(3))
-    np.savez(d / "big.npz", weight_matrix=np.zeros((25, 2)), vbias=np.zeros(25), hbias=np.zeros(2))
+    np.savez(d / "big.npz", weight_matrix=np.zeros((40, 2)), vbias=np.zeros(40), hbias=np.zeros(2))
+    np.savez(d / "wide.npz", weight_matrix=np.zeros((10_000, 1)), vbias=np.zeros(10_000), hbias=np.zeros(1))
+    W = np.zeros((6, 2))
+    W[4, 1] = -3e7
+    np.savez(d / "huge.npz", weight_matrix=W, vbias=np.zeros(6), hbias=np.zeros(2))
     np.savez(
         d / "spin.npz", weight_matrix=np.zeros((3, 2)), vbias=np.zeros(3), hbias=np.zeros(2), units="spin"
     )
@@ -269,7 +267,11 @@ BAD = {
     "missing dataset": (["effective", "nohbias.h5"], "has no dataset 'hbias' in '/update_1/params'", True),
     "shape mismatch": (["effective", "shape.npz"], "shape.npz: vbias must have shape (Nv,) = (4,)", True),
     "non-binary data": (["run", "--data", "nonbinary.txt"], "found 2.0 at row 1, column 1", True),
-    "Nv too large": (["effective", "big.npz"], "Nv = 25 visible units needs exact enumeration", True),
+    "Nv too large to enumerate": (
+        ["effective", "big.npz", "--method", "enumerate"],
+        "--method enumerate: N = 40 visible units needs",
+        True,
+    ),
     "too many columns": (["run", "--data", "wide.npy"], "21 variables is too many", True),
     "no checkpoint": (["effective", "ck.h5", "--checkpoint", "7"], "no checkpoint update_7", True),
     "corrupt npz": (["effective", "corrupt.npz"], "corrupt.npz: not a readable .npz archive", True),
@@ -302,6 +304,83 @@ BAD = {
         "directory nodir does not exist",
         False,
     ),
+    "huge weight": (
+        ["effective", "huge.npz"],
+        "huge.npz: weight_matrix[4, 1] = -3e+07, beyond the |entry| <= 1e+06 of a trainable RBM",
+        False,
+    ),
+    "N = 10000 table": (
+        ["effective", "wide.npz"],
+        "N = 10000: the table would hold 50,005,000 coupling rows of orders 1..2",
+        False,
+    ),
+    "format contradicts suffix": (
+        ["effective", "good.npz", "--format", "json", "--out", "out-x.csv"],
+        "--format json contradicts --out out-x.csv (suffix .csv means csv)",
+        False,
+    ),
+    "unknown suffix": (
+        ["effective", "good.npz", "--out", "out-x.txt"],
+        "--out out-x.txt: cannot infer the format from the suffix .txt",
+        False,
+    ),
+    "max order above N": (
+        ["effective", "good.npz", "--max-order", "5"],
+        "--max-order must be between 1 and N = 4, got 5",
+        False,
+    ),
+    "max order zero": (
+        ["effective", "good.npz", "--max-order", "0"],
+        "--max-order must be between 1 and N = 4, got 0",
+        False,
+    ),
+    "subset index outside": (
+        ["effective", "good.npz", "--subsets", "0,1;2,4"],
+        "--subsets: index 4 is outside [0, 4)",
+        False,
+    ),
+    "subset negative index": (
+        ["effective", "good.npz", "--subsets=-1,2"],
+        "--subsets: index -1 is outside [0, 4)",
+        False,
+    ),
+    "subset repeated index": (
+        ["effective", "good.npz", "--subsets", "1,2,1"],
+        "--subsets: index 1 is repeated",
+        False,
+    ),
+    "subset empty": (["effective", "good.npz", "--subsets", "0,1;;2"], "--subsets: empty subset", False),
+    "subset order above N": (
+        ["effective", "good.npz", "--subsets", "0,1,2,3,0"],
+        "has order 5, above N = 4",
+        False,
+    ),
+    "subset not integers": (["effective", "good.npz", "--subsets", "0,a"], "--subsets: '0,a' is not", False),
+    "no effective_time": (
+        ["effective", "ck.h5", "--all-checkpoints", "--time", "effective_time"],
+        "--time effective_time needs 'effective_time' in every checkpoint",
+        False,
+    ),
+    "orders without series": (
+        ["effective", "good.npz", "--orders", "1,2"],
+        "--orders selects the curves",
+        False,
+    ),
+    "orders not computed": (
+        ["effective", "ck.h5", "--all-checkpoints", "--max-order", "2", "--orders", "1,3"],
+        "--orders: order 3 is not computed; orders 1..2 are",
+        False,
+    ),
+    "too few samples": (
+        ["effective", "good.npz", "--samples", "1"],
+        "--samples must be an integer >= 2",
+        False,
+    ),
+    "negative seed": (
+        ["effective", "good.npz", "--seed", "-3"],
+        "--seed must be a non-negative integer",
+        False,
+    ),
     "bad column": (["run", "--data", "samples.npy", "--columns", "0,9"], "column 9 does not exist", False),
     "bad pseudo-count": (
         ["run", "--data", "samples.npy", "--pseudo-count", "-1"],
@@ -313,7 +392,7 @@ BAD = {
 
 
 def _out_args(i: int, name: str, args: list[str]) -> list[str]:
-    if name == "npz to stdout" or "--out" in args:
+    if name == "npz to stdout" or "--out" in args or "--figure" in args:
         return []
     return ["--out", f"out-{i}" + (".json" if args[0] == "effective" else "")]
 

@@ -151,7 +151,9 @@ def test_effective_refuses_couplings_that_overflowed(tmp_path):
     np.savez(tmp_path / "m.npz", weight_matrix=np.ones((2, 1)), vbias=np.zeros(2), hbias=np.zeros(1))
     src = load_rbm(tmp_path / "m.npz")
     assert isinstance(src, RBMCheckpoints)
-    res = effective.compute(src, keep_couplings=True, gaussian=False)
+    from dsb_verifier.checks.cli.effective_request import Request
+
+    res = effective.compute(src, Request(method="enumerate"))
     effective._check_finite(res)  # finite: accepted
     res.norms[0, 1] = np.inf
     with pytest.raises(

@@ -107,11 +107,18 @@ def test_run_and_effective_option_defaults():
         "model": Path("m.npz"),
         "checkpoint": None,
         "all_checkpoints": False,
-        "format": "json",
+        "format": None,
         "out": None,
         "figure": None,
         "units": None,
         "compare_gaussian": False,
+        "method": "auto",
+        "max_order": None,
+        "samples": 2000,
+        "seed": 0,
+        "subsets": None,
+        "time": "update",
+        "orders": None,
     }
 
 
@@ -122,7 +129,7 @@ def test_run_and_effective_option_defaults():
             ["--help"],
             [
                 "{run,list,explain,effective} run run the claim checks and write a report",
-                "effective exact effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints)",
+                "effective effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints), any size",
             ],
         ),
         (
@@ -141,7 +148,14 @@ def test_run_and_effective_option_defaults():
             ["effective", "--help"],
             [
                 "--checkpoint N HDF5: use update_N (default: the last)",
-                "--format {json,csv,npz} output format (default json)",
+                "--method {auto,enumerate,integral,gaussian} auto (default: enumeration where it fits in "
+                "memory, else the integral)",
+                "--max-order K orders 1..K (default: all with enumeration, min(N, 3) otherwise)",
+                "--samples SAMPLES subsets sampled per order whose C(N, k) is too large to evaluate all "
+                "(default 2000)",
+                "--seed SEED seed of the sampled subsets (default 0)",
+                "--time {update,effective_time} time axis of --all-checkpoints: update index n (default)",
+                "--format {json,csv,npz} output format (default: from the --out suffix .json/.csv/.npz, else json)",
                 "--out OUT output file (default: stdout; npz needs --out)",
                 "--units UNITS unit convention: bernoulli (0/1, default), spin (±1), "
                 "or VISIBLE,HIDDEN e.g. bernoulli,spin",

@@ -16,7 +16,8 @@ HDF5 (training checkpoints, the layout of the public ``rbms`` package)
     groups ``update_<n>`` holding ``params/weight_matrix``, ``params/vbias``,
     ``params/hbias`` (older files: the three datasets directly under
     ``update_<n>``). The training time of a checkpoint is its update index
-    ``n``. Units: a root dataset ``model_type`` of ``"BBRBM"`` means 0/1 units,
+    ``n``; ``rbms`` also stores ``update_<n>/effective_time`` (the cumulative
+    learning rate, a float or a one-element array), read when present. Units: a root dataset ``model_type`` of ``"BBRBM"`` means 0/1 units,
     ``"IIRBM"`` ±1 units; other model types (Potts, Gaussian) are refused;
     without it units default to 0/1. Needs the ``hdf5`` extra (h5py).
 

@@ -19,9 +19,10 @@ the table; ``--fail-on`` makes chosen verdicts set the exit status (:data:`EXIT_
 tests, its decision rule, controls and tolerances, read from the claim module itself
 (its docstring, ``STATEMENT``, ``TOLERANCES`` and public constants).
 
-``dsb-verify effective MODEL [--checkpoint n | --all-checkpoints] [--format json|csv|npz]
-[--out FILE] [--figure PNG] [--units bernoulli|spin|V,H] [--compare-gaussian]``
-writes the exact effective couplings of every order of an RBM (``.npz`` or
+``dsb-verify effective MODEL [--checkpoint n | --all-checkpoints] [--method M] [--max-order K]
+[--samples n] [--seed s] [--subsets SPEC] [--time update|effective_time] [--orders 1,2,3]
+[--out FILE] [--format json|csv|npz] [--figure PNG] [--units ...] [--compare-gaussian]``
+writes the effective couplings of every order of an RBM of any size (``.npz`` or
 ``rbms`` HDF5 checkpoints); see :mod:`dsb_verifier.checks.cli.effective`.
 
 Terminal output goes through :mod:`dsb_verifier.checks.cli.console`, so a stream that
@@ -143,10 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     eff = sub.add_parser(
         "effective",
-        help="exact effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints)",
-        description="Exact effective couplings J_S of the visible marginal of an RBM, by enumeration "
-        "of the 2^Nv visible states (Nv <= 24), with per-order norms. 0/1 units are converted "
-        "exactly to spins s = 2x - 1.",
+        help="effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints), any size",
+        description="Effective couplings J_S of the visible marginal of an RBM and their per-order norms "
+        "(the paper's Fig. 1): exact enumeration of the 2^Nv states where it fits in memory, else the "
+        "exact one-dimensional integral (shared/THEORY.md §8). 0/1 units are converted exactly to "
+        "spins s = 2x - 1.",
     )
     eff.add_argument(
         "model", type=Path, help=".npz (weight_matrix, vbias, hbias[, units]) or HDF5 (rbms layout)"
@@ -158,10 +160,49 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--all-checkpoints",
         action="store_true",
-        help="HDF5: per-order norms of every checkpoint against training time, plus a PNG",
+        help="HDF5: per-order norms of every checkpoint against training time, plus the Fig. 1 PNG",
     )
     eff.add_argument(
-        "--format", choices=("json", "csv", "npz"), default="json", help="output format (default json)"
+        "--method",
+        choices=("auto", "enumerate", "integral", "gaussian"),
+        default="auto",
+        help="auto (default: enumeration where it fits in memory, else the integral), enumerate, "
+        "integral (exact at any N), gaussian (the central-limit mapping)",
+    )
+    eff.add_argument(
+        "--max-order",
+        type=int,
+        default=None,
+        metavar="K",
+        help="orders 1..K (default: all with enumeration, min(N, 3) otherwise)",
+    )
+    eff.add_argument(
+        "--samples",
+        type=int,
+        default=2000,
+        help="subsets sampled per order whose C(N, k) is too large to evaluate all (default 2000)",
+    )
+    eff.add_argument("--seed", type=int, default=0, help="seed of the sampled subsets (default 0)")
+    eff.add_argument(
+        "--subsets",
+        default=None,
+        metavar="SPEC",
+        help='chosen couplings, variable indices: "0,1;2,5,7" (the table rows become these)',
+    )
+    eff.add_argument(
+        "--time",
+        choices=("update", "effective_time"),
+        default="update",
+        help="time axis of --all-checkpoints: update index n (default) or rbms's effective_time",
+    )
+    eff.add_argument(
+        "--orders", default=None, help="orders drawn in the figure, e.g. 1,2,3 (default: all computed)"
+    )
+    eff.add_argument(
+        "--format",
+        choices=("json", "csv", "npz"),
+        default=None,
+        help="output format (default: from the --out suffix .json/.csv/.npz, else json)",
     )
     eff.add_argument("--out", type=Path, default=None, help="output file (default: stdout; npz needs --out)")
     eff.add_argument(
@@ -179,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     eff.add_argument(
         "--compare-gaussian",
         action="store_true",
-        help="also report the Gaussian (central-limit) approximation of orders 1-3 and its error per order",
+        help="also evaluate the Gaussian (central-limit) mapping on the same subsets, orders 1..K, "
+        "and its error per order",
     )
     return parser
 

@@ -68,6 +68,9 @@ class RBMCheckpoints:
         Parameters with their unit conventions, one per checkpoint.
     units_source
         ``"file"``, ``"requested"`` or ``"default"`` (0/1 units).
+    effective_times
+        HDF5 from ``rbms``: ``update_<n>/effective_time`` of each checkpoint
+        (cumulative learning rate); ``None`` when any checkpoint lacks it.
     """
 
     path: str
@@ -75,10 +78,13 @@ class RBMCheckpoints:
     checkpoints: tuple[int | None, ...]
     params: tuple[RBMParams, ...]
     units_source: str
+    effective_times: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.params or len(self.params) != len(self.checkpoints):
             raise ValueError("RBMCheckpoints needs one RBMParams per checkpoint (at least one)")
+        if self.effective_times is not None and len(self.effective_times) != len(self.params):
+            raise ValueError("RBMCheckpoints needs one effective time per checkpoint")
         shapes = {p.weight_matrix.shape for p in self.params}
         if len(shapes) != 1:
             raise ValueError(f"{self.path}: checkpoints disagree on weight_matrix shape: {sorted(shapes)}")
@@ -274,9 +280,11 @@ def _read_hdf5_rbm(
                     f"checkpoint(s): {shown}"
                 )
             params = []
+            eff_times: list[float] | None = []
             total = 0.0
             for n in chosen:
                 grp = f[groups[n]]
+                eff_times = _effective_time(where, grp, n, h5py, eff_times)
                 inner = _h5_get(grp, "params", where, f"{groups[n]}/")
                 src = inner if isinstance(inner, h5py.Group) else grp
                 arrays: dict[str, Any] = {}
@@ -301,7 +309,31 @@ def _read_hdf5_rbm(
         raise InputError(
             f"{where}: checkpoints disagree on the weight_matrix shape (Nv, Nh): {sorted(shapes)}"
         )
-    return RBMCheckpoints(where, "hdf5", tuple(chosen), tuple(params), source)
+    times = tuple(eff_times) if eff_times is not None else None
+    return RBMCheckpoints(where, "hdf5", tuple(chosen), tuple(params), source, times)
+
+
+def _effective_time(
+    where: str, grp: Any, n: int, h5py: ModuleType, acc: list[float] | None
+) -> list[float] | None:
+    """Append ``update_<n>/effective_time`` (scalar or one-element array) to ``acc``; ``None`` if absent."""
+    obj = grp.get("effective_time", getlink=True)
+    if acc is None or not isinstance(obj, h5py.HardLink):
+        return None
+    ds = grp["effective_time"]
+    if not isinstance(ds, h5py.Dataset) or ds.size != 1:
+        raise InputError(
+            f"{where}: checkpoint update_{n}: 'effective_time' must be one finite number, "
+            f"got {'a group' if not isinstance(ds, h5py.Dataset) else f'shape {ds.shape}'}"
+        )
+    raw = np.asarray(ds[()])
+    if raw.dtype.kind not in "biuf" or not np.isfinite(raw).all():
+        raise InputError(
+            f"{where}: checkpoint update_{n}: 'effective_time' must be one finite number, "
+            f"got shape {raw.shape} dtype {raw.dtype}"
+        )
+    acc.append(float(raw.reshape(())))
+    return acc
 
 
 def load_rbm(

@@ -141,7 +141,7 @@ def build(d: Path) -> None:
         hbias=np.zeros(2),
     )
     _npz(d / "weights-empty.npz", weight_matrix=np.zeros((0, 3)), vbias=np.zeros(0))
-    _npz(d / "big.npz", weight_matrix=np.zeros((25, 2)), vbias=np.zeros(25), hbias=np.zeros(2))
+    _npz(d / "big.npz", weight_matrix=np.zeros((40, 2)), vbias=np.zeros(40), hbias=np.zeros(2))
     _npz(d / "units-bad.npz", units=np.str_("potts"))
     _npz(d / "units-number.npz", units=np.array(1.0))
     _npz(d / "units-spin.npz", units=np.str_("spin"))
@@ -186,7 +186,7 @@ def build(d: Path) -> None:
     _h5(d / "ck.h5", {0: (4, 3), 5: (4, 3)})
     _h5(d / "shapes-differ.h5", {0: (4, 3), 5: (4, 2)})
     _h5(d / "potts.h5", {1: (4, 3)}, model_type=b"PBRBM")
-    _h5(d / "big.h5", {1: (25, 2)})
+    _h5(d / "big.h5", {1: (40, 2)})
     with h5py.File(d / "no-updates.h5", "w") as f:
         f["something"] = np.zeros(2)
     with h5py.File(d / "no-hbias.h5", "w") as f:
@@ -577,9 +577,9 @@ CASES: list[CliCase] = [
         "effective-unknown-option",
         "effective",
         "good.npz",
-        "--order",
+        "--maxorder",
         "2",
-        match=r"unrecognized arguments: --order 2",
+        match=r"unrecognized arguments: --maxorder 2",
     ),
     _c("effective-no-model", "effective", match=_ARGPARSE + r"the following arguments are required: model"),
     # ---- run: claims, profile, seed, workers ---------------------------------
@@ -1064,8 +1064,10 @@ CASES: list[CliCase] = [
         "eff-nv-too-large",
         "effective",
         "big.npz",
-        match=_ERR
-        + r"big\.npz: Nv = 25 visible units needs exact enumeration of 2\^25 states .*supports Nv <= 24",
+        "--method",
+        "enumerate",
+        match=_ERR + r"--method enumerate: N = 40 visible units needs .* of memory for the 2\^40 states "
+        r"but .* is available; use --method integral",
         sub=True,
     ),
     _c(
@@ -1210,7 +1212,9 @@ CASES: list[CliCase] = [
         "eff-h5-nv-too-large",
         "effective",
         "big.h5",
-        match=_ERR + r"big\.h5: Nv = 25 visible units .*supports Nv <= 24",
+        "--method",
+        "enumerate",
+        match=_ERR + r"--method enumerate: N = 40 visible units needs",
         hdf5=True,
     ),
     _c(
