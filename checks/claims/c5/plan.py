@@ -97,13 +97,18 @@ def tie_ratio(t_max: float) -> float:
 
 @dataclass(frozen=True)
 class Stage:
-    """One N of the plan: its families, targets per population, initialisations and scales."""
+    """One N of the plan: its families, targets per population, initialisations and scales.
+
+    ``n_targets`` planted and teacher targets; ``n_k_body`` k-body targets
+    (0: ``n_targets``), so that each order k of that population can meet several targets.
+    """
 
     N: int
     families: tuple[str, ...]
     n_targets: int
     n_inits: int
     scales: tuple[float, ...]
+    n_k_body: int = 0
 
     def __post_init__(self) -> None:
         if not 2 <= self.N <= 12:
@@ -142,13 +147,15 @@ def plan_for(profile: Profile) -> Plan:
     stages: tuple[Stage, ...]
     if profile.name == "thorough":
         stages = (
-            Stage(5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 3, profile.n_inits, scales),
-            Stage(8, ("direct", "rbm-spin"), 2, 2, (0.01,)),
+            Stage(5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 4, 4, scales, 8),
+            Stage(8, ("direct", "rbm-spin"), 2, 2, (0.01,), 2),
         )
     elif profile.name == "extended":
         stages = (
-            Stage(5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 4, profile.n_inits, scales),
-            Stage(8, ("direct", "rbm-spin", "rbm-bit", "tanh-1"), 3, 3, small),
+            Stage(
+                5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 6, profile.n_inits, scales, 8
+            ),
+            Stage(8, ("direct", "rbm-spin", "rbm-bit", "tanh-1"), 4, 3, small, 14),
             Stage(10, ("direct", "rbm-spin"), 2, 2, small),
             Stage(12, ("direct", "rbm-spin"), 2, 2, small[:1]),
         )
@@ -173,10 +180,16 @@ def _k_body(N: int, k: int, rng: np.random.Generator) -> NDArray[np.float64]:
     return T.ising_target(N, {1: PLANTED_NORM / np.sqrt(N), k: PLANTED_NORM / np.sqrt(comb(N, k))}, rng)
 
 
+def _n_targets(stage: Stage, population: str) -> int:
+    return (stage.n_k_body or stage.n_targets) if population == "k-body" else stage.n_targets
+
+
 def population_targets(population: str, family: str, N: int, n: int, seed: int) -> list[NDArray[np.float64]]:
     """The first ``n`` targets of a generated population for ``family`` at ``N`` (seeded, replayable)."""
-    if population == "planted" or (population == "teacher" and family in ("direct", CONTROL_FAMILY)):
+    if population == "planted":
         return [_planted(N, seeded_rng(seed, "c5-planted", N, i)) for i in range(n)]
+    if population == "teacher" and family in ("direct", CONTROL_FAMILY):  # a linear model's teacher: planted
+        return [_planted(N, seeded_rng(seed, "c5-teacher", family, N, i)) for i in range(n)]
     if population == "k-body":
         return [_k_body(N, 2 + i % (N - 1), seeded_rng(seed, "c5-k-body", N, i)) for i in range(n)]
     if population == "teacher":
@@ -245,7 +258,7 @@ def flow_cases(
                 qs = (
                     [user]
                     if pop == "user" and user is not None
-                    else population_targets(pop, family, stage.N, stage.n_targets, seed)
+                    else population_targets(pop, family, stage.N, _n_targets(stage, pop), seed)
                 )
                 for i, q in enumerate(qs):
                     structured = tuple(int(k) for k in structured_orders(q, STRUCTURE_FLOOR))

@@ -294,7 +294,13 @@ def evaluate(
         raise ValueError("evaluate needs the reversed-kernel reference runs")
     taus_ = tuple(float(t) for t in taus)
     settle, problems = _settle_all(runs, taus_, executor)
-    opts: dict[str, Any] = {"taus": taus_, "rho": rho, "seed": seed, "kernels": kernels, "exponents": exponents}
+    opts: dict[str, Any] = {
+        "taus": taus_,
+        "rho": rho,
+        "seed": seed,
+        "kernels": kernels,
+        "exponents": exponents,
+    }
     rows = pair_rows(runs, settle, **opts)
     ref_rows = (
         rows
