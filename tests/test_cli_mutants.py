@@ -242,7 +242,7 @@ def test_prepare_out_under_a_file_names_the_os_error_and_creates_nothing(tmp_pat
             ["--claims", "C9"],
             "unknown claim id(s) 'C9'; expected a comma-separated subset of C1,C2,C3,C4,C5,C6",
         ),
-        (["--profile", "fast"], "unknown profile 'fast'; expected one of quick, thorough"),
+        (["--profile", "fast"], "unknown profile 'fast'; expected one of quick, thorough, extended"),
         (["--workers", "0"], "--workers must be an integer >= 1, got 0"),
         (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
     ],
