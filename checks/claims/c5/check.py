@@ -22,6 +22,7 @@ from dsb_verifier.checks.claims.c5.mechanism import (
     exponents,
     kernel_scale,
 )
+from dsb_verifier.checks.claims.c5.pairs import MAX_N_READING_C
 from dsb_verifier.checks.claims.c5.plan import (
     CONTROL_FAMILY,
     CONTROL_GAIN,
@@ -38,7 +39,7 @@ from dsb_verifier.checks.claims.c5.plan import (
     plan_for,
     tie_ratio,
 )
-from dsb_verifier.checks.claims.c5.verdict import MAX_N_READING_C, evaluate
+from dsb_verifier.checks.claims.c5.verdict import evaluate
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult
 from dsb_verifier.theory._validation import distribution

@@ -30,20 +30,23 @@ two seeds' disagreeing statuses into ``inconclusive`` with the reason.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
-from dsb_verifier.checks.claims._common import seeded_rng
-from dsb_verifier.checks.claims.c5.mechanism import SEPARATION_RATIO, predict
-from dsb_verifier.checks.claims.c5.plan import FlowRun
-from dsb_verifier.checks.claims.c5.stats import compare, log_ratio_effect, pair_outcome
+from dsb_verifier.checks.claims.c5 import evidence as E
+from dsb_verifier.checks.claims.c5.mechanism import SEPARATION_RATIO
+from dsb_verifier.checks.claims.c5.pairs import (
+    BOOTSTRAP_RESAMPLES,
+    MAX_N_READING_C,
+    SMALL_INIT_MAX,
+    discriminating,
+    pair_rows,
+    settle_all,
+)
+from dsb_verifier.checks.claims.c5.plan import STRUCTURE_FLOOR, FlowRun
 from dsb_verifier.checks.verdict import Counterexample, Status, Verdict, jsonable
-from dsb_verifier.theory.dynamics.hierarchy import READINGS, order_curves, settle_times
-from dsb_verifier.theory.maxent import MaxEntConvergenceError
-from dsb_verifier.theory.walsh import order_norms
 from numpy.typing import NDArray
 
 __all__ = [
@@ -66,152 +69,13 @@ STATEMENT = (
 
 #: Decision thresholds (docs/theory.md, "How C5 is decided"); fixed before any outcome.
 TOLERANCES: dict[str, float] = {
-    "structure_floor": 0.1,
+    "structure_floor": STRUCTURE_FLOOR,
     "confidence": 0.95,
-    "small_init_max": 0.1,
+    "small_init_max": SMALL_INIT_MAX,
     "separation_ratio": SEPARATION_RATIO,
-    "bootstrap_resamples": 1000,
+    "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+    "max_N_reading_c": MAX_N_READING_C,
 }
-
-#: Reading (c) needs N max-ent projections per recorded time: computed up to this N.
-MAX_N_READING_C = 6
-
-#: Pair keys: family, N, sigma, reading, tau, k, k'.
-_Key = tuple[str, int, float, str, float, int, int]
-
-
-# ---- settle times --------------------------------------------------------------------------
-def readings_for(N: int) -> tuple[str, ...]:
-    """The readings computed at ``N`` (reading (c) only up to MAX_N_READING_C)."""
-    return READINGS if N <= MAX_N_READING_C else tuple(r for r in READINGS if r != "c")
-
-
-def settle_task(task: tuple[FlowRun, str, tuple[float, ...]]) -> tuple[NDArray[np.float64], str | None]:
-    """Settle times ``(len(taus), N + 1)`` of one (run, reading) and the error that prevented them.
-
-    Every order gets a time (no structure floor here: unstructured orders are
-    simply never paired); ``+inf`` when not settled by the end of the flow; all
-    NaN with the reason for a failed flow or an uncomputable reading.
-    """
-    run, reading, taus = task
-    blank = np.full((len(taus), run.N + 1), np.nan)
-    tr = run.trajectory
-    if tr.status == "failed":
-        return blank, f"flow failed: {tr.message}"
-    try:
-        curves = order_curves(tr, run.q, reading)
-    except MaxEntConvergenceError as err:
-        return blank, f"reading {reading}: {err}"
-    return np.stack([settle_times(tr.t, curves, tau, structure=None, floor_rel=0.0) for tau in taus]), None
-
-
-def _settle_all(
-    runs: Sequence[FlowRun], taus: tuple[float, ...], executor: Executor | None
-) -> tuple[dict[tuple[int, str], NDArray[np.float64]], list[dict[str, Any]]]:
-    keys = [(i, rd) for i, r in enumerate(runs) for rd in readings_for(r.N)]
-    tasks = [(runs[i], rd, taus) for i, rd in keys]
-    mapper = executor.map if executor is not None else map
-    settle: dict[tuple[int, str], NDArray[np.float64]] = {}
-    problems: list[dict[str, Any]] = []
-    for (i, rd), (times, err) in zip(keys, mapper(settle_task, tasks), strict=True):
-        settle[(i, rd)] = times
-        if err is not None:
-            r = runs[i]
-            problems.append(
-                {
-                    "family": r.family,
-                    "N": r.N,
-                    "init_scale": r.init_scale,
-                    "population": r.population,
-                    "target": r.target,
-                    "init": r.init,
-                    "reading": rd,
-                    "error": err,
-                }
-            )
-    return settle, problems
-
-
-# ---- pairs ---------------------------------------------------------------------------------
-def pair_rows(
-    runs: Sequence[FlowRun],
-    settle: Mapping[tuple[int, str], NDArray[np.float64]],
-    *,
-    taus: Sequence[float],
-    rho: float,
-    seed: int,
-    kernels: Mapping[tuple[str, int, float], NDArray[np.float64]],
-    exponents: Mapping[tuple[str, int], NDArray[np.float64]],
-) -> list[dict[str, Any]]:
-    """One row per (family, N, sigma, reading, tau, consecutive structured pair) (module docstring)."""
-    t_lo: dict[_Key, list[float]] = defaultdict(list)
-    t_hi: dict[_Key, list[float]] = defaultdict(list)
-    for i, r in enumerate(runs):
-        pairs = list(zip(r.structured[:-1], r.structured[1:], strict=True))
-        for rd in readings_for(r.N):
-            st = settle[(i, rd)]
-            for it, tau in enumerate(taus):
-                for k, k2 in pairs:
-                    key = (r.family, r.N, r.init_scale, rd, float(tau), int(k), int(k2))
-                    t_lo[key].append(float(st[it, k]))
-                    t_hi[key].append(float(st[it, k2]))
-    rows = []
-    for key in sorted(t_lo, key=lambda x: (x[0], x[1], x[2], x[3], -x[4], x[5])):
-        family, N, sigma, rd, tau, k, k2 = key
-        out = pair_outcome([compare(a, b, rho) for a, b in zip(t_lo[key], t_hi[key], strict=True)])
-        rng = seeded_rng(seed, "c5-boot", family, N, f"{sigma:g}", rd, f"{tau:g}", k, k2)
-        med, elo, ehi, n_eff = log_ratio_effect(
-            t_lo[key], t_hi[key], rng=rng, n_boot=int(TOLERANCES["bootstrap_resamples"])
-        )
-        kappa = kernels.get((family, N, sigma))
-        predicted, direction, ratio = (
-            predict(kappa, k, k2) if kappa is not None else ("tie", None, float("nan"))
-        )
-        s = exponents.get((family, N))
-        rows.append(
-            {
-                "family": family,
-                "N": N,
-                "init_scale": sigma,
-                "reading": rd,
-                "tau": tau,
-                "k_low": k,
-                "k_high": k2,
-                "n_runs": len(t_lo[key]),
-                "n_lower_first": out.n_lower_first,
-                "n_higher_first": out.n_higher_first,
-                "n_tied": out.n_tied,
-                "n_both_censored": out.n_both_censored,
-                "n_failed": out.n_failed,
-                "ci_low": out.ci_low,
-                "ci_high": out.ci_high,
-                "outcome": out.outcome,
-                "median_log_ratio": med,
-                "median_log_ratio_ci": [elo, ehi],
-                "n_effect": n_eff,
-                "predicted": predicted,
-                "predicted_direction": direction,
-                "kernel_ratio": ratio,
-                "s_low": float(s[k]) if s is not None else None,
-                "s_high": float(s[k2]) if s is not None else None,
-                "small_init": sigma <= TOLERANCES["small_init_max"],
-            }
-        )
-    return rows
-
-
-def discriminating(reference_rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per reading: the reversed-kernel runs' small-sigma outcomes, and whether the reading discriminates."""
-    out: dict[str, dict[str, Any]] = {}
-    for rd in READINGS:
-        mine = [r for r in reference_rows if r["reading"] == rd and r["small_init"]]
-        counts = {o: sum(r["outcome"] == o for r in mine) for o in ("supports", "contradicts", "undecided")}
-        out[rd] = {
-            "discriminating": bool(counts["contradicts"] > 0 and counts["supports"] == 0),
-            "reference_pairs": counts,
-            "computed_up_to_N": None if rd != "c" else MAX_N_READING_C,
-        }
-    return out
 
 
 # ---- verdict -------------------------------------------------------------------------------
@@ -293,7 +157,7 @@ def evaluate(
     if not reference:
         raise ValueError("evaluate needs the reversed-kernel reference runs")
     taus_ = tuple(float(t) for t in taus)
-    settle, problems = _settle_all(runs, taus_, executor)
+    settle, problems = settle_all(runs, taus_, executor)
     opts: dict[str, Any] = {
         "taus": taus_,
         "rho": rho,
@@ -303,9 +167,7 @@ def evaluate(
     }
     rows = pair_rows(runs, settle, **opts)
     ref_rows = (
-        rows
-        if reference is runs
-        else pair_rows(reference, _settle_all(reference, taus_, executor)[0], **opts)
+        rows if reference is runs else pair_rows(reference, settle_all(reference, taus_, executor)[0], **opts)
     )
     readings = discriminating(ref_rows)
     for r in rows:
@@ -344,7 +206,7 @@ def evaluate(
     ]
     counterexamples.sort(key=lambda c: (c.value, c.description))
     evidence: dict[str, Any] = {
-        "headline": _headline(families, readings, rows),
+        "headline": E.headline(families, readings, rows),
         "families": families,
         "readings": readings,
         "supports_for": [_label(r) for r in decisive if r["outcome"] == "supports"],
@@ -352,12 +214,12 @@ def evaluate(
         "undecided_for": [_label(r) for r in decisive if r["outcome"] == "undecided"],
         "pairs": rows,
         "tie_ratio": rho,
-        "baseline": _baseline(rows),
-        "evidence_size": _size(runs, settle),
-        "excluded_orders": _excluded(runs),
+        "baseline": E.baseline(rows),
+        "evidence_size": E.evidence_size(runs, settle),
+        "excluded_orders": E.excluded_orders(runs),
         "unranked_runs": problems[:20],
         "n_unranked_run_readings": len(problems),
-        "curves": _curves(runs),
+        "curves": E.curves(runs),
         **dict(extra_evidence or {}),
     }
     return Verdict(
@@ -369,94 +231,3 @@ def evaluate(
         tolerances=TOLERANCES,
         counterexamples=tuple(counterexamples[:20]),
     )
-
-
-def _headline(
-    families: Mapping[str, Mapping[str, Any]], readings: Mapping[str, Any], rows: Sequence[Mapping]
-) -> str:
-    disc = [rd for rd, v in readings.items() if v["discriminating"]]
-    parts = [
-        f"{f}: {v['status']} ({v['n_supports']} support, {v['n_contradicts']} contradict, "
-        f"{v['n_undecided']} undecided of {v['n_decisive']} decisive pairs)"
-        for f, v in families.items()
-    ]
-    return f"discriminating readings: {','.join(disc) or 'none'}; " + "; ".join(parts)
-
-
-def _baseline(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The direct model (A = I): its small-sigma pair outcomes per reading, reported, never decided."""
-    mine = [r for r in rows if r["family"] == "direct" and r["small_init"]]
-    return {
-        rd: {
-            o: sum(r["outcome"] == o for r in mine if r["reading"] == rd)
-            for o in ("supports", "contradicts", "undecided")
-        }
-        for rd in READINGS
-    }
-
-
-def _size(runs: Sequence[FlowRun], settle: Mapping[tuple[int, str], NDArray[np.float64]]) -> dict[str, Any]:
-    targets: dict[str, set] = defaultdict(set)
-    for r in runs:
-        targets[f"N={r.N} {r.family}"].add((r.population, r.target))
-    n_cens = 0
-    for (i, _), st in settle.items():
-        ks = list(runs[i].structured)
-        n_cens += int(np.sum(np.isinf(st[:, ks]))) if ks else 0
-    return {
-        "n_targets": {k: len(v) for k, v in targets.items()},
-        "n_inits": max((r.init for r in runs), default=-1) + 1,
-        "n_flows": len(runs),
-        "n_flows_at_t_max": sum(r.trajectory.status == "t_max" for r in runs),
-        "n_failed_flows": sum(r.trajectory.status == "failed" for r in runs),
-        "n_censored_settle_times": n_cens,
-    }
-
-
-def _excluded(runs: Sequence[FlowRun]) -> dict[str, Any]:
-    """Per population and N: targets, and per order how many targets had no structure there."""
-    seen: dict[tuple[str, int, str], tuple[int, ...]] = {}
-    for r in runs:
-        seen[(r.population, r.N, f"{r.family if r.population == 'teacher' else ''}{r.target}")] = r.structured
-    out: dict[str, Any] = {}
-    for (pop, N, _), structured in seen.items():
-        entry = out.setdefault(pop, {}).setdefault(f"N={N}", {"n_targets": 0, "excluded": {}})
-        entry["n_targets"] += 1
-        for k in range(1, N + 1):
-            if k not in structured:
-                entry["excluded"][str(k)] = entry["excluded"].get(str(k), 0) + 1
-    return out
-
-
-def _curves(runs: Sequence[FlowRun]) -> list[dict[str, Any]]:
-    """Fig. 1 analogue: per-order coupling error over time, per family and N (first planted target, seed 0, smallest sigma)."""
-    out = []
-    for family, N in dict.fromkeys((r.family, r.N) for r in runs):
-        mine = [
-            r
-            for r in runs
-            if r.family == family and r.N == N and r.population == "planted" and r.target == 0 and r.init == 0
-        ]
-        if not mine:
-            continue
-        r = min(mine, key=lambda x: x.init_scale)
-        tr = r.trajectory
-        out.append(
-            {
-                "family": family,
-                "N": N,
-                "init_scale": r.init_scale,
-                "status": tr.status,
-                "t": tr.t,
-                "coupling_error": tr.coupling_error_order_norms[:, 1:].T,
-                "J_star_norms": order_norms(_couplings(r.q))[1:],
-                "structured": list(r.structured),
-            }
-        )
-    return out
-
-
-def _couplings(q: NDArray[np.float64]) -> NDArray[np.float64]:
-    from dsb_verifier.theory.effective import couplings
-
-    return couplings(q)
