@@ -157,7 +157,7 @@ def plan_for(profile: Profile) -> Plan:
             ),
             Stage(8, ("direct", "rbm-spin", "rbm-bit", "tanh-1"), 4, 3, small, 14),
             Stage(10, ("direct", "rbm-spin"), 2, 2, small),
-            Stage(12, ("direct", "rbm-spin"), 2, 2, small[:1]),
+            Stage(12, ("rbm-spin",), 2, 2, small[:1]),
         )
     else:
         stages = (Stage(5, neural5, 2, profile.n_inits, scales),)
