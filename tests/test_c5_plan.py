@@ -153,3 +153,9 @@ def test_structured_orders_floor_boundary():
     for bad in (0.0, 1.5, True):
         with pytest.raises(ValueError, match="floor must be a number in"):
             structured_orders(q, bad)
+
+
+def test_representable_orders():
+    assert mechanism.representable_orders(plan.build_model("truncated-2", 4), 0) == (1, 2)
+    assert mechanism.representable_orders(plan.build_model("rbm-spin", 4), 0) == (1, 2, 3, 4)
+    assert mechanism.representable_orders(HighOrderGain(3, 4.0), 0) == (1, 2, 3)

@@ -309,3 +309,22 @@ def test_seed_stability():
     status, reason = seed_stability(H, F, (0, 1))
     assert status is I
     assert reason == "seed 0 gives holds but seed 1 gives fails: the profile is too small to decide C5"
+
+
+def test_orders_a_family_cannot_represent_take_no_part_in_its_pairs():
+    """A truncated model never learns orders above its maximum: censoring must not count as 'lower first'."""
+    runs = _runs("truncated-2")
+    t = np.array([np.nan, 1.0, 10.0, INF, INF])  # orders 3, 4 never settle: it cannot represent them
+    kappa = np.array([0.0, 1.0, 1.0, 0.0, 0.0])
+    reference = _runs(CONTROL_FAMILY)
+    kernels = {**_kernels(runs, kappa), **_kernels(reference, REVERSED)}
+    opts = {"taus": TAUS, "seed": 0, "rho": 1.25, "kernels": kernels, "exponents": {}, "conditions": {}}
+    pattern = _Table(lambda run, rd: _down(run.N) if run.family == CONTROL_FAMILY else t)
+    naive = evaluate(runs, reference=reference, executor=pattern, **opts)
+    assert naive.status is Status.HOLDS  # the (2, 3) pair "supports" by censoring alone
+    v = evaluate(
+        runs, reference=reference, executor=pattern, representable={("truncated-2", N): (1, 2)}, **opts
+    )
+    assert {(p["k_low"], p["k_high"]) for p in v.evidence["pairs"]} == {(1, 2)}
+    assert v.status is Status.INCONCLUSIVE  # the kernel does not separate orders 1 and 2
+    assert v.evidence["unrepresentable_orders"] == {"truncated-2 N=4": [3, 4]}

@@ -21,6 +21,7 @@ from dsb_verifier.checks.claims.c5.mechanism import (
     SEPARATION_RATIO,
     exponents,
     kernel_scale,
+    representable_orders,
 )
 from dsb_verifier.checks.claims.c5.pairs import MAX_N_READING_C
 from dsb_verifier.checks.claims.c5.plan import (
@@ -96,9 +97,11 @@ def run(
     pending = mapper(integrate_case, [*cases, *ctl_cases])  # submitted before the kernels are measured
     kernels: dict[tuple[str, int, float], NDArray[np.float64]] = {}
     expo: dict[tuple[str, int], NDArray[np.float64]] = {}
+    representable: dict[tuple[str, int], tuple[int, ...]] = {}
     for r in [*runs0, *ctl0]:
         if (r.family, r.N) not in expo:
             expo[(r.family, r.N)] = exponents(build_model(r.family, r.N), seed)
+            representable[(r.family, r.N)] = representable_orders(build_model(r.family, r.N), seed)
         if (r.family, r.N, r.init_scale) not in kernels:
             kernels[(r.family, r.N, r.init_scale)] = kernel_scale(
                 build_model(r.family, r.N), r.init_scale, seed
@@ -151,6 +154,7 @@ def run(
         "rho": rho,
         "kernels": kernels,
         "exponents": expo,
+        "representable": representable,
         "executor": executor,
     }
     mechanism = {

@@ -37,6 +37,7 @@ __all__ = [
     "exponents",
     "kernel_scale",
     "predict",
+    "representable_orders",
 ]
 
 #: A pair is predicted to separate when the kernel scales of its two orders differ by this factor.
@@ -59,6 +60,20 @@ def kernel_scale(model: EnergyModel, sigma: float, seed: int) -> NDArray[np.floa
     out = np.zeros(N + 1)
     out[1:] = diag[1:] / np.sqrt([comb(N, k) for k in range(1, N + 1)])
     return out
+
+
+def representable_orders(model: EnergyModel, seed: int) -> tuple[int, ...]:
+    """Orders whose rows of ``A = dJ/dtheta`` are not identically zero at a random point.
+
+    A truncated model has ``A_k = 0`` above its maximum order at every ``theta``:
+    it never learns those orders, which is not "learning them later", so they
+    take no part in its pairs (listed as unrepresentable in the evidence).
+    """
+    N = model.n_visible
+    theta = model.init(seeded_rng(seed, "c5-repr", N), 1.0)
+    A = np.abs(model.jacobian(theta))
+    k = np.array([bin(S).count("1") for S in range(1, 2**N)])
+    return tuple(int(o) for o in range(1, N + 1) if float(np.max(A[k == o])) > 0.0)
 
 
 def exponents(model: EnergyModel, seed: int) -> NDArray[np.float64]:

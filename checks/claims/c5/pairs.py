@@ -10,6 +10,7 @@ the counts, interval, outcome and effect size of :mod:`.stats` and the predictio
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -110,12 +111,18 @@ def pair_rows(
     seed: int,
     kernels: Mapping[tuple[str, int, float], NDArray[np.float64]],
     exponents: Mapping[tuple[str, int], NDArray[np.float64]],
+    representable: Mapping[tuple[str, int], tuple[int, ...]],
 ) -> list[dict[str, Any]]:
-    """One row per (family, N, sigma, reading, tau, consecutive structured pair) (module docstring)."""
+    """One row per (family, N, sigma, reading, tau, consecutive structured pair) (module docstring).
+
+    The orders of a run are its target's structured orders that its family can
+    represent (``representable[(family, N)]``; all of them when absent).
+    """
     t_lo: dict[_Key, list[float]] = defaultdict(list)
     t_hi: dict[_Key, list[float]] = defaultdict(list)
     for i, r in enumerate(runs):
-        pairs = list(zip(r.structured[:-1], r.structured[1:], strict=True))
+        orders = [k for k in r.structured if k in representable.get((r.family, r.N), r.structured)]
+        pairs = list(itertools.pairwise(orders))
         for rd in readings_for(r.N):
             st = settle[(i, rd)]
             for it, tau in enumerate(taus):

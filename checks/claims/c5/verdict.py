@@ -128,6 +128,7 @@ def evaluate(
     kernels: Mapping[tuple[str, int, float], NDArray[np.float64]],
     exponents: Mapping[tuple[str, int], NDArray[np.float64]],
     conditions: Mapping[str, Any],
+    representable: Mapping[tuple[str, int], tuple[int, ...]] | None = None,
     extra_evidence: Mapping[str, Any] | None = None,
     executor: Executor | None = None,
 ) -> Verdict:
@@ -147,6 +148,9 @@ def evaluate(
     kernels, exponents
         Kernel scales per (family, N, sigma) and block exponents per (family, N)
         (:mod:`~dsb_verifier.checks.claims.c5.mechanism`).
+    representable
+        Orders each (family, N) can represent at all; the others take no part in
+        its pairs (None: every order).
     conditions, extra_evidence
         Copied into the verdict (plain JSON).
     executor
@@ -164,6 +168,7 @@ def evaluate(
         "seed": seed,
         "kernels": kernels,
         "exponents": exponents,
+        "representable": dict(representable or {}),
     }
     rows = pair_rows(runs, settle, **opts)
     ref_rows = (
@@ -217,6 +222,10 @@ def evaluate(
         "baseline": E.baseline(rows),
         "evidence_size": E.evidence_size(runs, settle),
         "excluded_orders": E.excluded_orders(runs),
+        "unrepresentable_orders": {
+            f"{f} N={N}": [k for k in range(1, N + 1) if k not in ks]
+            for (f, N), ks in (representable or {}).items()
+        },
         "unranked_runs": problems[:20],
         "n_unranked_run_readings": len(problems),
         "curves": E.curves(runs),
