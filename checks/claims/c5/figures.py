@@ -44,7 +44,7 @@ def _forest(rows: list[dict[str, Any]], family: str, path: Path) -> str:  # prag
         for r in mine
     ]
     ax.set_yticks(range(n), labels, fontsize=6)
-    ax.invert_yaxis()
+    ax.set_ylim(n - 0.5, -0.5)  # first row on top, no empty margin
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("lower-first fraction of decided runs, 95 % exact interval")
     ax.set_title(
