@@ -159,3 +159,8 @@ def test_representable_orders():
     assert mechanism.representable_orders(plan.build_model("truncated-2", 4), 0) == (1, 2)
     assert mechanism.representable_orders(plan.build_model("rbm-spin", 4), 0) == (1, 2, 3, 4)
     assert mechanism.representable_orders(HighOrderGain(3, 4.0), 0) == (1, 2, 3)
+
+
+def test_the_control_runs_up_to_max_n_control_only():
+    ctl, _ = flow_cases(plan_for(get_profile("extended")), 0, control=True)
+    assert {r.N for r in ctl} == {5, 8, 10} and plan.MAX_N_CONTROL == 10
