@@ -3,7 +3,8 @@ r"""Settle times and pair rows of Claim C5 (shared/THEORY.md §7; rules in ``doc
 :func:`settle_task` gives each (run, reading) its settle times :math:`t_k` for every
 ``tau`` (right-censored: ``+inf`` when the order had not settled when the flow ended;
 reading (c) only for ``N <= MAX_N_READING_C``). :func:`pair_rows` turns them into one
-row per (family, N, sigma, reading, tau, pair of consecutive structured orders) with
+row per (family, N, sigma, reading, tau, pair of consecutive structured and
+representable orders) with
 the counts, interval, outcome and effect size of :mod:`.stats` and the prediction of
 :mod:`.mechanism`; :func:`discriminating` reads the reversed-kernel control's rows.
 """

@@ -7,8 +7,10 @@ one evaluation of the real run *and* of the negative control:
 1. settle times :math:`t_k` of every run under readings (a), (b), (c) for every
    ``tau`` (right-censored: ``+inf`` when the order had not settled when the
    flow ended); reading (c) only for ``N <= MAX_N_READING_C``;
-2. per (family, N, sigma, reading, tau) and each pair of consecutive structured
-   orders of each run's target, the comparisons of :mod:`.stats` aggregated into
+2. per (family, N, sigma, reading, tau) and each pair of consecutive orders that
+   are structured in the run's target and representable by its family (orders
+   with rows of ``A`` identically zero are never learned, not learned later),
+   the comparisons of :mod:`.stats` aggregated into
    counts, the exact 95 % interval of the lower-first fraction, the outcome
    (``supports`` / ``contradicts`` / ``undecided``) and the effect size;
 3. per pair the mechanism's prediction (:mod:`.mechanism`: ``separation`` with a
