@@ -55,6 +55,8 @@ def _user(target: Any) -> tuple[NDArray[np.float64] | None, dict[str, Any] | Non
     q, N = distribution(target, "target")
     if q.ndim != 1:
         raise ValueError(f"target must be one distribution of shape (2^N,), got shape {q.shape}")
+    if N < 2:
+        return None, {"N": N, "used": False, "reason": "N < 2: no pair of orders to compare"}
     if N > MAX_N_USER:
         return None, {
             "N": N,
