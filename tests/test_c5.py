@@ -132,6 +132,11 @@ def test_user_target_joins_as_its_own_population():
     rep = c5.run(PROFILE, 0, big, plan=plan)
     assert rep.verdict.conditions["user_target"]["used"] is False
     assert "user" not in rep.verdict.evidence["excluded_orders"]
+    assert c5_check._user(np.array([0.3, 0.7]))[1] == {
+        "N": 1,
+        "used": False,
+        "reason": "N < 2: no pair of orders to compare",
+    }
     with pytest.raises(ValueError, match="target"):
         c5_check._user(np.array([0.5, 0.6]))
 
