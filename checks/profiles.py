@@ -2,7 +2,11 @@
 
 ``quick`` is the default of ``dsb-verify run`` (about a minute on 2 cores);
 ``thorough`` widens every sweep (N up to 10 for RBMs, more cases, more
-initialisation scales; about a quarter of an hour).
+initialisation scales; about a quarter of an hour). ``extended`` is meant for
+many cores or a cluster through the executor (``dsb-verify run --workers N`` or a
+cluster's ``Executor``): the sweeps of ``thorough`` with more initialisations, and
+the C5 experiment up to N = 12 (see ``checks/claims/c5/plan.py``; its cost is
+stated in docs/notes/c5.md).
 """
 
 from __future__ import annotations
@@ -109,6 +113,17 @@ PROFILES: dict[str, Profile] = {
         n_cases=60,
         max_n_generic=10,
         max_n_rbm=10,
+        max_n_symbolic=4,
+        n_inits=8,
+        init_scales=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+        taus=(0.3, 0.1, 0.03, 0.01),
+        t_max=1e5,
+    ),
+    "extended": Profile(
+        name="extended",
+        n_cases=60,
+        max_n_generic=10,
+        max_n_rbm=12,
         max_n_symbolic=4,
         n_inits=8,
         init_scales=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),

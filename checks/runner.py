@@ -78,7 +78,7 @@ CLAIM_MODULES: dict[str, str] = {
     "C2": "dsb_verifier.checks.claims.c2_convexity",
     "C3": "dsb_verifier.checks.claims.c3_fixed_points",
     "C4": "dsb_verifier.checks.claims.c4_stability",
-    "C5": "dsb_verifier.checks.claims.c5_hierarchy",
+    "C5": "dsb_verifier.checks.claims.c5",
     "C6": "dsb_verifier.checks.claims.c6_saddles",
 }
 

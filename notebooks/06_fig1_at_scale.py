@@ -5,7 +5,7 @@
 # $\|J_k\| = (\sum_{|S|=k} J_S^2)^{1/2}$ of the effective couplings of each order $k$
 # over the training of RBMs with hundreds of visible units, obtained with the Gaussian
 # (central-limit) mapping of Decelle et al. (SciPost Phys. 16, 095, 2024). Here every
-# coupling is **exact**, by the one-dimensional integral of `shared/THEORY.md` §8
+# coupling is **exact**, by the one-dimensional integral of `docs/theory.md` §8
 # (`dsb_verifier.theory.rbm`), and the Gaussian mapping is measured against it.
 #
 # 1. A real training: `rbms` 0.6.0 on the scikit-learn digits, N = 64 visible and M = 16 hidden

@@ -1,6 +1,8 @@
-"""Evidence rows, flow plans and headlines of Claims C3, C4 and C5, on hand-built or tiny inputs.
+"""Evidence rows, flow plans and headlines of Claims C3 and C4, on hand-built or tiny inputs.
 
-What this pins, beyond the end-to-end runs of tests/test_c3_c6.py, tests/test_c4.py and tests/test_c5.py:
+(C5's evidence is pinned in tests/test_c5*.py.)
+
+What this pins, beyond the end-to-end runs of tests/test_c3_c6.py and tests/test_c4.py:
 
 * C3 :func:`~dsb_verifier.checks.claims.c3_fixed_points.flow_plan`: which (family, N, target) pairs each profile sweeps,
   which are declared sufficiently expressive, how many starts each gets (``n_inits``, halved above
@@ -10,28 +12,21 @@ What this pins, beyond the end-to-end runs of tests/test_c3_c6.py, tests/test_c4
   a dense SVD and against the ``implication_full_rank`` summary of the same evaluation;
 * C4: the per-criterion tallies, a slope outside its window failing ``slopes_neutral``, and the figure data
   (the keys :func:`dsb_verifier.checks.claims.c4_stability.figures` reads, arrays on the eps grid, fit windows above
-  their rounding floors);
-* C5: a row's ``supports`` decision (Kendall and monotone thresholds, the ranked-fraction boundary),
-  the headline (small initialisation only, per family and reading), the targets of each profile,
-  and a user target of exactly ``MAX_N_USER`` spins joining the experiment.
+  their rounding floors).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims import c3_fixed_points as c3
 from dsb_verifier.checks.claims import c4_stability as c4
-from dsb_verifier.checks.claims import c5_hierarchy as c5
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.verdict import Status
-from dsb_verifier.theory.dynamics.hierarchy import KernelScaling
-from dsb_verifier.theory.models import RBM, DirectModel, rbm_teacher
-from dsb_verifier.theory.walsh import order_norms
+from dsb_verifier.theory.models import RBM, rbm_teacher
 
 
 # ---- C3: the flow plan --------------------------------------------------------------------------
@@ -200,99 +195,7 @@ def test_c4_figure_data_has_the_keys_the_figures_read(c4_verdict):
             assert lo <= c[f"slope_{qty}"] <= hi
 
 
-# ---- C5: rows, headline, targets, user target ---------------------------------------------------
-def _runs(n):
-    """``n`` converged flows of the direct model (``_row`` reads only their count and status)."""
-    tr = SimpleNamespace(status="converged")
-    return [c5.FlowRun("direct", 4, 0, 0.01, j, np.full(16, 1 / 16), tr) for j in range(n)]
-
-
-NAN = float("nan")
-UP = np.array([NAN, 1.0, 10.0, 100.0, 1000.0])  # t_k grows with k
-DOWN = UP[[0, 4, 3, 2, 1]]
-ONE_ORDER = np.array([NAN, NAN, NAN, 5.0, NAN])  # a single defined order: not ranked
-
-
-def test_c5_row_supports_a_hierarchy_and_reports_its_runs():
-    group = _runs(2)
-    group[1] = dataclasses.replace(group[1], trajectory=SimpleNamespace(status="failed"))
-    row = c5._row("direct", 0.01, "a", 0.1, [UP, np.array([NAN, 2.0, np.inf, np.inf, np.inf])], group)
-    assert row["supports"] is True
-    # tau-b of k = 1..4 against tie-group ranks (0, 1, 1, 1): 3 / sqrt(6 * 3); mean over the two runs
-    assert row["kendall_tau"] == pytest.approx((1.0 + 3 / np.sqrt(18)) / 2, rel=1e-12)
-    assert row["monotone_fraction"] == 1.0
-    assert (row["n_runs"], row["n_ranked"], row["n_failed_flows"], row["n_runs_unsettled"]) == (2, 2, 1, 1)
-    assert row["median_t_k"][:1] == [1.5] and row["small_init"] is True
-    down = c5._row("direct", 1.0, "a", 0.1, [DOWN, DOWN], _runs(2))
-    assert down["supports"] is False and down["kendall_tau"] == pytest.approx(-1.0)
-    assert down["small_init"] is False
-
-
-def test_c5_row_is_undecided_below_the_ranked_fraction():
-    # one of two runs ranked: 1/2 >= ranked_fraction_min, decided; one of three: undecided
-    half = c5._row("direct", 0.01, "b", 0.1, [UP, ONE_ORDER], _runs(2))
-    assert half["n_ranked"] == 1 and half["supports"] is True
-    third = c5._row("direct", 0.01, "b", 0.1, [UP, ONE_ORDER, ONE_ORDER], _runs(3))
-    assert third["n_ranked"] == 1 and third["supports"] is None
-    none = c5._row("direct", 0.01, "b", 0.1, [ONE_ORDER], _runs(1))
-    assert none["supports"] is None and np.isnan(none["kendall_tau"]) and none["median_t_k"][2] == 5.0
-
-
-def _cell(family, sigma, reading, status):
-    small = sigma <= 0.1
-    return {"family": family, "init_scale": sigma, "reading": reading, "status": status, "small_init": small}
-
-
-def test_c5_headline_lists_holding_and_failing_readings_at_small_initialisation():
-    statuses = {
-        ("direct", 0.01): "holds fails inconclusive",
-        ("direct", 0.1): "holds holds inconclusive",
-        ("rbm-spin", 0.01): "holds fails holds",
-        ("rbm-spin", 0.1): "fails fails holds",
-        ("rbm-spin", 1.0): "holds holds fails",  # large sigma: reported, not in the headline
-    }
-    cells = [
-        _cell(f, s, rd, st)
-        for (f, s), sts in statuses.items()
-        for rd, st in zip("abc", sts.split(), strict=True)
-    ]
-    mechanism = {"rbm-spin": {"holds": True}, "tanh-1": {"holds": False}}
-    text = c5._headline(cells, mechanism, ("rbm-spin", "tanh-1", "rbm-bit"))
-    assert text == (
-        "sigma <= 0.1: holds direct(a) rbm-spin(c); fails direct(b) rbm-spin(a,b); "
-        "kernel exponents grow with k for 1/2 neural families"
-    )
-    undecided = [_cell("direct", 0.01, rd, "inconclusive") for rd in "abc"]
-    assert c5._headline(undecided, {}, ()) == "sigma <= 0.1: holds nowhere; fails nowhere"
-
-
-def test_c5_targets_of_each_profile():
-    (quick,) = c5._targets(get_profile("quick"), 0)
-    thorough = c5._targets(get_profile("thorough"), 0)
-    assert len(thorough) == 2
-    np.testing.assert_array_equal(thorough[0], quick)  # same seeded planted target
-    for q in thorough:
-        assert q.shape == (16,) and np.isclose(q.sum(), 1.0)
-    planted, every = (order_norms(T.couplings(q)) for q in thorough)
-    assert planted[4] < 1e-12 and np.all(planted[1:4] > 1e-2)  # fields, pairwise, three-body only
-    assert np.all(every[1:5] > 1e-2)  # couplings at every order up to N = 4
-
-
-def test_c5_user_target_of_exactly_max_n_user_spins_joins(monkeypatch):
-    profile = dataclasses.replace(
-        get_profile("quick"), n_inits=1, init_scales=(0.01, 1.0), taus=(0.1,), t_max=10.0
-    )
-    q = T.ising_target(2, {1: 0.4, 2: 0.4}, np.random.default_rng(9))
-    monkeypatch.setattr(c5, "MAX_N_USER", 2)
-    rep = c5.run(profile, 0, target=q)
-    cond = rep.verdict.conditions
-    assert cond["user_target"] == {"N": 2, "used": True}
-    assert cond["targets"][-1] == {"N": 2, "user_data": True}
-    assert all(r["n_runs"] == 2 * profile.n_inits for r in rep.verdict.evidence["rows"])
-    assert rep.verdict.evidence["n_flows"] == 2 * len(cond["families"]) * len(profile.init_scales)
-
-
-# ---- C4 controls and flow points, C5 evaluate/run (mutation testing, round 2) ----
+# ---- C4 controls and flow points (mutation testing, round 2) ----
 def test_c4_controls_are_named_described_and_replayable():
     controls = c4._controls(5, {"seed": 5})
     assert [c.name for c in controls] == ["perturbed-teacher", "spurious-fields-matching", "wrong-jacobian"]
@@ -377,82 +280,3 @@ def test_c4_run_conditions_count_the_points_it_evaluated(c4_small_run):
     rows = c4_small_run.verdict.evidence["rows"]
     assert sum(r["n_points"] for r in rows) == cond["n_points"]
     assert sum(r["n_flow_points"] for r in rows) == flows["used"] == sum(e["used"] for e in flows["cases"])
-
-
-def _c5_failed(run, message):
-    """``run`` as a failed flow of a later seed (so that the figures' curves skip it)."""
-    tr = dataclasses.replace(run.trajectory, status="failed", message=message)
-    return dataclasses.replace(run, init=run.init + 1, trajectory=tr)
-
-
-@pytest.fixture(scope="module")
-def c5_failing_mechanism():
-    """One direct-model flow (N = 2), a failed one, and a kernel whose exponents fall with k."""
-    q = T.ising_target(2, {1: 0.4, 2: 0.4}, np.random.default_rng(3))
-    (run,) = c5.flows([("direct", DirectModel)], [q], (0.01,), 1, seed=5, t_max=5.0)
-    runs = [run, _c5_failed(run, "solver gave up")]
-    falling = KernelScaling(
-        scales=[0.01, 0.1], norms=np.ones((2, 4)), slopes=[NAN, 2.0, 1.0, 0.0], window=(0.01, 0.1), n_seeds=1
-    )
-    kernels = {"rbm-spin": falling}
-    return c5.evaluate(
-        runs, taus=(0.1,), seed=7, conditions={}, kernels=kernels, mechanism_families=["rbm-spin"]
-    )
-
-
-def test_c5_failed_flows_are_reported_with_their_coordinates(c5_failing_mechanism):
-    ev = c5_failing_mechanism.evidence
-    assert ev["n_flows"] == 2 and ev["n_failed_flows"] == 1
-    assert ev["n_unranked_run_readings"] == 3  # one per reading
-    where = {"family": "direct", "init_scale": 0.01, "target": 0, "init": 1}
-    assert ev["unranked_runs"] == [
-        {**where, "reading": rd, "error": "flow failed: solver gave up"} for rd in ("a", "b", "c")
-    ]
-    assert all(r["n_runs"] == 2 and r["n_failed_flows"] == 1 for r in ev["rows"])
-
-
-def test_c5_a_falling_kernel_exponent_is_a_replayable_counterexample(c5_failing_mechanism):
-    v = c5_failing_mechanism
-    assert v.evidence["kernel_mechanism"]["rbm-spin"]["holds"] is False
-    assert "rbm-spin kernel mechanism" in v.evidence["fails_for"]
-    (x,) = [x for x in v.counterexamples if x.case.get("kind") == "kernel-slopes"]
-    assert x.description == (
-        "tangent-kernel exponents of rbm-spin do not grow with k: {'1': 2.0, '2': 1.0, '3': 0.0}"
-    )
-    assert dict(x.case) == {"family": "rbm-spin", "kind": "kernel-slopes"}
-    assert x.value == -2.0 and x.seed == 7
-
-
-@pytest.fixture(scope="module")
-def c5_three_inits():
-    """C5 with three seeds per scale: the diagnostic caps them at two, the control uses all three."""
-    profile = dataclasses.replace(
-        get_profile("quick"), n_inits=3, init_scales=(0.01, 1.0), taus=(0.1,), t_max=10.0
-    )
-    return profile, c5.run(profile, 0)
-
-
-def test_c5_diagnostic_and_control_run_at_the_small_scales(c5_three_inits):
-    profile, rep = c5_three_inits
-    cond = rep.verdict.conditions
-    assert cond["init_scales"] == [0.01, 1.0] and cond["small_init_scales"] == [0.01]
-    diag = rep.verdict.evidence["reversed_kernel_diagnostic"]
-    assert {r["init_scale"] for r in diag["rows"]} == {0.01}
-    assert {r["n_runs"] for r in diag["rows"]} == {min(profile.n_inits, 2)}
-    (control,) = rep.controls
-    assert control.verdict.conditions["small_init_scales"] == [0.01]
-    assert {r["init_scale"] for r in control.verdict.evidence["rows"]} == {0.01}
-    assert {r["n_runs"] for r in control.verdict.evidence["rows"]} == {profile.n_inits}
-
-
-def test_c5_control_counterexample_names_the_failing_cell_and_replays(c5_three_inits):
-    _, rep = c5_three_inits
-    (control,) = rep.controls
-    v = control.verdict
-    assert control.caught and v.evidence["fails_for"] == ["high-orders-only sigma=0.01 reading=a"]
-    (cell,) = [c for c in v.evidence["cells"] if c["status"] == "fails"]
-    (x,) = v.counterexamples  # readings b and c see nothing settle: inconclusive, not counterexamples
-    assert dict(x.case) == {"family": "high-orders-only", "init_scale": 0.01, "reading": "a"}
-    assert x.value == cell["min_kendall_over_tau"] < 0  # orders 1-2 are never learned: reversed
-    assert x.seed == 0  # the run's seed replays it
-    assert x.description.startswith("no hierarchy for high-orders-only sigma=0.01 reading=a: over tau,")

@@ -206,7 +206,7 @@ HELP = {
         "[--out OUT] [--figure FIGURE] [--units UNITS] [--compare-gaussian] model "
         "Effective couplings J_S of the visible marginal of an RBM and their per-order norms "
         "(the paper's Fig. 1): exact enumeration of the 2^Nv states where it fits in memory, else the "
-        "exact one-dimensional integral (shared/THEORY.md §8). 0/1 units are converted exactly to "
+        "exact one-dimensional integral (docs/theory.md §8). 0/1 units are converted exactly to "
         "spins s = 2x - 1. "
         "positional arguments: model .npz (weight_matrix, vbias, hbias[, units]) or HDF5 (rbms layout) "
         "options: -h, --help show this help message and exit "
@@ -262,7 +262,7 @@ def test_help_holds_every_documented_sentence_in_order(cli_main, name):
             ["--claims", "C9"],
             "unknown claim id(s) 'C9'; expected a comma-separated subset of C1,C2,C3,C4,C5,C6",
         ),
-        (["--profile", "fast"], "unknown profile 'fast'; expected one of quick, thorough"),
+        (["--profile", "fast"], "unknown profile 'fast'; expected one of quick, thorough, extended"),
         (["--workers", "0"], "--workers must be an integer >= 1, got 0"),
         (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
     ],

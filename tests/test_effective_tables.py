@@ -357,12 +357,6 @@ def test_format_from_the_suffix(out, given, expected):
 
 def test_write_all_writes_text_and_binary_then_renames(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.bin"
-    ce._write_all([(a, lambda fh: fh.write("x"), False), (b, lambda fh: fh.write(b"y"), True)])
-    assert a.read_text() == "x" and b.read_bytes() == b"y"
-
-
-def test_write_all_writes_text_and_binary_then_renames(tmp_path):
-    a, b = tmp_path / "a.txt", tmp_path / "b.bin"
     ce._write_all([(a, lambda fh: fh.write("x\r\ny"), False), (b, lambda fh: fh.write(b"\x00\x01"), True)])
     assert a.read_bytes() == b"x\r\ny"  # newline="": text is written as given
     assert b.read_bytes() == b"\x00\x01"

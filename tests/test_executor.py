@@ -12,7 +12,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from dsb_verifier.checks.claims import c2_convexity, c3_fixed_points, c4_stability, c5_hierarchy, c6_saddles
+from dsb_verifier.checks.claims import c2_convexity, c3_fixed_points, c4_stability, c6_saddles
+from dsb_verifier.checks.claims import c5 as c5_hierarchy
 from dsb_verifier.checks.cli.main import main
 from dsb_verifier.checks.executors import _identified_call
 from dsb_verifier.checks.profiles import get_profile

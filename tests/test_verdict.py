@@ -103,7 +103,7 @@ def test_draw_cases_is_replayable():
 
 def test_profiles():
     assert get_profile("quick") is PROFILES["quick"]
-    with pytest.raises(ValueError, match="expected one of quick, thorough"):
+    with pytest.raises(ValueError, match="expected one of quick, thorough, extended"):
         get_profile("fast")
     with pytest.raises(ValueError, match="two decades"):
         Profile("x", 1, 3, 3, 2, 1, (0.1, 1.0), (0.1,), 10.0)

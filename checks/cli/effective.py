@@ -9,7 +9,7 @@ Usage::
         [--out FILE] [--format json|csv|npz] [--units bernoulli|spin|VISIBLE,HIDDEN]
 
 MODEL is an ``.npz`` file or an HDF5 checkpoint file of the ``rbms`` package
-(:mod:`dsb_verifier.checks.cli.io`). The couplings are those of shared/THEORY.md
+(:mod:`dsb_verifier.checks.cli.io`). The couplings are those of docs/theory.md
 §2, :math:`\log p(s) = \sum_S J_S \chi_S(s)` with :math:`s = 2x - 1`, computed by
 exact enumeration or by the exact integral of §8 (``--method``,
 :mod:`dsb_verifier.checks.cli.effective_compute`); orders ``1..K`` (``--max-order``,

@@ -1,6 +1,6 @@
 r"""What ``dsb-verify effective`` computes: per-order norms (and chosen couplings) of every checkpoint.
 
-Methods (shared/THEORY.md §2, §8)
+Methods (docs/theory.md §2, §8)
 ---------------------------------
 ``enumerate``
     exact enumeration of the ``2^N`` visible states

@@ -1,6 +1,6 @@
 r"""Exact effective couplings of an RBM by enumeration, streamed over blocks of states.
 
-Same quantity as :meth:`theory.RBM.couplings` (shared/THEORY.md §2-3): with the
+Same quantity as :meth:`theory.RBM.couplings` (docs/theory.md §2-3): with the
 spin parameters ``(a, c, W)`` of :meth:`RBMParams.spin_parameters`,
 :math:`u(s) = a\cdot s + \sum_\mu f(c_\mu + \sum_i W_{i\mu} s_i)` over all
 :math:`2^N` states in the project's order (bit ``i`` of the state index set

@@ -32,7 +32,7 @@ __all__ = ["CONVENTION", "coupling_rows", "npz_arrays", "order_rows", "series_cs
 
 CONVENTION = (
     "log p(s) = sum_S J_S prod_{i in S} s_i with spins s_i = 2 x_i - 1 (x = 1 is spin up); "
-    "subset S as a bitmask (bit i = variable i) and as variable indices (shared/THEORY.md §1-2)"
+    "subset S as a bitmask (bit i = variable i) and as variable indices (docs/theory.md §1-2)"
 )
 
 _CHUNK = 2**16

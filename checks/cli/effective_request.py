@@ -3,7 +3,7 @@ r"""The choices of ``dsb-verify effective``, validated against the model before 
 :class:`Request` holds the options; :func:`parse_subsets` reads ``--subsets``;
 :func:`resolve` decides the method (``auto``: enumeration where
 :func:`~dsb_verifier.checks.cli.effective_enumerate.enumeration_bytes` fits in the
-memory available now, else the integral of shared/THEORY.md §8) and the largest
+memory available now, else the integral of docs/theory.md §8) and the largest
 order; :func:`check_parameter_scale` refuses parameters no training produces.
 Every refusal is an :class:`InputError` naming the option or the file and key.
 """

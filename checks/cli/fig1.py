@@ -1,6 +1,6 @@
 r"""The paper's Fig. 1 for one's own training: per-order coupling norms against training time.
 
-:func:`draw_fig1` draws :math:`\|J_k\|` (shared/THEORY.md §8) of the selected orders
+:func:`draw_fig1` draws :math:`\|J_k\|` (docs/theory.md §8) of the selected orders
 over the checkpoints of one training, log-log:
 
 * one colour per order from a sequential colour map (low orders dark, high

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="effective couplings of every order of an RBM (.npz or rbms HDF5 checkpoints), any size",
         description="Effective couplings J_S of the visible marginal of an RBM and their per-order norms "
         "(the paper's Fig. 1): exact enumeration of the 2^Nv states where it fits in memory, else the "
-        "exact one-dimensional integral (shared/THEORY.md §8). 0/1 units are converted exactly to "
+        "exact one-dimensional integral (docs/theory.md §8). 0/1 units are converted exactly to "
         "spins s = 2x - 1.",
     )
     eff.add_argument(

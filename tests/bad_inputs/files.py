@@ -611,7 +611,7 @@ CASES: list[CliCase] = [
         "run",
         "--profile",
         "fast",
-        match=_ERR + r"unknown profile 'fast'; expected one of quick, thorough",
+        match=_ERR + r"unknown profile 'fast'; expected one of quick, thorough, extended",
     ),
     _c("profile-empty", "run", "--profile", "", match=_ERR + r"unknown profile ''; expected one of"),
     _c("seed-negative", "run", "--seed", "-3", match=_ERR + r"--seed must be a non-negative integer, got -3"),

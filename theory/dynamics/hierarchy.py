@@ -136,6 +136,7 @@ __all__ = [
     "maxent_kl_curves",
     "order_curves",
     "settle_times",
+    "structured_orders",
     "target_structure",
     "trajectory_settle_times",
 ]
@@ -376,6 +377,37 @@ def target_structure(q: ArrayLike, reading: str) -> NDArray[np.float64]:
     if reading == "b":
         return order_norms(couplings(qq))
     return connected_information(qq)
+
+
+def structured_orders(q: ArrayLike, floor: float) -> NDArray[np.int64]:
+    r"""Orders where the target has interaction structure (Claim C5, docs/theory.md §7).
+
+    Order ``k`` is structured when :math:`\|J^*_k\| \ge \mathrm{floor}\cdot\max_j \|J^*_j\|`
+    (Frobenius norms of the target's order-``k`` couplings). A nonzero order-``k``
+    *moment* induced by lower-order couplings is not structure at order ``k``.
+
+    Parameters
+    ----------
+    q
+        One strictly positive target distribution, shape ``(2^N,)``.
+    floor
+        Relative floor in ``(0, 1]``.
+
+    Returns
+    -------
+    ndarray of int
+        The structured orders in increasing order (empty only for the uniform target).
+    """
+    if isinstance(floor, bool) or not isinstance(floor, int | float | np.integer | np.floating):
+        raise ValueError(f"floor must be a number in (0, 1], got {floor!r}")
+    f = float(floor)
+    if not 0.0 < f <= 1.0:
+        raise ValueError(f"floor must be a number in (0, 1], got {floor!r}")
+    s = target_structure(q, "b")[1:]
+    top = float(np.max(s))
+    if top == 0.0:
+        return np.zeros(0, dtype=np.int64)
+    return (np.flatnonzero(s >= f * top) + 1).astype(np.int64)
 
 
 def order_curves(trajectory: Trajectory, q: ArrayLike, reading: str) -> NDArray[np.float64]:

@@ -1,6 +1,6 @@
 """Restricted Boltzmann machines as files and as effective models: reading training files
 (:mod:`.io`), exact couplings at any N by one integral per hidden unit (:mod:`.integral`,
-:mod:`.quadrature`, :mod:`.accumulators`, shared/THEORY.md §8), per-order norms exact or sampled (:mod:`.norms`),
+:mod:`.quadrature`, :mod:`.accumulators`, docs/theory.md §8), per-order norms exact or sampled (:mod:`.norms`),
 and the central-limit mapping of Decelle et al., SciPost 2024 (:mod:`.gaussian`; also
 ``law="gaussian"`` of the integral route)."""
 

@@ -1,4 +1,4 @@
-r"""Exact effective couplings of an RBM at any N, by one integral per hidden unit (shared/THEORY.md §8).
+r"""Exact effective couplings of an RBM at any N, by one integral per hidden unit (docs/theory.md §8).
 
 Every coupling :math:`J_S = 2^{-N}\sum_s \chi_S(s)\,u(s)`, :math:`S \ne \emptyset`, of
 :math:`u(s) = a\cdot s + \sum_\mu f(c_\mu + s\cdot W_{:\mu})` (Claim C1; the spin form
@@ -50,7 +50,7 @@ def rbm_fields(params: RBMParams, *, law: str = "exact") -> NDArray[np.float64]:
     params
         The RBM as stored (0/1 or ±1 units; converted exactly, :mod:`.io`).
     law
-        ``"exact"`` (shared/THEORY.md §8) or ``"gaussian"`` (SciPost 2024 mapping).
+        ``"exact"`` (docs/theory.md §8) or ``"gaussian"`` (SciPost 2024 mapping).
 
     Returns
     -------

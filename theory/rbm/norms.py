@@ -1,6 +1,6 @@
 r"""Per-order Frobenius norms of an RBM's effective couplings at any N (the paper's Fig. 1).
 
-:math:`\|J_k\|^2 = \sum_{|S| = k} J_S^2` (shared/THEORY.md §8; Claim C5's hierarchy is
+:math:`\|J_k\|^2 = \sum_{|S| = k} J_S^2` (docs/theory.md §8; Claim C5's hierarchy is
 read off these norms over training). Orders 1 and 2 are summed over all subsets
 (:func:`rbm_fields`, :func:`rbm_pairwise`); an order ``k >= 3`` is summed over all
 :math:`\binom Nk` subsets when that number is at most ``exhaustive_limit``, and
@@ -254,7 +254,7 @@ def rbm_order_norms(
     seed
         Base seed; order ``k`` uses ``default_rng(seed + k)``.
     law
-        ``"exact"`` (shared/THEORY.md §8) or ``"gaussian"`` (SciPost 2024 mapping);
+        ``"exact"`` (docs/theory.md §8) or ``"gaussian"`` (SciPost 2024 mapping);
         the same subsets are drawn for both laws at equal seed.
     exhaustive_limit
         Orders with at most this many subsets are summed exhaustively.

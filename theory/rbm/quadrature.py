@@ -1,4 +1,4 @@
-r"""Quadrature grid of the characteristic-function integral (shared/THEORY.md §8), with error bounds.
+r"""Quadrature grid of the characteristic-function integral (docs/theory.md §8), with error bounds.
 
 For one hidden unit with input :math:`h = c + Y`, :math:`Y = \sum_j w_j s_j`
 (spin visible units, uniform :math:`s`), and :math:`|S| = k \ge 1`,

@@ -1,0 +1,183 @@
+r"""Run Claim C5: the plan's flows, the kernel predictions, the verdict and its control.
+
+Claim C5 (docs/theory.md §5, decided as in §7 / ``docs/theory.md``). :func:`run`
+integrates every flow of the plan (:mod:`.plan`) and of the reversed-kernel
+control through one ``executor.map`` call (None: serially; the report does not
+depend on it), measures the tangent-kernel scales while they run, and decides
+both through the same :func:`~dsb_verifier.checks.claims.c5.verdict.evaluate`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+from dsb_verifier.checks.claims.c5.mechanism import (
+    KERNEL_SEEDS,
+    KERNEL_WINDOW,
+    SEPARATION_RATIO,
+    exponents,
+    kernel_scale,
+    representable_orders,
+)
+from dsb_verifier.checks.claims.c5.pairs import MAX_N_READING_C
+from dsb_verifier.checks.claims.c5.plan import (
+    CONTROL_FAMILY,
+    CONTROL_GAIN,
+    FLOW,
+    MAX_N_USER,
+    PLANTED_NORM,
+    STRUCTURE_FLOOR,
+    TEACHER_SCALE,
+    FlowRun,
+    Plan,
+    build_model,
+    flow_cases,
+    integrate_case,
+    plan_for,
+    tie_ratio,
+)
+from dsb_verifier.checks.claims.c5.verdict import evaluate
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult
+from dsb_verifier.theory._validation import distribution
+from numpy.typing import NDArray
+
+__all__ = ["run"]
+
+
+def _user(target: Any) -> tuple[NDArray[np.float64] | None, dict[str, Any] | None]:
+    if target is None:
+        return None, None
+    q, N = distribution(target, "target")
+    if q.ndim != 1:
+        raise ValueError(f"target must be one distribution of shape (2^N,), got shape {q.shape}")
+    if N < 2:
+        return None, {"N": N, "used": False, "reason": "N < 2: no pair of orders to compare"}
+    if N > MAX_N_USER:
+        return None, {
+            "N": N,
+            "used": False,
+            "reason": f"N > {MAX_N_USER}: flows too costly; generated targets only",
+        }
+    return np.asarray(q, dtype=np.float64), {"N": N, "used": True}
+
+
+def run(
+    profile: Profile,
+    seed: int,
+    target: NDArray[np.float64] | None = None,
+    *,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    plan: Plan | None = None,
+) -> ClaimReport:
+    """Run C5 under ``profile`` with ``seed``: the verdict and the reversed-kernel control.
+
+    Parameters
+    ----------
+    profile, seed
+        Sizes (:func:`~dsb_verifier.checks.claims.c5.plan.plan_for`) and the seed of every draw.
+    target
+        A user target (``dsb-verify run --data``); joins as population ``user`` when ``N <= 8``.
+    executor
+        Where flows and settle times run (``executor.map``); None: serially.
+    progress
+        Called as ``progress(done, total)`` as flows complete.
+    plan
+        Overrides the profile's plan (tests, notebooks).
+    """
+    t0 = time.perf_counter()
+    plan = plan if plan is not None else plan_for(profile)
+    user, user_note = _user(target)
+    runs0, cases = flow_cases(plan, seed, control=False, user=user)
+    ctl0, ctl_cases = flow_cases(plan, seed, control=True, user=user)
+    mapper = executor.map if executor is not None else map
+    pending = mapper(integrate_case, [*cases, *ctl_cases])  # submitted before the kernels are measured
+    kernels: dict[tuple[str, int, float], NDArray[np.float64]] = {}
+    expo: dict[tuple[str, int], NDArray[np.float64]] = {}
+    representable: dict[tuple[str, int], tuple[int, ...]] = {}
+    for r in [*runs0, *ctl0]:
+        if (r.family, r.N) not in expo:
+            expo[(r.family, r.N)] = exponents(build_model(r.family, r.N), seed)
+            representable[(r.family, r.N)] = representable_orders(build_model(r.family, r.N), seed)
+        if (r.family, r.N, r.init_scale) not in kernels:
+            kernels[(r.family, r.N, r.init_scale)] = kernel_scale(
+                build_model(r.family, r.N), r.init_scale, seed
+            )
+    total = len(cases) + len(ctl_cases)
+    done: list[FlowRun] = []
+    for k, (r, tr) in enumerate(zip([*runs0, *ctl0], pending, strict=True), 1):
+        done.append(FlowRun(**{**r.__dict__, "trajectory": tr}))
+        if progress is not None:
+            progress(k, total)
+    runs, control_runs = done[: len(runs0)], done[len(runs0) :]
+    rho = tie_ratio(plan.t_max)
+    conditions = {
+        "stages": [
+            {
+                "N": s.N,
+                "families": list(s.families),
+                "n_targets_per_population": s.n_targets,
+                "n_inits": s.n_inits,
+                "init_scales": list(s.scales),
+            }
+            for s in plan.stages
+        ],
+        "populations": {
+            "planted": f"couplings of order k ~ N(0, c^2/C(N,k)), c = {PLANTED_NORM:g}: comparable structure at every order",
+            "k-body": f"fields plus couplings of one order k >= 2 only (k cycles through 2..N), norm c = {PLANTED_NORM:g} each",
+            "teacher": f"a random model of the family, parameters N(0, {TEACHER_SCALE:g}^2) (direct: planted)",
+        },
+        "user_target": user_note,
+        "structure_floor": STRUCTURE_FLOOR,
+        "taus": list(plan.taus),
+        "tie_ratio": rho,
+        "readings": {
+            "a": "moment residual |r_k(t)|",
+            "b": "coupling error |J_k(t) - J*_k|",
+            "c": f"connected-information gap |I_k(q) - I_k(p_t)| (computed for N <= {MAX_N_READING_C})",
+        },
+        "flow": {"method": "LSODA", "t_max": plan.t_max, **FLOW},
+        "kernel": {
+            "seeds": KERNEL_SEEDS,
+            "exponent_window": list(KERNEL_WINDOW),
+            "separation_ratio": SEPARATION_RATIO,
+        },
+        "control": f"{CONTROL_FAMILY}: J_S = g^|S| theta_S, g = {CONTROL_GAIN:g}, on the planted and k-body targets",
+        "seed": seed,
+    }
+    common = {
+        "taus": plan.taus,
+        "seed": seed,
+        "rho": rho,
+        "kernels": kernels,
+        "exponents": expo,
+        "representable": representable,
+        "executor": executor,
+    }
+    mechanism = {
+        f"{f} N={N}": {"exponents": {str(k): float(v) for k, v in enumerate(s) if k > 0}}
+        for (f, N), s in expo.items()
+    }
+    verdict = evaluate(
+        runs, reference=control_runs, conditions=conditions, extra_evidence={"mechanism": mechanism}, **common
+    )
+    control = ControlResult(
+        claim="C5",
+        name="reversed-kernel",
+        description=(
+            f"J_S = g^|S| theta_S with g = {CONTROL_GAIN:g} (tangent kernel diag(g^(2|S|)): each order "
+            f"{CONTROL_GAIN**2:g} times faster than the one below), same targets and starts, same evaluate"
+        ),
+        verdict=evaluate(
+            control_runs,
+            reference=control_runs,
+            conditions={**conditions, "families": [CONTROL_FAMILY]},
+            **common,
+        ),
+    )
+    return ClaimReport(verdict=verdict, controls=(control,), seconds=time.perf_counter() - t0)

@@ -1,0 +1,188 @@
+r"""Settle times and pair rows of Claim C5 (docs/theory.md §7; rules in ``docs/theory.md``).
+
+:func:`settle_task` gives each (run, reading) its settle times :math:`t_k` for every
+``tau`` (right-censored: ``+inf`` when the order had not settled when the flow ended;
+reading (c) only for ``N <= MAX_N_READING_C``). :func:`pair_rows` turns them into one
+row per (family, N, sigma, reading, tau, pair of consecutive structured and
+representable orders) with
+the counts, interval, outcome and effect size of :mod:`.stats` and the prediction of
+:mod:`.mechanism`; :func:`discriminating` reads the reversed-kernel control's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+from dsb_verifier.checks.claims._common import seeded_rng
+from dsb_verifier.checks.claims.c5.mechanism import predict
+from dsb_verifier.checks.claims.c5.plan import FlowRun
+from dsb_verifier.checks.claims.c5.stats import compare, log_ratio_effect, pair_outcome
+from dsb_verifier.theory.dynamics.hierarchy import READINGS, order_curves, settle_times
+from dsb_verifier.theory.maxent import MaxEntConvergenceError
+from numpy.typing import NDArray
+
+__all__ = [
+    "MAX_N_READING_C",
+    "SMALL_INIT_MAX",
+    "BOOTSTRAP_RESAMPLES",
+    "discriminating",
+    "pair_rows",
+    "readings_for",
+    "settle_all",
+    "settle_task",
+]
+
+#: Reading (c) needs N max-ent projections per recorded time: computed up to this N.
+MAX_N_READING_C = 6
+
+#: Largest initialisation scale that counts as small (decisive pairs, discrimination).
+SMALL_INIT_MAX = 0.1
+
+#: Bootstrap resamples of the effect size.
+BOOTSTRAP_RESAMPLES = 1000
+
+#: Pair keys: family, N, sigma, reading, tau, k, k'.
+_Key = tuple[str, int, float, str, float, int, int]
+
+
+# ---- settle times --------------------------------------------------------------------------
+def readings_for(N: int) -> tuple[str, ...]:
+    """The readings computed at ``N`` (reading (c) only up to MAX_N_READING_C)."""
+    return READINGS if N <= MAX_N_READING_C else tuple(r for r in READINGS if r != "c")
+
+
+def settle_task(task: tuple[FlowRun, str, tuple[float, ...]]) -> tuple[NDArray[np.float64], str | None]:
+    """Settle times ``(len(taus), N + 1)`` of one (run, reading) and the error that prevented them.
+
+    Every order gets a time (no structure floor here: unstructured orders are
+    simply never paired); ``+inf`` when not settled by the end of the flow; all
+    NaN with the reason for a failed flow or an uncomputable reading.
+    """
+    run, reading, taus = task
+    blank = np.full((len(taus), run.N + 1), np.nan)
+    tr = run.trajectory
+    if tr.status == "failed":
+        return blank, f"flow failed: {tr.message}"
+    try:
+        curves = order_curves(tr, run.q, reading)
+    except MaxEntConvergenceError as err:
+        return blank, f"reading {reading}: {err}"
+    return np.stack([settle_times(tr.t, curves, tau, structure=None, floor_rel=0.0) for tau in taus]), None
+
+
+def settle_all(
+    runs: Sequence[FlowRun], taus: tuple[float, ...], executor: Executor | None
+) -> tuple[dict[tuple[int, str], NDArray[np.float64]], list[dict[str, Any]]]:
+    keys = [(i, rd) for i, r in enumerate(runs) for rd in readings_for(r.N)]
+    tasks = [(runs[i], rd, taus) for i, rd in keys]
+    mapper = executor.map if executor is not None else map
+    settle: dict[tuple[int, str], NDArray[np.float64]] = {}
+    problems: list[dict[str, Any]] = []
+    for (i, rd), (times, err) in zip(keys, mapper(settle_task, tasks), strict=True):
+        settle[(i, rd)] = times
+        if err is not None:
+            r = runs[i]
+            problems.append(
+                {
+                    "family": r.family,
+                    "N": r.N,
+                    "init_scale": r.init_scale,
+                    "population": r.population,
+                    "target": r.target,
+                    "init": r.init,
+                    "reading": rd,
+                    "error": err,
+                }
+            )
+    return settle, problems
+
+
+# ---- pairs ---------------------------------------------------------------------------------
+def pair_rows(
+    runs: Sequence[FlowRun],
+    settle: Mapping[tuple[int, str], NDArray[np.float64]],
+    *,
+    taus: Sequence[float],
+    rho: float,
+    seed: int,
+    kernels: Mapping[tuple[str, int, float], NDArray[np.float64]],
+    exponents: Mapping[tuple[str, int], NDArray[np.float64]],
+    representable: Mapping[tuple[str, int], tuple[int, ...]],
+) -> list[dict[str, Any]]:
+    """One row per (family, N, sigma, reading, tau, consecutive structured pair) (module docstring).
+
+    The orders of a run are its target's structured orders that its family can
+    represent (``representable[(family, N)]``; all of them when absent).
+    """
+    t_lo: dict[_Key, list[float]] = defaultdict(list)
+    t_hi: dict[_Key, list[float]] = defaultdict(list)
+    for i, r in enumerate(runs):
+        orders = [k for k in r.structured if k in representable.get((r.family, r.N), r.structured)]
+        pairs = list(itertools.pairwise(orders))
+        for rd in readings_for(r.N):
+            st = settle[(i, rd)]
+            for it, tau in enumerate(taus):
+                for k, k2 in pairs:
+                    key = (r.family, r.N, r.init_scale, rd, float(tau), int(k), int(k2))
+                    t_lo[key].append(float(st[it, k]))
+                    t_hi[key].append(float(st[it, k2]))
+    rows = []
+    for key in sorted(t_lo, key=lambda x: (x[0], x[1], x[2], x[3], -x[4], x[5])):
+        family, N, sigma, rd, tau, k, k2 = key
+        out = pair_outcome([compare(a, b, rho) for a, b in zip(t_lo[key], t_hi[key], strict=True)])
+        rng = seeded_rng(seed, "c5-boot", family, N, f"{sigma:g}", rd, f"{tau:g}", k, k2)
+        med, elo, ehi, n_eff = log_ratio_effect(t_lo[key], t_hi[key], rng=rng, n_boot=BOOTSTRAP_RESAMPLES)
+        kappa = kernels.get((family, N, sigma))
+        predicted, direction, ratio = (
+            predict(kappa, k, k2) if kappa is not None else ("tie", None, float("nan"))
+        )
+        s = exponents.get((family, N))
+        rows.append(
+            {
+                "family": family,
+                "N": N,
+                "init_scale": sigma,
+                "reading": rd,
+                "tau": tau,
+                "k_low": k,
+                "k_high": k2,
+                "n_runs": len(t_lo[key]),
+                "n_lower_first": out.n_lower_first,
+                "n_higher_first": out.n_higher_first,
+                "n_tied": out.n_tied,
+                "n_both_censored": out.n_both_censored,
+                "n_failed": out.n_failed,
+                "ci_low": out.ci_low,
+                "ci_high": out.ci_high,
+                "outcome": out.outcome,
+                "median_log_ratio": med,
+                "median_log_ratio_ci": [elo, ehi],
+                "n_effect": n_eff,
+                "predicted": predicted,
+                "predicted_direction": direction,
+                "kernel_ratio": ratio,
+                "s_low": float(s[k]) if s is not None else None,
+                "s_high": float(s[k2]) if s is not None else None,
+                "small_init": sigma <= SMALL_INIT_MAX,
+            }
+        )
+    return rows
+
+
+def discriminating(reference_rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per reading: the reversed-kernel runs' small-sigma outcomes, and whether the reading discriminates."""
+    out: dict[str, dict[str, Any]] = {}
+    for rd in READINGS:
+        mine = [r for r in reference_rows if r["reading"] == rd and r["small_init"]]
+        counts = {o: sum(r["outcome"] == o for r in mine) for o in ("supports", "contradicts", "undecided")}
+        out[rd] = {
+            "discriminating": bool(counts["contradicts"] > 0 and counts["supports"] == 0),
+            "reference_pairs": counts,
+            "computed_up_to_N": None if rd != "c" else MAX_N_READING_C,
+        }
+    return out

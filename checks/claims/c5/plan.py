@@ -1,0 +1,293 @@
+r"""The C5 experiment plan: targets from populations x families x N x sigma x initialisations.
+
+Claim C5 (docs/theory.md §5, decided as in §7 and ``docs/theory.md``, "How C5 is
+decided"). For each stage of the plan (one ``N``): every family of the stage runs
+on many targets drawn from several populations, from several initialisations,
+at every initialisation scale :math:`\sigma` of the stage:
+
+``planted``
+    Generalised Ising models with comparable structure at every order: couplings
+    of order ``k`` i.i.d. :math:`\mathcal N(0, c^2/\binom Nk)`, so that
+    :math:`\mathbb E\|J^*_k\|^2 = c^2` at every order (``c = PLANTED_NORM``).
+``k-body``
+    Fields plus couplings of one order ``k >= 2`` only (same norm ``c`` at both
+    orders); ``k`` cycles through ``2..N`` over the population's targets.
+``teacher``
+    A random model of the family itself, every parameter
+    :math:`\mathcal N(0, \mathrm{TEACHER\_SCALE}^2)` — realisable by construction
+    (for the direct model: a planted model).
+``user``
+    The user's ``--data`` target (``N <= MAX_N_USER``), with the first stage's settings.
+
+``planted`` and ``k-body`` targets depend on the seed, ``N`` and their index only,
+so every family (and the reversed-kernel control) meets the same ones. Seed
+``j``'s initial direction is drawn once per (family, target, ``j``) and scaled
+by each :math:`\sigma`. Every start is drawn in the parent; the flows run
+through ``executor.map`` in order, so the report does not depend on the executor.
+
+Glossary: ``q`` target, ``N`` spins, ``sigma`` initialisation scale, ``c`` planted
+per-order coupling norm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import comb
+from typing import Any
+
+import numpy as np
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._common import make_model, seeded_rng
+from dsb_verifier.checks.claims.c5.models import HighOrderGain
+from dsb_verifier.checks.profiles import Profile
+from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
+from dsb_verifier.theory.dynamics.hierarchy import structured_orders
+from dsb_verifier.theory.models import EnergyModel
+from numpy.typing import NDArray
+
+__all__ = [
+    "CONTROL_FAMILY",
+    "CONTROL_GAIN",
+    "FLOW",
+    "POPULATIONS",
+    "STRUCTURE_FLOOR",
+    "FlowRun",
+    "Plan",
+    "Stage",
+    "build_model",
+    "flow_cases",
+    "integrate_case",
+    "plan_for",
+    "population_targets",
+    "tie_ratio",
+]
+
+#: Relative floor of interaction structure: order k takes part when ||J*_k|| >= floor * max_j ||J*_j||.
+STRUCTURE_FLOOR = 0.1
+
+#: Expected Frobenius norm of every planted order (planted and k-body populations).
+PLANTED_NORM = 0.5
+
+#: Standard deviation of every parameter of a teacher.
+TEACHER_SCALE = 1.0
+
+#: Hidden units of the RBMs: 2^N (universal) up to this cap.
+MAX_RBM_WIDTH = 16
+
+#: Largest N of a user target that joins the experiment.
+MAX_N_USER = 8
+
+#: Gain g of the reversed-kernel control J_S = g^|S| theta_S (each order g^2 = 16 times faster).
+CONTROL_GAIN = 4.0
+
+#: Largest N at which the control runs (a linear model with 2^N - 1 parameters: its stiff
+#: Jacobian is out of budget above this; pairs at larger N use the smaller N's discrimination).
+MAX_N_CONTROL = 10
+
+#: Family label of the control.
+CONTROL_FAMILY = HighOrderGain.family
+
+#: Target populations, in report order.
+POPULATIONS: tuple[str, ...] = ("planted", "k-body", "teacher", "user")
+
+#: Flow integration (LSODA with the exact Hessian; log-spaced checkpoints from t_min to t_max).
+FLOW: dict[str, float] = {"t_min": 1e-2, "n_checkpoints": 56, "rtol": 1e-6, "atol": 1e-9, "gtol": 1e-7}
+
+
+def tie_ratio(t_max: float) -> float:
+    """Ratio between consecutive recording checkpoints: the time resolution of every reading."""
+    return float((t_max / FLOW["t_min"]) ** (1.0 / (FLOW["n_checkpoints"] - 1)))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One N of the plan: its families, targets per population, initialisations and scales.
+
+    ``n_targets`` planted and teacher targets; ``n_k_body`` k-body targets
+    (0: ``n_targets``), so that each order k of that population can meet several targets.
+    """
+
+    N: int
+    families: tuple[str, ...]
+    n_targets: int
+    n_inits: int
+    scales: tuple[float, ...]
+    n_k_body: int = 0
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.N <= 12:
+            raise ValueError(f"Stage.N must be in [2, 12], got {self.N}")
+        if self.n_targets < 1 or self.n_inits < 1 or not self.families or not self.scales:
+            raise ValueError("a stage needs families, scales, and at least one target and initialisation")
+        if any(not (np.isfinite(s) and s > 0) for s in self.scales):
+            raise ValueError(f"Stage.scales must be positive and finite, got {self.scales!r}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stages of one profile's C5 experiment, with the settle fractions and the horizon."""
+
+    stages: tuple[Stage, ...]
+    taus: tuple[float, ...]
+    t_max: float
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise ValueError("a plan needs at least one stage")
+        if len({s.N for s in self.stages}) != len(self.stages):
+            raise ValueError("the stages of a plan must have distinct N")
+
+
+def plan_for(profile: Profile) -> Plan:
+    """The C5 plan of a profile (quick: N = 5; thorough: N = 5, 8; extended: N = 5, 8, 10, 12).
+
+    Scales and initialisations of the first stage are the profile's own, so a
+    custom profile (e.g. a test's) shrinks the experiment; unknown profile names
+    get the quick plan's shape.
+    """
+    scales = tuple(sorted(float(s) for s in profile.init_scales))
+    small = tuple(s for s in scales if s <= 0.1) or scales[:1]
+    neural5 = ("direct", "rbm-spin", "tanh-1")
+    stages: tuple[Stage, ...]
+    if profile.name == "thorough":
+        stages = (
+            Stage(5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 4, 4, scales, 8),
+            Stage(8, ("direct", "rbm-spin"), 2, 2, (0.01,), 2),
+        )
+    elif profile.name == "extended":
+        stages = (
+            Stage(
+                5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 6, profile.n_inits, scales, 8
+            ),
+            Stage(8, ("direct", "rbm-spin", "rbm-bit", "tanh-1"), 4, 3, small, 14),
+            Stage(10, ("direct", "rbm-spin"), 2, 2, small),
+            Stage(12, ("rbm-spin",), 2, 2, small[:1]),
+        )
+    else:
+        stages = (Stage(5, neural5, 2, profile.n_inits, scales),)
+    return Plan(stages=stages, taus=tuple(float(t) for t in profile.taus), t_max=float(profile.t_max))
+
+
+def build_model(family: str, N: int) -> EnergyModel:
+    """The family's model over N spins (RBM widths 2^N capped at MAX_RBM_WIDTH; the control's gain)."""
+    if family == CONTROL_FAMILY:
+        return HighOrderGain(N, CONTROL_GAIN)
+    width = min(2**N, MAX_RBM_WIDTH) if family.startswith("rbm") else None
+    return make_model(family, N, width)
+
+
+def _planted(N: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    return T.ising_target(N, {k: PLANTED_NORM / np.sqrt(comb(N, k)) for k in range(1, N + 1)}, rng)
+
+
+def _k_body(N: int, k: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    return T.ising_target(N, {1: PLANTED_NORM / np.sqrt(N), k: PLANTED_NORM / np.sqrt(comb(N, k))}, rng)
+
+
+def _n_targets(stage: Stage, population: str) -> int:
+    return (stage.n_k_body or stage.n_targets) if population == "k-body" else stage.n_targets
+
+
+def population_targets(population: str, family: str, N: int, n: int, seed: int) -> list[NDArray[np.float64]]:
+    """The first ``n`` targets of a generated population for ``family`` at ``N`` (seeded, replayable)."""
+    if population == "planted":
+        return [_planted(N, seeded_rng(seed, "c5-planted", N, i)) for i in range(n)]
+    if population == "teacher" and family in ("direct", CONTROL_FAMILY):  # a linear model's teacher: planted
+        return [_planted(N, seeded_rng(seed, "c5-teacher", family, N, i)) for i in range(n)]
+    if population == "k-body":
+        return [_k_body(N, 2 + i % (N - 1), seeded_rng(seed, "c5-k-body", N, i)) for i in range(n)]
+    if population == "teacher":
+        model = build_model(family, N)
+        out = []
+        for i in range(n):
+            theta = model.init(seeded_rng(seed, "c5-teacher", family, N, i), TEACHER_SCALE)
+            out.append(np.asarray(model.prob(theta), dtype=np.float64))
+        return out
+    raise ValueError(f"population must be one of planted, k-body, teacher, got {population!r}")
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    """One gradient flow of the C5 experiment, with the coordinates that replay it.
+
+    ``structured`` lists the target's structured orders (``STRUCTURE_FLOOR``);
+    ``trajectory`` is None until the flow has run.
+    """
+
+    family: str
+    N: int
+    population: str
+    target: int
+    init: int
+    init_scale: float
+    q: NDArray[np.float64]
+    structured: tuple[int, ...]
+    trajectory: Trajectory | Any = None
+
+
+#: One flow to integrate: model, start, target, horizon (picklable, for an executor).
+FlowCase = tuple[EnergyModel, NDArray[np.float64], NDArray[np.float64], float]
+
+
+def flow_cases(
+    plan: Plan,
+    seed: int,
+    *,
+    control: bool,
+    user: NDArray[np.float64] | None = None,
+) -> tuple[list[FlowRun], list[FlowCase]]:
+    """Runs (without trajectories) and their flow cases, in a fixed order.
+
+    ``control=False``: every family of every stage on planted, k-body and teacher
+    targets (and ``user``). ``control=True``: the reversed-kernel control on the
+    planted and k-body targets (and ``user``) at each stage's scales ``<= 0.1``.
+    """
+    runs: list[FlowRun] = []
+    cases: list[FlowCase] = []
+    stages = list(plan.stages)
+    if user is not None:
+        N_user = int(user.size).bit_length() - 1
+        first = stages[0]
+        stages.append(Stage(N_user, first.families, 1, first.n_inits, first.scales))
+    for si, stage in enumerate(stages):
+        is_user = user is not None and si == len(stages) - 1
+        if control and stage.N > MAX_N_CONTROL:
+            continue
+        families = (CONTROL_FAMILY,) if control else stage.families
+        scales = (tuple(s for s in stage.scales if s <= 0.1) or stage.scales[:1]) if control else stage.scales
+        pops = (
+            ("user",) if is_user else ("planted", "k-body") if control else ("planted", "k-body", "teacher")
+        )
+        for family in families:
+            model = build_model(family, stage.N)
+            for pop in pops:
+                qs = (
+                    [user]
+                    if pop == "user" and user is not None
+                    else population_targets(pop, family, stage.N, _n_targets(stage, pop), seed)
+                )
+                for i, q in enumerate(qs):
+                    structured = tuple(int(k) for k in structured_orders(q, STRUCTURE_FLOOR))
+                    for j in range(stage.n_inits):
+                        direction = model.init(seeded_rng(seed, "c5-init", family, stage.N, pop, i, j), 1.0)
+                        for s in scales:
+                            runs.append(FlowRun(family, stage.N, pop, i, j, float(s), q, structured))
+                            cases.append((model, float(s) * direction, q, plan.t_max))
+    return runs, cases
+
+
+def integrate_case(case: FlowCase) -> Trajectory:
+    """The exact gradient flow of one case (module level, so that worker processes can run it)."""
+    model, theta0, q, t_max = case
+    return integrate_flow(
+        model,
+        theta0,
+        q,
+        t_max=t_max,
+        t_min=FLOW["t_min"],
+        n_checkpoints=int(FLOW["n_checkpoints"]),
+        rtol=FLOW["rtol"],
+        atol=FLOW["atol"],
+        gtol=FLOW["gtol"],
+        method="LSODA",
+    )

@@ -1,0 +1,166 @@
+"""C5 experiment plan (targets from populations, starts, sizes) and mechanism predictions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from dsb_verifier import theory as T
+from dsb_verifier.checks.claims.c5 import mechanism, plan
+from dsb_verifier.checks.claims.c5.models import HighOrderGain
+from dsb_verifier.checks.claims.c5.plan import Plan, Stage, flow_cases, plan_for, population_targets
+from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.theory.dynamics.hierarchy import structured_orders
+from dsb_verifier.theory.models import DirectModel
+from dsb_verifier.theory.walsh import order_norms
+
+
+def test_profiles_plans_sizes():
+    quick, thorough, extended = (plan_for(get_profile(n)) for n in ("quick", "thorough", "extended"))
+    assert [s.N for s in quick.stages] == [5]
+    assert [s.N for s in thorough.stages] == [5, 8]
+    assert [s.N for s in extended.stages] == [5, 8, 10, 12]
+    assert "rbm-spin" in thorough.stages[1].families  # RBMs at N >= 8 in thorough
+    custom = dataclasses.replace(get_profile("quick"), name="mine", n_inits=1, init_scales=(0.02, 3.0))
+    (stage,) = plan_for(custom).stages
+    assert stage.n_inits == 1 and stage.scales == (0.02, 3.0)
+
+
+def test_stage_and_plan_refuse_impossible_sizes():
+    with pytest.raises(ValueError, match=r"Stage\.N must be in"):
+        Stage(13, ("direct",), 1, 1, (0.1,))
+    with pytest.raises(ValueError, match="a stage needs families"):
+        Stage(4, ("direct",), 0, 1, (0.1,))
+    with pytest.raises(ValueError, match="distinct N"):
+        Plan(stages=(Stage(4, ("direct",), 1, 1, (0.1,)),) * 2, taus=(0.1,), t_max=1.0)
+
+
+def test_planted_targets_have_comparable_structure_at_every_order():
+    N = 6
+    norms = np.array(
+        [order_norms(T.couplings(q))[1:] for q in population_targets("planted", "direct", N, 40, 0)]
+    )
+    mean_sq = np.mean(norms**2, axis=0)  # E ||J*_k||^2 = c^2 at every order
+    np.testing.assert_allclose(mean_sq, plan.PLANTED_NORM**2, rtol=0.6)
+    assert mean_sq.max() / mean_sq.min() < 3.0
+
+
+def test_k_body_targets_have_fields_and_one_order():
+    N = 5
+    for i, q in enumerate(population_targets("k-body", "rbm-spin", N, 8, 0)):
+        k = 2 + i % (N - 1)
+        J = order_norms(T.couplings(q))
+        assert np.all(np.delete(J[1:], [0, k - 1]) < 1e-10)
+        assert set(structured_orders(q, plan.STRUCTURE_FLOOR)) <= {1, k}
+
+
+def test_shared_populations_are_the_same_for_every_family_teachers_are_not():
+    for pop in ("planted", "k-body"):
+        a, b = (population_targets(pop, f, 4, 2, 7) for f in ("direct", "tanh-1"))
+        np.testing.assert_array_equal(a, b)
+    t_direct = population_targets("teacher", "direct", 4, 2, 7)
+    t_rbm = population_targets("teacher", "rbm-spin", 4, 2, 7)
+    planted = population_targets("planted", "direct", 4, 2, 7)
+    assert not np.allclose(t_direct[0], planted[0])  # no duplicated targets
+    assert not np.allclose(t_rbm[0], t_direct[0])
+    with pytest.raises(ValueError, match="population must be one of"):
+        population_targets("data", "direct", 4, 1, 0)
+
+
+def test_flow_cases_same_direction_at_every_scale_and_control_small_scales_only():
+    p = Plan(stages=(Stage(3, ("direct", "rbm-spin"), 1, 2, (0.01, 0.1, 1.0), 1),), taus=(0.1,), t_max=10.0)
+    runs, cases = flow_cases(p, 5, control=False)
+    assert len(runs) == len(cases) == 2 * 3 * 2 * 3
+    for family in ("direct", "rbm-spin"):
+        mine = [(r, c) for r, c in zip(runs, cases, strict=True) if r.family == family and r.target == 0]
+        by_init: dict = {}
+        for r, c in mine:
+            by_init.setdefault((r.population, r.init), []).append(c[1] / r.init_scale)
+        for starts in by_init.values():
+            for s in starts[1:]:
+                np.testing.assert_allclose(s, starts[0], rtol=1e-12)
+    ctl, _ = flow_cases(p, 5, control=True)
+    assert {r.family for r in ctl} == {plan.CONTROL_FAMILY}
+    assert {r.init_scale for r in ctl} == {0.01, 0.1} and {r.population for r in ctl} == {"planted", "k-body"}
+    # the control starts at the direct model's couplings on the same targets
+    d = [c for r, c in zip(runs, cases, strict=True) if r.family == "direct" and r.population == "planted"]
+    g = flow_cases(p, 5, control=True)[1]
+    np.testing.assert_array_equal(d[0][2], g[0][2])
+
+
+def test_tie_ratio_is_the_checkpoint_spacing():
+    assert plan.tie_ratio(1e4) == pytest.approx((1e4 / 1e-2) ** (1 / 55))
+
+
+# ---- mechanism ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kappa_hi", "expected"),
+    [
+        (0.1, ("separation", "lower-first")),
+        (0.1001, ("tie", None)),
+        (9.99, ("tie", None)),
+        (10.0, ("separation", "higher-first")),
+    ],
+)
+def test_prediction_boundaries(kappa_hi, expected):
+    kappa = np.array([0.0, 1.0, kappa_hi])
+    assert mechanism.predict(kappa, 1, 2)[:2] == expected
+
+
+def test_prediction_refuses_bad_pairs():
+    with pytest.raises(ValueError, match=r"the pair must satisfy 1 <= k < k2 <= N, got \(2, 2\)"):
+        mechanism.predict(np.ones(4), 2, 2)
+
+
+def test_kernel_scales_two_routes_for_the_linear_models():
+    N = 4
+    np.testing.assert_allclose(mechanism.kernel_scale(DirectModel(N), 0.01, 0)[1:], 1.0, rtol=1e-12)
+    g = 4.0
+    analytic = g ** (2.0 * np.arange(1, N + 1))  # K = diag(g^(2|S|))
+    np.testing.assert_allclose(mechanism.kernel_scale(HighOrderGain(N, g), 0.3, 0)[1:], analytic, rtol=1e-12)
+    assert all(mechanism.predict(np.r_[0.0, analytic], k, k + 1)[1] == "higher-first" for k in range(1, N))
+
+
+def test_rbm_kernel_scale_separates_orders_with_different_exponents_only():
+    kappa = mechanism.kernel_scale(plan.build_model("rbm-spin", 4), 0.01, 0)
+    assert mechanism.predict(kappa, 1, 2)[:2] == ("separation", "lower-first")
+    assert mechanism.predict(kappa, 2, 3)[:2] == ("separation", "lower-first")
+    assert mechanism.predict(kappa, 3, 4)[0] == "tie"
+
+
+def test_high_order_gain_amplifies_high_orders_from_the_direct_models_start():
+    N, g = 3, 3.0
+    m = HighOrderGain(N, g)
+    theta = m.init(np.random.default_rng(1), 0.1)
+    direct = DirectModel(N)
+    J_direct = direct.couplings(direct.init(np.random.default_rng(1), 0.1))
+    np.testing.assert_allclose(m.couplings(theta), J_direct, atol=1e-15)
+    gains = g ** T.orders(N)[1:].astype(float)
+    np.testing.assert_allclose(m.jacobian(theta), np.diag(gains), atol=1e-14)
+    with pytest.raises(ValueError, match="gain must be a positive finite number"):
+        HighOrderGain(N, 0.0)
+
+
+# ---- structured orders (theory) -----------------------------------------------------------------
+def test_structured_orders_floor_boundary():
+    J = np.zeros(16)
+    J[1], J[3], J[7], J[15] = 1.0, 0.1, 0.0999, 0.0
+    q = T.prob(J)
+    assert list(structured_orders(q, 0.1)) == [1, 2]  # ||J_3|| = 0.0999 < 0.1 * 1
+    assert list(structured_orders(q, 0.0999)) == [1, 2, 3]
+    assert list(structured_orders(np.full(8, 1 / 8), 0.1)) == []
+    for bad in (0.0, 1.5, True):
+        with pytest.raises(ValueError, match="floor must be a number in"):
+            structured_orders(q, bad)
+
+
+def test_representable_orders():
+    assert mechanism.representable_orders(plan.build_model("truncated-2", 4), 0) == (1, 2)
+    assert mechanism.representable_orders(plan.build_model("rbm-spin", 4), 0) == (1, 2, 3, 4)
+    assert mechanism.representable_orders(HighOrderGain(3, 4.0), 0) == (1, 2, 3)
+
+
+def test_the_control_runs_up_to_max_n_control_only():
+    ctl, _ = flow_cases(plan_for(get_profile("extended")), 0, control=True)
+    assert {r.N for r in ctl} == {5, 8, 10} and plan.MAX_N_CONTROL == 10
