@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks import claim_checks, effective, flows, models, scaling, spectrum, transform
+from benchmarks import batch_flows, claim_checks, effective, flows, models, scaling, spectrum, transform
 from benchmarks._harness import Config, SectionResult
 
 __all__ = ["SECTIONS", "Config", "SectionResult", "main"]
@@ -26,6 +26,7 @@ SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "scaling": scaling.run,
     "spectrum": spectrum.run,
     "flows": flows.run,
+    "batchflow": batch_flows.run,
     "checks": claim_checks.run,
 }
 

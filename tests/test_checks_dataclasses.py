@@ -347,7 +347,8 @@ def test_counterexample_accepts_plain_json_cases(case):
 )
 def test_counterexample_refuses_a_case_that_is_not_plain_json(case):
     with pytest.raises(
-        ValueError, match=r"^Counterexample\.case must be plain JSON \(use dsb_verifier\.checks\.verdict\.jsonable\): "
+        ValueError,
+        match=r"^Counterexample\.case must be plain JSON \(use dsb_verifier\.checks\.verdict\.jsonable\): ",
     ):
         Counterexample("too big", case, 2.0)
 

@@ -320,7 +320,9 @@ def test_readings_and_ranks_reject_bad_input():
         order_curves(tr, q, "d")
     with pytest.raises(ValueError, match="q describes N=3 spins but the trajectory has N=2"):
         order_curves(tr, T.ising_target(3, {1: 0.3}, np.random.default_rng(0)), "a")
-    with pytest.raises(ValueError, match=r"trajectory must be a dsb_verifier\.theory\.dynamics\.flow\.Trajectory"):
+    with pytest.raises(
+        ValueError, match=r"trajectory must be a dsb_verifier\.theory\.dynamics\.flow\.Trajectory"
+    ):
         order_curves("not a trajectory", q, "a")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="taus must contain at least one settle fraction"):
         trajectory_settle_times(tr, q, "a", [])
