@@ -31,6 +31,12 @@ _KAPPA = np.array([0, -0.1850, -1 / 9, -0.0823, -0.0415, 0])
 _GAMMA = np.hstack((0, np.cumsum(1 / np.arange(1, _MAX_ORDER + 1))))
 _ALPHA = (1 - _KAPPA) * _GAMMA
 _ERROR_CONST = _KAPPA * _GAMMA + 1 / np.arange(1, _MAX_ORDER + 2)
+#: Safety factor of the bound on |grad| at an accepted step (the Jacobian's spectrum may be stale):
+#: the field is evaluated there unless |f(y_k)| - MARGIN |lam|_max |dy_k| >= MARGIN * gtol.
+_MARGIN = 2.0
+#: A convergence rate carried from earlier steps may end the Newton iteration after one
+#: correction only if it was measured within this many steps (then two iterations measure it anew).
+_RATE_MAX_AGE = 2
 _TOO_SMALL = "Required step size is less than spacing between numbers."
 
 
@@ -105,6 +111,8 @@ class BatchBDF:
         self.V = np.zeros((B, P, P))
         self.Vt = np.zeros((B, P, P))
         self.lam = np.zeros((B, P))
+        self.rate_prev = np.full(B, np.nan)  # last Newton convergence rate with the current Jacobian
+        self.rate_age = np.zeros(B, dtype=np.int64)  # steps since it was measured
         self.i_cp = np.zeros(B, dtype=np.int64)
         self.n_steps = np.zeros(B, dtype=np.int64)
         self.running = np.ones(B, dtype=bool)
@@ -130,6 +138,7 @@ class BatchBDF:
         self.V[idx], self.lam[idx] = V, lam
         self.Vt[idx] = np.swapaxes(V, -1, -2)
         self.cur_jac[idx] = True
+        self.rate_prev[idx] = np.nan
         for r in np.flatnonzero(~ok).tolist():
             self._fail(idx[r], f"the Jacobian of the vector field could not be evaluated at t={t[r]:.6g}")
 
@@ -213,8 +222,16 @@ class BatchBDF:
         c: NDArray[np.float64],
         psi: NDArray[np.float64],
         scale: NDArray[np.float64],
-    ) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-        """scipy's ``solve_bdf_system`` per flow, in lock step over ``idx``."""
+    ) -> tuple[
+        NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+    ]:
+        """scipy's ``solve_bdf_system`` per flow, in lock step over ``idx``.
+
+        Differences from scipy: the iteration may stop after its first correction
+        when the convergence rate carried from the flow's previous step (with the
+        same Jacobian) already proves convergence, as LSODE does; and the bound
+        ``|f(y_new)| >= |f(y_k)| - |lam|_max |dy_k|`` is returned for the stopping rule.
+        """
         m = idx.size
         V, Vt, lam = _take(self.V, idx), _take(self.Vt, idx), _take(self.lam, idx)
         y, d = y_pred.copy(), np.zeros_like(y_pred)
@@ -222,6 +239,10 @@ class BatchBDF:
         going = np.ones(m, dtype=bool)
         n_iter = np.full(m, _NEWTON_MAXITER, dtype=np.int64)
         dy_old = np.full(m, np.nan)
+        rate0 = np.where(self.rate_age[idx] < _RATE_MAX_AGE, self.rate_prev[idx], np.nan)
+        last_rate = np.full(m, np.nan)
+        f_low = np.zeros(m)  # lower bound of |f| at the final iterate
+        lam_max = np.max(np.abs(lam), axis=1)
         for k in range(_NEWTON_MAXITER):
             g = np.flatnonzero(going)
             if g.size == 0:
@@ -238,18 +259,28 @@ class BatchBDF:
             with np.errstate(all="ignore"):
                 rate = dy_norm / dy_old[g]
                 has = np.isfinite(dy_old[g])
+                carried = (k == 0) & np.isfinite(rate0[g])
                 bad = ~np.isfinite(dy_norm) | (
                     has
                     & ((rate >= 1) | (rate ** (_NEWTON_MAXITER - k) / (1 - rate) * dy_norm > self.newton_tol))
                 )
-                done = ~bad & ((dy_norm == 0) | (has & (rate / (1 - rate) * dy_norm < self.newton_tol)))
+                r_used = np.where(has, rate, rate0[g])
+                done = ~bad & (
+                    (dy_norm == 0) | ((has | carried) & (r_used / (1 - r_used) * dy_norm < self.newton_tol))
+                )
+            last_rate[g[has]] = rate[has]
+            f_low[g] = np.linalg.norm(f, axis=1) - _MARGIN * lam_max[g] * np.linalg.norm(dy, axis=1)
             going[g[bad]], n_iter[g[bad]] = False, k + 1
             up = g[~bad]
             y[up] += dy[~bad]
             d[up] += dy[~bad]
             converged[g[done]], going[g[done]], n_iter[g[done]] = True, False, k + 1
             dy_old[up] = dy_norm[~bad]
-        return converged, n_iter, y, d
+        known = np.isfinite(last_rate)
+        self.rate_prev[idx[known]] = last_rate[known]
+        self.rate_age[idx[known]] = 0
+        self.rate_age[idx[~known]] += 1
+        return converged, n_iter, y, d, f_low
 
     def _attempt(self, idx: NDArray[np.intp]) -> None:
         """One attempt of the current step of every running flow ``idx`` (scipy BDF's ``_step_impl``)."""
@@ -290,15 +321,15 @@ class BatchBDF:
         )
         psi = np.einsum("mj,mjp->mp", w_psi, D) / _ALPHA[k][:, None]
         c = h / _ALPHA[k]
-        conv, n_iter, y_new, d = self._newton(idx, t_new, y_pred, c, psi, scale)
+        conv, n_iter, y_new, d, f_low = self._newton(idx, t_new, y_pred, c, psi, scale)
         stale = ~conv & ~self.cur_jac[idx]
         if stale.any():
             s = np.flatnonzero(stale)
             self._set_jac(idx[s], t_new[s], y_pred[s])
             s = s[self.running[idx[s]]]
             if s.size:
-                c2, n2, y2, d2 = self._newton(idx[s], t_new[s], y_pred[s], c[s], psi[s], scale[s])
-                conv[s], n_iter[s], y_new[s], d[s] = c2, n2, y2, d2
+                c2, n2, y2, d2, f2 = self._newton(idx[s], t_new[s], y_pred[s], c[s], psi[s], scale[s])
+                conv[s], n_iter[s], y_new[s], d[s], f_low[s] = c2, n2, y2, d2, f2
         live = self.running[idx]
         for b in idx[live & ~conv].tolist():
             if self.batch.failed_msg[b] is not None:  # the model raised: a failure, not a hard step
@@ -310,16 +341,8 @@ class BatchBDF:
         sel = np.flatnonzero(live & conv)
         if sel.size == 0:
             return
-        idx, t, t_new, h, k, y_new, d, n_iter = (
-            idx[sel],
-            t[sel],
-            t_new[sel],
-            h[sel],
-            k[sel],
-            y_new[sel],
-            d[sel],
-            n_iter[sel],
-        )
+        idx, t_new, h, k, n_iter = idx[sel], t_new[sel], h[sel], k[sel], n_iter[sel]
+        y_new, d, f_low = y_new[sel], d[sel], f_low[sel]
         safety = 0.9 * (2 * _NEWTON_MAXITER + 1) / (2 * _NEWTON_MAXITER + n_iter)
         scale = self.atol + self.rtol * np.abs(y_new)
         err = _rms(_ERROR_CONST[k][:, None] * d / scale)
@@ -333,7 +356,9 @@ class BatchBDF:
             self._change_D(idx[rej], factor)
         acc = ~rej
         if acc.any():
-            self._accept(idx[acc], t_new[acc], y_new[acc], d[acc], scale[acc], err[acc], safety[acc])
+            self._accept(
+                idx[acc], t_new[acc], y_new[acc], d[acc], scale[acc], err[acc], safety[acc], f_low[acc]
+            )
 
     def _accept(
         self,
@@ -344,8 +369,13 @@ class BatchBDF:
         scale: NDArray[np.float64],
         err: NDArray[np.float64],
         safety: NDArray[np.float64],
+        f_low: NDArray[np.float64],
     ) -> None:
-        """Accepted steps: differences, order and step size, checkpoints, stopping rules."""
+        """Accepted steps: differences, order and step size, checkpoints, stopping rules.
+
+        The field is evaluated at the new state (for ``gtol``, and the message at
+        ``t_max``) unless the Newton bound ``f_low`` already excludes convergence.
+        """
         self.n_equal[idx] += 1
         self.n_steps[idx] += 1
         self.in_step[idx] = False
@@ -378,8 +408,12 @@ class BatchBDF:
             factor = np.minimum(_MAX_FACTOR, safety[ch] * np.max(factors, axis=1))
             self.h_abs[ic] *= factor
             self._change_D(ic, factor)
-        f_new, f_ok = self.batch.field(idx, y_new, t_new)
-        gnorm = np.linalg.norm(np.where(f_ok[:, None], f_new, 0.0), axis=1)
+        need = ~(f_low >= _MARGIN * self.gtol) | (t_new >= self.t_max)
+        gnorm = np.full(idx.size, np.inf)
+        f_ok = np.ones(idx.size, dtype=bool)
+        if need.any():
+            f_new, f_ok[need] = self.batch.field(idx[need], y_new[need], t_new[need])
+            gnorm[need] = np.linalg.norm(np.where(f_ok[need, None], f_new, 0.0), axis=1)
         for r, b in enumerate(idx.tolist()):
             j = int(np.searchsorted(self.cp, t_new[r], side="right"))
             if j > self.i_cp[b]:
