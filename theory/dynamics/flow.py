@@ -30,11 +30,15 @@ learning rate :math:`\eta`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy
 import scipy.integrate
 from dsb_verifier.theory.effective import couplings
 from dsb_verifier.theory.likelihood import _grad_unchecked, exact_hessian, grad_loglik
@@ -74,6 +78,31 @@ _RECORDED_ERRORS: tuple[type[BaseException], ...] = (ValueError, ArithmeticError
 
 #: Float64 entries of the ``du/dtheta`` batch used when evaluating diagnostics.
 _DIAG_CHUNK_ENTRIES = 2**22
+
+
+def _scipy_lsoda_is_reentrant() -> bool:
+    """Whether scipy's LSODA may run several problems at once in one process (scipy >= 1.17)."""
+    major, minor = (int(x) for x in re.findall(r"\d+", scipy.__version__)[:2])
+    return (major, minor) >= (1, 17)
+
+
+#: Before scipy 1.17 LSODA keeps one problem's state in process-global Fortran memory:
+#: a second LSODA solve started while one is in progress (another thread, or a Dask
+#: worker with 2 threads) fails with "IntegratorConcurrencyError: Integrator lsoda can be
+#: used to solve only a single problem at a time". Every LSODA solve of this module
+#: then holds :data:`_LSODA_LOCK` from the solver's creation to its last step.
+LSODA_NEEDS_LOCK: bool = not _scipy_lsoda_is_reentrant()
+_LSODA_LOCK = threading.RLock()
+
+
+@contextmanager
+def _solver_guard(method: str) -> Iterator[None]:
+    """Hold :data:`_LSODA_LOCK` for an LSODA solve when scipy's LSODA is not re-entrant."""
+    if method == "LSODA" and LSODA_NEEDS_LOCK:
+        with _LSODA_LOCK:
+            yield
+    else:
+        yield
 
 
 class _NonFiniteError(ArithmeticError):
@@ -450,8 +479,9 @@ def _flow_one(
     elif np.isfinite(g0):
         solver_cls = getattr(scipy.integrate, method)
         extra = {"jac": jac} if method in _STIFF_METHODS else {}
-        solver = solver_cls(field, 0.0, theta0.copy(), t_max, rtol=rtol, atol=atol, **options, **extra)
-        status, message, n_steps = _drive(solver, field, checkpoints, ts, thetas, t_max=t_max, gtol=gtol)
+        with _solver_guard(method):
+            solver = solver_cls(field, 0.0, theta0.copy(), t_max, rtol=rtol, atol=atol, **options, **extra)
+            status, message, n_steps = _drive(solver, field, checkpoints, ts, thetas, t_max=t_max, gtol=gtol)
         nfev = int(solver.nfev)
     return _trajectory(
         model, q, ts, thetas, status=status, message=message, n_steps=n_steps, nfev=nfev, method=method
