@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import cast
 
 import numpy as np
+from dsb_verifier.theory._validation import scaled_norm
 from dsb_verifier.theory.dynamics.batch_kernels import BatchField
 from dsb_verifier.theory.dynamics.flow import _RECORDED_ERRORS, BATCH_METHOD, _trajectory
 from numpy.typing import NDArray
@@ -155,7 +156,7 @@ class BatchBDF:
     def _start(self) -> None:
         idx = np.arange(self.B)
         f0, ok = self.batch.field(idx, self.y, self.t)
-        g0 = np.linalg.norm(np.where(ok[:, None], f0, 0.0), axis=1)
+        g0 = scaled_norm(np.where(ok[:, None], f0, 0.0), axis=1)
         for b in np.flatnonzero(~ok).tolist():
             self._fail(b, "the vector field is not finite at t=0")
             try:  # as integrate_flow: a start where the model cannot be evaluated is refused
@@ -269,7 +270,7 @@ class BatchBDF:
                     (dy_norm == 0) | ((has | carried) & (r_used / (1 - r_used) * dy_norm < self.newton_tol))
                 )
             last_rate[g[has]] = rate[has]
-            f_low[g] = np.linalg.norm(f, axis=1) - _MARGIN * lam_max[g] * np.linalg.norm(dy, axis=1)
+            f_low[g] = scaled_norm(f, axis=1) - _MARGIN * lam_max[g] * scaled_norm(dy, axis=1)
             going[g[bad]], n_iter[g[bad]] = False, k + 1
             up = g[~bad]
             y[up] += dy[~bad]
@@ -413,7 +414,7 @@ class BatchBDF:
         f_ok = np.ones(idx.size, dtype=bool)
         if need.any():
             f_new, f_ok[need] = self.batch.field(idx[need], y_new[need], t_new[need])
-            gnorm[need] = np.linalg.norm(np.where(f_ok[need, None], f_new, 0.0), axis=1)
+            gnorm[need] = scaled_norm(np.where(f_ok[need, None], f_new, 0.0), axis=1)
         for r, b in enumerate(idx.tolist()):
             j = int(np.searchsorted(self.cp, t_new[r], side="right"))
             if j > self.i_cp[b]:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import scipy
 import scipy.integrate
+from dsb_verifier.theory._validation import scaled_norm
 from dsb_verifier.theory.effective import couplings
 from dsb_verifier.theory.likelihood import _grad_unchecked, exact_hessian, grad_loglik
 from dsb_verifier.theory.models.base import EnergyModel, check_model
@@ -291,7 +292,7 @@ def _trajectory(
             parts["L"].append(logp @ q)
             parts["r"].append(_order_norms_unchecked(r_full, model.n_visible))
             parts["e"].append(_order_norms_unchecked(J - J_star, model.n_visible))
-            parts["g"].append(np.linalg.norm(g, axis=-1))
+            parts["g"].append(scaled_norm(g, axis=-1))
     diag = {k: np.concatenate(v) for k, v in parts.items()}
     ok = np.ones(th.shape[0], dtype=bool)
     for v in diag.values():
@@ -323,7 +324,7 @@ def _order_norms_unchecked(x: NDArray[np.float64], N: int) -> NDArray[np.float64
     k = _orders(N)
     out = np.zeros(x.shape[:-1] + (N + 1,))
     for order in range(1, N + 1):
-        out[..., order] = np.sqrt(np.sum(x[..., k == order] ** 2, axis=-1))
+        out[..., order] = scaled_norm(x[..., k == order], axis=-1)
     return out
 
 
@@ -469,7 +470,7 @@ def _flow_one(
     thetas: list[NDArray[np.float64]] = [theta0.copy()]
     status, n_steps, nfev = "failed", 0, 0
     try:
-        g0 = float(np.linalg.norm(field(0.0, theta0)))
+        g0 = float(scaled_norm(field(0.0, theta0)))
     except _RECORDED_ERRORS as err:
         g0, message = np.inf, _describe(err, 0.0)
     else:
@@ -532,7 +533,7 @@ def _drive(
             break
         last_t, last_y = t_new, y_new
         try:
-            g = float(np.linalg.norm(field(t_new, y_new)))
+            g = float(scaled_norm(field(t_new, y_new)))
         except _RECORDED_ERRORS as err:
             message = _describe(err, t_new)
             break
@@ -630,7 +631,7 @@ def _ascent_one(
         if not np.all(np.isfinite(g)):
             status, message = "failed", f"the gradient is not finite at step {step} (t={step * lr:.6g})"
             break
-        gn = float(np.linalg.norm(g))
+        gn = float(scaled_norm(g))
         if gn < gtol:
             status, message = "converged", f"|grad| = {gn:.3g} < gtol = {gtol:.3g} at step {step}"
             break

@@ -29,6 +29,7 @@ from functools import cached_property
 import numpy as np
 from dsb_verifier.theory._validation import (
     as_float_array,
+    check_memory,
     check_n,
     check_real,
     check_rng,
@@ -293,7 +294,7 @@ class DirectModel(_LinearCouplingModel):
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """Couplings drawn i.i.d. normal with standard deviation ``scale``."""
-        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
+        return _gaussian_init(self, rng, scale)
 
 
 class TruncatedIsing(_LinearCouplingModel):
@@ -325,7 +326,7 @@ class TruncatedIsing(_LinearCouplingModel):
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """Couplings drawn i.i.d. normal with standard deviation ``scale``."""
-        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
+        return _gaussian_init(self, rng, scale)
 
     def __repr__(self) -> str:
         return f"TruncatedIsing(n_visible={self.n_visible}, max_order={self.max_order}, P={self.n_params})"
@@ -342,3 +343,15 @@ def check_model(model: object) -> EnergyModel:
 
 def _check_scale(scale: float) -> float:
     return check_real(scale, "scale", nonnegative=True)
+
+
+def _gaussian_init(model: EnergyModel, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
+    """``scale`` times i.i.d. standard normals, ``(P,)``: one float64 array, scaled in place."""
+    s = _check_scale(scale)
+    gen = check_rng(rng)
+    check_memory(
+        8.0 * model.n_params, f"the {model.n_params} parameters of {model!r}", hint="use a smaller model"
+    )
+    theta = gen.standard_normal(model.n_params)
+    theta *= s
+    return theta
