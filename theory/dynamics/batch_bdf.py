@@ -8,7 +8,7 @@ Jacobian and error control. Linear solves use the eigendecomposition of the
 symmetric exact Hessian (:func:`_solve`), valid for every step size.
 
 Glossary: ``D`` backward differences ``(B, 8, P)``, ``k`` orders, ``c = h / alpha_k``,
-``V``/``Vt``/``lam`` eigenvectors, their transpose and eigenvalues of the Hessians.
+``V``/``lam`` eigenvectors and eigenvalues of the Hessians.
 """
 
 from __future__ import annotations
@@ -61,16 +61,12 @@ def _change_matrix(order: int, factor: NDArray[np.float64]) -> NDArray[np.float6
 
 
 def _solve(
-    V: NDArray[np.float64],
-    Vt: NDArray[np.float64],
-    lam: NDArray[np.float64],
-    c: NDArray[np.float64],
-    b: NDArray[np.float64],
+    V: NDArray[np.float64], lam: NDArray[np.float64], c: NDArray[np.float64], b: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    r"""Solve :math:`(I - c H) x = b` per flow through ``H = V diag(lam) V^T`` (``Vt`` = ``V`` transposed)."""
-    x = np.matmul(b[:, None, :], V)  # (m, 1, P): (V^T b)^T
-    x /= (1.0 - c[:, None] * lam)[:, None, :]
-    return np.matmul(x, Vt)[:, 0, :]
+    r"""Solve :math:`(I - c H) x = b` per flow through ``H = V diag(lam) V^T``: two matrix-vector products."""
+    x = np.matmul(b[:, None, :], V)[:, 0, :]  # V^T b, as a row
+    x /= 1.0 - c[:, None] * lam
+    return np.matmul(V, x[:, :, None])[:, :, 0]
 
 
 def _take(a: NDArray[np.float64], idx: NDArray[np.intp]) -> NDArray[np.float64]:
@@ -110,7 +106,6 @@ class BatchBDF:
         self.in_step = np.zeros(B, dtype=bool)  # an attempt of the current step failed or was rejected
         self.cur_jac = np.zeros(B, dtype=bool)  # the Jacobian was recomputed within the current step
         self.V = np.zeros((B, P, P))
-        self.Vt = np.zeros((B, P, P))
         self.lam = np.zeros((B, P))
         self.rate_prev = np.full(B, np.nan)  # last Newton convergence rate with the current Jacobian
         self.rate_age = np.zeros(B, dtype=np.int64)  # steps since it was measured
@@ -137,7 +132,6 @@ class BatchBDF:
         """Exact Hessians at ``(t, y)`` and their eigendecompositions for flows ``idx`` (failures end them)."""
         V, lam, ok = self.batch.eigen(idx, y, t)
         self.V[idx], self.lam[idx] = V, lam
-        self.Vt[idx] = np.swapaxes(V, -1, -2)
         self.cur_jac[idx] = True
         self.rate_prev[idx] = np.nan
         for r in np.flatnonzero(~ok).tolist():
@@ -234,7 +228,7 @@ class BatchBDF:
         ``|f(y_new)| >= |f(y_k)| - |lam|_max |dy_k|`` is returned for the stopping rule.
         """
         m = idx.size
-        V, Vt, lam = _take(self.V, idx), _take(self.Vt, idx), _take(self.lam, idx)
+        V, lam = _take(self.V, idx), _take(self.lam, idx)
         y, d = y_pred.copy(), np.zeros_like(y_pred)
         converged = np.zeros(m, dtype=bool)
         going = np.ones(m, dtype=bool)
@@ -253,9 +247,13 @@ class BatchBDF:
             g, f = g[ok], f[ok]
             if g.size == 0:
                 break
-            rhs = np.zeros_like(y)  # solve for every row: cheaper than gathering the (P, P) stacks
-            rhs[g] = c[g, None] * f - psi[g] - d[g]
-            dy = _solve(V, Vt, lam, c, rhs)[g]
+            rhs = c[g, None] * f - psi[g] - d[g]
+            if 2 * g.size < m:  # few rows left: gathering their (P, P) stacks is cheaper
+                dy = _solve(V[g], lam[g], c[g], rhs)
+            else:  # solve every row (zero right-hand side for the others): no copy of the stacks
+                full = np.zeros_like(y)
+                full[g] = rhs
+                dy = _solve(V, lam, c, full)[g]
             dy_norm = _rms(dy / scale[g])
             with np.errstate(all="ignore"):
                 rate = dy_norm / dy_old[g]
@@ -270,7 +268,9 @@ class BatchBDF:
                     (dy_norm == 0) | ((has | carried) & (r_used / (1 - r_used) * dy_norm < self.newton_tol))
                 )
             last_rate[g[has]] = rate[has]
-            f_low[g] = scaled_norm(f, axis=1) - _MARGIN * lam_max[g] * scaled_norm(dy, axis=1)
+            # a bound only (an overflow to inf just means: far from gtol)
+            with np.errstate(over="ignore", invalid="ignore"):
+                f_low[g] = np.linalg.norm(f, axis=1) - _MARGIN * lam_max[g] * np.linalg.norm(dy, axis=1)
             going[g[bad]], n_iter[g[bad]] = False, k + 1
             up = g[~bad]
             y[up] += dy[~bad]
@@ -415,8 +415,13 @@ class BatchBDF:
         if need.any():
             f_new, f_ok[need] = self.batch.field(idx[need], y_new[need], t_new[need])
             gnorm[need] = scaled_norm(np.where(f_ok[need, None], f_new, 0.0), axis=1)
-        for r, b in enumerate(idx.tolist()):
-            j = int(np.searchsorted(self.cp, t_new[r], side="right"))
+        j_cp = np.searchsorted(self.cp, t_new, side="right")
+        y_fin = np.all(np.isfinite(y_new), axis=1)
+        special = (j_cp > self.i_cp[idx]) | ~y_fin | ~f_ok | (gnorm < self.gtol) | (t_new >= self.t_max)
+        plain = ~special  # the common case: no checkpoint crossed, nothing ends
+        self.last_t[idx[plain]], self.last_y[idx[plain]] = t_new[plain], y_new[plain]
+        for r in np.flatnonzero(special).tolist():
+            b, j = int(idx[r]), int(j_cp[r])
             if j > self.i_cp[b]:
                 Yc = self._dense(b, self.cp[self.i_cp[b] : j])
                 if not np.all(np.isfinite(Yc)):
@@ -429,7 +434,7 @@ class BatchBDF:
                 self.ts[b].extend(float(v) for v in self.cp[self.i_cp[b] : j])
                 self.thetas[b].extend(Yc)
                 self.i_cp[b] = j
-            if not np.all(np.isfinite(y_new[r])):
+            if not y_fin[r]:
                 self._end(b, "failed", f"the solver state is not finite at t={t_new[r]:.6g}")
                 continue
             self.last_t[b], self.last_y[b] = t_new[r], y_new[r]
