@@ -19,6 +19,7 @@ from dsb_verifier.theory import _validation
 from dsb_verifier.theory.dynamics.kernel import kernel_block_norms, tangent_kernel
 from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton
 from dsb_verifier.theory.models import RBM, TanhNetwork
+from dsb_verifier.theory.rbm.gaussian import conditioned_couplings
 from dsb_verifier.theory.walsh import characters, hadamard, states, wht
 
 #: Bytes of Python bookkeeping (lists, small arrays' headers) not counted by the estimates.
@@ -69,6 +70,8 @@ def _cases():
     samples2 = samples[::-1].copy()
     x = rng.standard_normal((4, 2**14))
     x2, q8r = x[::-1].copy(), q8[::-1].copy()
+    q10 = theory.ising_target(10, {1: 0.3, 2: 0.3, 3: 0.2}, rng)
+    q10r = q10[::-1].copy()
     return {
         "states": (lambda: states(17), lambda: states(17)),
         "characters": (lambda: characters(np.arange(64), 12), lambda: characters(np.arange(64, 128), 12)),
@@ -91,6 +94,12 @@ def _cases():
             lambda: theory.polynomial_bits_to_spins(x),
             lambda: theory.polynomial_bits_to_spins(x2),
         ),
+        "maxent": (lambda: theory.maxent_fit(q10, 2), lambda: theory.maxent_fit(q10r, 2)),
+        "gaussian couplings": (
+            lambda: conditioned_couplings(rbm, th, 3),
+            lambda: conditioned_couplings(rbm, -th, 3),
+        ),
+        "model states": (lambda: RBM(14, 2)._sT, lambda: RBM(14, 2)._sT),
         "init": (lambda: RBM(3, 200_000).init(_rng(), 0.1), lambda: RBM(3, 200_000).init(_rng(), 0.2)),
     }
 

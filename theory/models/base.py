@@ -67,13 +67,18 @@ class EnergyModel(ABC):
     @cached_property
     def _s(self) -> NDArray[np.float64]:
         """Visible states as floats, shape ``(2^N, N)`` (read-only)."""
-        s = states(self.n_visible).astype(np.float64)
+        N = self.n_visible
+        check_memory(9.0 * N * 2**N, f"the {2**N} visible states of {self!r} (int8, then float64)")
+        s = states(N).astype(np.float64)
         s.setflags(write=False)
         return s
 
     @cached_property
     def _sT(self) -> NDArray[np.float64]:
         """Visible states with the state axis last, shape ``(N, 2^N)``, C-contiguous (read-only)."""
+        N = self.n_visible
+        pending = 0.0 if "_s" in self.__dict__ else 9.0 * N * 2**N  # _s is built first if not yet cached
+        check_memory(8.0 * N * 2**N + pending, f"the transposed visible states of {self!r}")
         sT = np.ascontiguousarray(self._s.T)
         sT.setflags(write=False)
         return sT
