@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from dsb_verifier import theory
 from dsb_verifier.theory import _validation
+from dsb_verifier.theory.dynamics.batch_flow import integrate_flows_batched
 from dsb_verifier.theory.dynamics.kernel import kernel_block_norms, tangent_kernel
 from dsb_verifier.theory.likelihood import exact_hessian, gauss_newton
 from dsb_verifier.theory.models import RBM, TanhNetwork
@@ -72,6 +73,9 @@ def _cases():
     x2, q8r = x[::-1].copy(), q8[::-1].copy()
     q10 = theory.ising_target(10, {1: 0.3, 2: 0.3, 3: 0.2}, rng)
     q10r = q10[::-1].copy()
+    rbm6 = RBM(6, 8)
+    th6 = np.stack([rbm6.init(rng, 0.1) for _ in range(16)])
+    q6 = theory.dirichlet_target(6, rng)
     return {
         "states": (lambda: states(17), lambda: states(17)),
         "characters": (lambda: characters(np.arange(64), 12), lambda: characters(np.arange(64, 128), 12)),
@@ -100,6 +104,10 @@ def _cases():
             lambda: conditioned_couplings(rbm, -th, 3),
         ),
         "model states": (lambda: RBM(14, 2)._sT, lambda: RBM(14, 2)._sT),
+        "batched flows": (
+            lambda: integrate_flows_batched(rbm6, th6, q6, t_max=5.0, n_checkpoints=10),
+            lambda: integrate_flows_batched(rbm6, -th6, q6, t_max=5.0, n_checkpoints=10),
+        ),
         "init": (lambda: RBM(3, 200_000).init(_rng(), 0.1), lambda: RBM(3, 200_000).init(_rng(), 0.2)),
     }
 

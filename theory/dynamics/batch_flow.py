@@ -34,8 +34,9 @@ Glossary: ``B`` flows, ``P`` parameters, ``D`` backward differences ``(B, 8, P)`
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._validation import check_memory
 from dsb_verifier.theory.dynamics.batch_bdf import BatchBDF
-from dsb_verifier.theory.dynamics.batch_kernels import BatchField
+from dsb_verifier.theory.dynamics.batch_kernels import _CHUNK_ENTRIES, BatchField
 from dsb_verifier.theory.dynamics.flow import (
     BATCH_METHOD,
     Trajectory,
@@ -47,7 +48,23 @@ from dsb_verifier.theory.dynamics.flow import (
 from dsb_verifier.theory.models.base import EnergyModel, check_model
 from numpy.typing import ArrayLike
 
-__all__ = ["integrate_flows_batched"]
+__all__ = ["batch_bytes", "integrate_flows_batched"]
+
+
+def batch_bytes(model: EnergyModel, B: int, n_checkpoints: int) -> float:
+    """Peak bytes of :func:`integrate_flows_batched` for ``B`` flows (its memory guard).
+
+    Per flow: the eigenvectors kept between steps and, while Jacobians are refreshed,
+    the Hessian, its symmetrised copy and the new eigenvectors (4 ``P x P``); the
+    differences and state vectors (about 20 ``P``); the targets and probabilities
+    (2 ``2^N``); the records (``n_checkpoints + 2`` states) and the diagnostics of a
+    trajectory (``J``, and the order norms and scalars) — plus the ``du/dtheta``
+    chunks of the kernels (3 arrays of at most 2^22 entries).
+    """
+    P, n, N = model.n_params, 2**model.n_visible, model.n_visible
+    per_flow = 4 * P * P + 20 * P + 2 * n + (n_checkpoints + 2) * (P + n + 2 * N + 8)
+    chunk = min(B * P * n, _CHUNK_ENTRIES)
+    return 8.0 * (B * per_flow + 3 * chunk + 4 * P * n)
 
 
 def integrate_flows_batched(
@@ -116,6 +133,11 @@ def integrate_flows_batched(
         "max_step": _positive(max_step, "max_step", allow_inf=True),
         "first_step": None if first_step is None else _positive(first_step, "first_step"),
     }
+    check_memory(
+        batch_bytes(model, B, n_cp),
+        f"{B} batched flows of {model!r} with {n_cp} checkpoints",
+        hint="integrate fewer flows per call",
+    )
     checkpoints = np.geomspace(t_min_, t_max_, n_cp)
     checkpoints[-1] = t_max_
     qc = np.ascontiguousarray(qq, dtype=np.float64)

@@ -96,7 +96,9 @@ def batch_hessian(
             w = q[lo : lo + step] - p
             for i in range(th.shape[0]):
                 out[lo + i] = model._weighted_hessian(th[i], w[i]) - C[i]
-    return 0.5 * (out + np.swapaxes(out, -1, -2))
+    out += np.swapaxes(out, -1, -2)  # numpy buffers the overlapping transpose
+    out *= 0.5
+    return out
 
 
 class BatchField:
