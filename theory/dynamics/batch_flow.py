@@ -10,8 +10,9 @@ control, Jacobian and stopping rule: the flows share array operations, never ste
 
 Method: the variable-order (1–5), quasi-constant step-size backward
 differentiation formulas with the NDF modification (Shampine & Reichelt, SIAM J.
-Sci. Comput. 18, 1 (1997)) — the algorithm of :class:`scipy.integrate.BDF`,
-step for step, vectorised over flows. The Jacobian of the vector field is the
+Sci. Comput. 18, 1 (1997)) — the algorithm of :class:`scipy.integrate.BDF`
+(its error control, step-size and order selection), vectorised over flows, with
+a cheaper simplified Newton iteration (:mod:`~dsb_verifier.theory.dynamics.batch_bdf`). The Jacobian of the vector field is the
 exact Hessian of ``L`` (Claim C4), which is **symmetric**: with its
 eigendecomposition :math:`H = V\Lambda V^\top` the Newton matrix
 :math:`I - cH` is diagonal in the basis ``V`` for *every* ``c = h/\alpha_k``, so
