@@ -91,3 +91,21 @@ def test_states_lean_route_equals_the_bit_formula():
     for N in range(1, 9):
         b = np.arange(2**N)[:, None]
         np.testing.assert_array_equal(states(N), 1 - 2 * ((b >> np.arange(N)) & 1))
+
+
+# ---- an empty batch of distributions is refused in the package's words ---------------------
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: theory.couplings(np.zeros((0, 4))),
+        lambda: theory.moments(np.zeros((0, 4))),
+        lambda: theory.entropy(np.zeros((0, 4))),
+        lambda: theory.kl(np.zeros((0, 4)), np.zeros((0, 4))),
+        lambda: theory.fisher(np.zeros((0, 4))),
+    ],
+)
+def test_empty_batches_of_distributions_are_refused(call):
+    with pytest.raises(
+        ValueError, match=r"must hold at least one distribution over 2\^N states, got shape \(0, 4\)"
+    ):
+        call()

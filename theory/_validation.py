@@ -211,6 +211,8 @@ def distribution(
     """
     normalize = check_flag(normalize, "normalize")
     arr, n = state_vector(p, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} must hold at least one distribution over 2^N states, got shape {arr.shape}")
     if np.any(arr <= 0):
         raise ValueError(
             f"{name} must be strictly positive (log p must be finite); smallest entry is {arr.min():.3g}"
