@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks import claim_checks, effective, flows, integral, models, scaling, spectrum, transform
+from benchmarks import (
+    batch_flows,
+    claim_checks,
+    effective,
+    flows,
+    integral,
+    models,
+    scaling,
+    spectrum,
+    transform,
+)
 from benchmarks._harness import Config, SectionResult
 
 __all__ = ["SECTIONS", "Config", "SectionResult", "main"]
@@ -27,6 +37,7 @@ SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "spectrum": spectrum.run,
     "flows": flows.run,
     "integral": integral.run,
+    "batchflow": batch_flows.run,
     "checks": claim_checks.run,
 }
 

@@ -70,8 +70,18 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
     tth = tanh.init(np.random.default_rng(3), 0.5)[None, :].repeat(2, axis=0)
     return {
         "states": (lambda: T.states(N), 2**N * N, f"states({N})"),
-        "characters": (lambda: T.characters([1, 2], N), 2 * 2**N * 9, f"characters for 2 subsets at N={N}"),
-        "hadamard": (lambda: T.hadamard(N), 17 * 4**N, "the dense 8 x 8 Hadamard matrix"),
+        # int8 result (2 x 2^N), one chunk's int64 indices + int8 parities (9 per entry), the int64
+        # subset copy, and the parity table's int64 temporaries and int8 copy (17 per state)
+        "characters": (
+            lambda: T.characters([1, 2], N),
+            2 * 2**N + 9 * 2 * 2**N + 8 * 2 + 17 * 2**N,
+            f"characters for 2 subsets at N={N}",
+        ),
+        "hadamard": (
+            lambda: T.hadamard(N),
+            8 * 4**N + (4**N + 9 * 4**N + 8 * 2**N + 17 * 2**N),
+            "the dense 8 x 8 Hadamard matrix",
+        ),
         "wht": (lambda: T.wht(x), 3 * x.nbytes, "wht of an array of shape (2, 8)"),
         "polynomial_bits_to_spins": (
             lambda: T.polynomial_bits_to_spins(x),
@@ -92,7 +102,7 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
         "gauss_newton": (lambda: T.gauss_newton(rbm, th), 8.0 * (3 * P * 2**N + 2 * P**2), "gauss_newton"),
         "tangent_kernel": (
             lambda: T.tangent_kernel(DirectModel(N), T.couplings(p)[1:]),
-            8.0 * (2**N * 2**N + 2 * 2**N * (2**N - 1)),
+            8.0 * (3 * 2**N * 2**N + 4 * 2**N * (2**N - 1)),  # K, K + K^T, result; the Jacobian's 4 n x P
             "the 7 x 7 tangent kernel",
         ),
         "maxent_fit": (
@@ -102,7 +112,7 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
         ),
         "rbm du/dtheta": (
             lambda: rbm.grad_neg_energy(np.stack([th, th])),
-            8 * 2 * (P + 2) * 2**N,  # a batch of 2: (P + M) arrays over the 2^N states
+            8 * 2 * (P + 2 * 2) * 2**N,  # a batch of 2: (P + 2M) arrays over the 2^N states
             f"du/dtheta of {rbm!r} for theta of shape (2, {P})",
         ),
         "tanh neg_energy": (
@@ -126,7 +136,7 @@ def _guards() -> dict[str, tuple[Callable[[], Any], float, str]]:
         },
         "empirical": (
             lambda: T.empirical(np.array([[1, -1, 1], [-1, -1, 1]]), pseudo_count=0.5),
-            8 * 2**N * 3,
+            (2 * 8 + 24) * 6 + 8 * 2**N * 3,  # 6 int64 sample entries, then 3 arrays over the states
             "an empirical distribution over 2^3 states",
         ),
     }

@@ -31,7 +31,13 @@ import pytest
 import sympy as sp
 from dsb_verifier import theory as T
 from dsb_verifier.theory.dynamics.fixed_points import FixedPoint, classify, independent_point
-from dsb_verifier.theory.dynamics.flow import FLOW_METHODS, TRAJECTORY_STATUSES, Trajectory, integrate_flow
+from dsb_verifier.theory.dynamics.flow import (
+    BATCH_METHOD,
+    FLOW_METHODS,
+    TRAJECTORY_STATUSES,
+    Trajectory,
+    integrate_flow,
+)
 from dsb_verifier.theory.dynamics.hierarchy import (
     HierarchyRank,
     KernelScaling,
@@ -968,7 +974,10 @@ def test_rbm_twin_refuses(rbm_twin, change, message):
 
 @pytest.mark.parametrize("method", ["rk45", "euler", ""])
 def test_trajectory_refuses_an_unknown_method(traj, method):
-    expect = f"Trajectory.method must be one of {(*FLOW_METHODS, 'gradient_ascent')}, got {method!r}"
+    expect = (
+        f"Trajectory.method must be one of {(*FLOW_METHODS, BATCH_METHOD, 'gradient_ascent')}, got {method!r}"
+    )
     with pytest.raises(ValueError, match=whole(expect)):
         dataclasses.replace(traj, method=method)
     assert dataclasses.replace(traj, method="gradient_ascent").method == "gradient_ascent"
+    assert dataclasses.replace(traj, method=BATCH_METHOD).method == "BDF-batched"

@@ -45,7 +45,9 @@ def logsumexp(x: NDArray[np.float64], axis: int = -1, keepdims: bool = False) ->
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def check_memory(n_bytes: float, what: str) -> None:
+def check_memory(
+    n_bytes: float, what: str, *, hint: str = "use a smaller N (exact enumeration costs 2^N per state vector)"
+) -> None:
     """Refuse a computation whose working set would not fit in memory.
 
     Parameters
@@ -54,6 +56,8 @@ def check_memory(n_bytes: float, what: str) -> None:
         Estimated peak working set of the computation in bytes.
     what
         Human description used in the error message.
+    hint
+        What the user can change, appended to the message.
 
     Raises
     ------
@@ -64,8 +68,7 @@ def check_memory(n_bytes: float, what: str) -> None:
     if n_bytes > avail:
         raise ValueError(
             f"{what} needs an estimated {_fmt_bytes(n_bytes)} of memory but only "
-            f"{_fmt_bytes(avail)} is available; use a smaller N (exact enumeration "
-            "costs 2^N per state vector)"
+            f"{_fmt_bytes(avail)} is available; {hint}"
         )
 
 
@@ -131,13 +134,45 @@ def n_from_length(length: int, name: str) -> int:
     return length.bit_length() - 1
 
 
+def refuse_masked(x: object, name: str) -> None:
+    """Refuse a :class:`numpy.ma.MaskedArray`: numpy's conversions drop its mask silently.
+
+    Every array validator calls this first, so masked entries can never be read
+    as if they were data.
+    """
+    if np.ma.isMaskedArray(x):
+        raise ValueError(
+            f"{name} must not be a masked array (its mask would be ignored); pass the data "
+            "you mean explicitly, e.g. x.filled(value) or x.compressed()"
+        )
+
+
+def scaled_norm(x: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+    r"""Euclidean norm along ``axis`` without overflow or underflow of the squares.
+
+    :math:`\|x\| = m \sqrt{\sum (x/m)^2}` with ``m = max|x|`` (``np.hypot``-style
+    scaling): ``[1e200, 1e200]`` gives ``1.414e200``, not ``inf``. The result is ``inf``
+    only when the norm itself exceeds the float64 range; NaN propagates.
+    """
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    ax = axis % a.ndim
+    if a.shape[ax] == 0:
+        return np.zeros(a.shape[:ax] + a.shape[ax + 1 :])
+    m = np.max(a, axis=ax, keepdims=True)
+    safe = np.where((m > 0) & np.isfinite(m), m, 1.0)  # inf and NaN propagate through a / 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = np.sqrt(np.sum((a / safe) ** 2, axis=ax, keepdims=True)) * safe
+    return np.squeeze(r, axis=ax)
+
+
 def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1, finite: bool = True) -> NDArray[np.float64]:
     """Convert to a float64 array, refusing NaN/inf, complex or non-numeric input.
 
     ``finite=False`` skips the NaN/inf scan (one pass over the data) for a caller
     that checks its *result* instead and calls this again on failure, as
-    :func:`theory.wht` does.
+    :func:`theory.wht` does. Masked arrays are refused (:func:`refuse_masked`).
     """
+    refuse_masked(x, name)
     arr = np.asarray(x)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating)
@@ -176,6 +211,8 @@ def distribution(
     """
     normalize = check_flag(normalize, "normalize")
     arr, n = state_vector(p, name)
+    if arr.size == 0:
+        raise ValueError(f"{name} must hold at least one distribution over 2^N states, got shape {arr.shape}")
     if np.any(arr <= 0):
         raise ValueError(
             f"{name} must be strictly positive (log p must be finite); smallest entry is {arr.min():.3g}"

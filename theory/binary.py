@@ -27,7 +27,7 @@ Glossary: ``x`` bits, ``s`` spins, ``c`` bit-polynomial coefficients,
 from __future__ import annotations
 
 import numpy as np
-from dsb_verifier.theory._validation import check_memory, state_vector
+from dsb_verifier.theory._validation import check_memory, refuse_masked, state_vector
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
 
 
 def _binary_array(x: ArrayLike, name: str, allowed: tuple[int, int]) -> NDArray[np.int8]:
+    refuse_masked(x, name)
     arr = np.asarray(x)
     real = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     if arr.dtype == object or not (real or np.issubdtype(arr.dtype, np.bool_)):
@@ -99,10 +100,13 @@ def _superset_transform(v: NDArray[np.float64], N: int, a: float, b: float) -> N
     """
     out = v.copy()
     lead = v.shape[:-1]
+    tmp = np.empty((*lead, v.shape[-1] // 2))  # the one temporary: half of the array
     for i in range(N):
         view = out.reshape((*lead, 2 ** (N - i - 1), 2, 2**i))
-        view[..., 0, :] += a * view[..., 1, :]
-        view[..., 1, :] *= b
+        t = tmp.reshape((*lead, 2 ** (N - i - 1), 2**i))
+        np.multiply(view[..., 1, :], a, out=t)
+        np.add(view[..., 0, :], t, out=view[..., 0, :])
+        np.multiply(view[..., 1, :], b, out=view[..., 1, :])
     return out
 
 

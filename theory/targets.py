@@ -20,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from dsb_verifier.theory._validation import as_float_array, check_memory, check_n, check_real, check_rng
+from dsb_verifier.theory._validation import (
+    as_float_array,
+    check_memory,
+    check_n,
+    check_real,
+    check_rng,
+    refuse_masked,
+)
 from dsb_verifier.theory.binary import spins_from_bits, state_index
 from dsb_verifier.theory.effective import prob
 from dsb_verifier.theory.walsh import _orders, states
@@ -172,13 +179,18 @@ def empirical(samples: ArrayLike, *, pseudo_count: float, values: str = "auto") 
         ``"spin"``, ``"bit"``, or ``"auto"`` (bits if all values are in {0, 1},
         spins if all are in {-1, 1}; refused if ambiguous or mixed).
     """
+    refuse_masked(samples, "samples")
     arr = np.asarray(samples)
     if arr.ndim != 2 or arr.shape[0] < 1:
         raise ValueError(
             f"samples must be a 2-D array (M samples, N spins) with M >= 1, got shape {arr.shape}"
         )
     N = check_n(arr.shape[1], "number of columns N")
-    check_memory(8 * 2**N * 3, f"an empirical distribution over 2^{N} states")
+    # per sample entry: np.unique's sorted copy and mask, the int8 spins and their checks, the
+    # int64 weighted bits of state_index (2 * itemsize + 24 bytes); then the counts (3 x 2^N floats)
+    check_memory(
+        (2 * arr.itemsize + 24) * arr.size + 8 * 2**N * 3, f"an empirical distribution over 2^{N} states"
+    )
     if isinstance(pseudo_count, bool | np.bool_) or not isinstance(
         pseudo_count, int | float | np.integer | np.floating
     ):
@@ -201,6 +213,18 @@ def empirical(samples: ArrayLike, *, pseudo_count: float, values: str = "auto") 
             values = "spin"
         else:
             raise ValueError(f"samples must be all 0/1 or all -1/+1; found values {sorted(uniq)[:6]}")
+    # the emptiest state gets alpha / (M + alpha 2^N): refuse an alpha for which it is not a
+    # normal float64 (log q would be -inf or lose all precision)
+    M = arr.shape[0]
+    alpha_min = float(np.finfo(np.float64).tiny) * (M + 2.0**N)
+    if pseudo_count < alpha_min:
+        raise ValueError(
+            f"pseudo_count={pseudo_count!r} is too small: an unseen state would get probability "
+            f"{float(pseudo_count) / (M + float(pseudo_count) * 2.0**N):.3g}, below the smallest normal "
+            f"float64; the smallest usable pseudo_count for M={M} samples over 2^{N} states is {alpha_min:.3g}"
+        )
     s = spins_from_bits(arr) if values == "bit" else arr
     counts = np.bincount(state_index(s), minlength=2**N).astype(np.float64)
-    return (counts + pseudo_count) / (arr.shape[0] + pseudo_count * 2**N)
+    counts += pseudo_count
+    counts /= M + pseudo_count * 2**N
+    return counts

@@ -29,7 +29,16 @@ import threading
 from functools import lru_cache
 
 import numpy as np
-from dsb_verifier.theory._validation import as_float_array, check_memory, check_n, n_from_length, state_vector
+from dsb_verifier.theory._validation import (
+    as_float_array,
+    check_int,
+    check_memory,
+    check_n,
+    n_from_length,
+    refuse_masked,
+    scaled_norm,
+    state_vector,
+)
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
@@ -67,10 +76,14 @@ def states(N: int) -> NDArray[np.int8]:
         ``s[b, i] = (-1)^(bit i of b)``: row ``b`` is state ``b`` (docs/theory.md §1).
     """
     N = check_n(N, "N")
+    # the int8 result is the only array allocated: each column is filled through a view
     check_memory(2**N * N, f"states({N})")
-    b = np.arange(2**N, dtype=np.int64)[:, None]
-    bits = (b >> np.arange(N, dtype=np.int64)) & 1
-    return (1 - 2 * bits).astype(np.int8)
+    s = np.empty((2**N, N), dtype=np.int8)
+    for i in range(N):
+        col = s.reshape(2 ** (N - i - 1), 2, 2**i, N)  # state b = (hi, bit i, lo)
+        col[:, 0, :, i] = 1
+        col[:, 1, :, i] = -1
+    return s
 
 
 def subsets(N: int) -> NDArray[np.int64]:
@@ -98,6 +111,7 @@ def _orders(N: int) -> NDArray[np.int64]:
 def subset_indices(S: int, N: int) -> tuple[int, ...]:
     """Variable indices contained in the subset bitmask ``S`` (increasing)."""
     N = check_n(N, "N")
+    S = check_int(S, "S")
     if not 0 <= int(S) < 2**N:
         raise ValueError(f"subset bitmask S must be in [0, 2^N) = [0, {2**N}), got {S}")
     return tuple(i for i in range(N) if (int(S) >> i) & 1)
@@ -107,7 +121,10 @@ def subset_mask(indices: tuple[int, ...] | list[int], N: int) -> int:
     """Bitmask of the subset given by variable indices (inverse of :func:`subset_indices`)."""
     N = check_n(N, "N")
     mask = 0
+    if isinstance(indices, str) or not isinstance(indices, tuple | list):
+        raise ValueError(f"indices must be a tuple or list of variable indices, got {indices!r}")
     for i in indices:
+        i = check_int(i, "variable index")
         if not 0 <= int(i) < N:
             raise ValueError(f"variable index must be in [0, {N}), got {i}")
         if (mask >> int(i)) & 1:
@@ -132,15 +149,41 @@ def characters(S: int | ArrayLike, N: int) -> NDArray[np.int8]:
         ``(-1)^popcount(b & S)`` with the state axis last.
     """
     N = check_n(N, "N")
+    refuse_masked(S, "S")
     S_arr = np.asarray(S)
     if not np.issubdtype(S_arr.dtype, np.integer):
         raise ValueError(f"S must be integer subset bitmask(s), got dtype {S_arr.dtype}")
     if np.any((S_arr < 0) | (S_arr >= 2**N)):
         raise ValueError(f"subset bitmasks S must lie in [0, 2^N) = [0, {2**N})")
-    check_memory(S_arr.size * 2**N * 9, f"characters for {S_arr.size} subsets at N={N}")
-    b = np.arange(2**N, dtype=np.int64)
-    par = _orders(N)[S_arr[..., None].astype(np.int64) & b] & 1
-    return (1 - 2 * par).astype(np.int8)
+    n = 2**N
+    rows = _characters_chunk_rows(N)
+    check_memory(_characters_bytes(S_arr.size, N), f"characters for {S_arr.size} subsets at N={N}")
+    out = np.empty(S_arr.shape + (n,), dtype=np.int8)
+    flat_S, flat_out = S_arr.reshape(-1).astype(np.int64), out.reshape(-1, n)
+    parity = (_orders(N) & 1).astype(np.int8)
+    b = np.arange(n, dtype=np.int64)
+    for lo in range(0, flat_S.size, rows):
+        chi = parity[flat_S[lo : lo + rows, None] & b]  # int8 parities of b & S
+        chi *= -2
+        chi += 1
+        flat_out[lo : lo + rows] = chi
+    return out
+
+
+#: Entries of the int64 index array of one chunk of :func:`characters`.
+_CHAR_CHUNK_ENTRIES = 2**16
+
+
+def _characters_chunk_rows(N: int) -> int:
+    return max(1, _CHAR_CHUNK_ENTRIES // 2**N)
+
+
+def _characters_bytes(n_subsets: int, N: int) -> int:
+    """Peak bytes of :func:`characters`: the int8 result, one chunk's int64 indices and int8
+    parities, and the parity table and state indices (int64 temporaries of ``_orders & 1``)."""
+    n = 2**N
+    chunk = min(n_subsets, _characters_chunk_rows(N)) * n
+    return n_subsets * n + 9 * chunk + 8 * n_subsets + 17 * n
 
 
 def hadamard(N: int) -> NDArray[np.float64]:
@@ -149,8 +192,8 @@ def hadamard(N: int) -> NDArray[np.float64]:
     Only for small N and for cross-checks: :func:`wht` never forms it.
     """
     N = check_n(N, "N")
-    # the int8 characters and their int64 parities (9 bytes per entry) plus the float64 copy
-    check_memory(17 * 4**N, f"the dense {2**N} x {2**N} Hadamard matrix")
+    # the float64 result and everything characters() allocates for all 2^N subsets
+    check_memory(8 * 4**N + _characters_bytes(2**N, N), f"the dense {2**N} x {2**N} Hadamard matrix")
     return characters(np.arange(2**N), N).astype(np.float64)
 
 
@@ -302,11 +345,22 @@ def order_norms(J: ArrayLike, *, include_empty: bool = False) -> NDArray[np.floa
     Returns
     -------
     ndarray, shape ``(..., N + 1)``
-        Entry ``k`` is the norm of the order-``k`` block.
+        Entry ``k`` is the norm of the order-``k`` block, computed with scaling by the
+        largest entry, so ``order_norms([0, 1e200, 1e200, 0])`` is ``[0, 1.41e200]``.
+
+    Raises
+    ------
+    ValueError
+        If ``J`` is not finite, or a norm exceeds the float64 range.
     """
     x, N = state_vector(J, "J")
     k = _orders(N)
-    sq = np.zeros((*x.shape[:-1], N + 1))
+    out = np.zeros((*x.shape[:-1], N + 1))
     for order in range(0 if include_empty else 1, N + 1):
-        sq[..., order] = np.sum(x[..., k == order] ** 2, axis=-1)
-    return np.sqrt(sq)
+        out[..., order] = scaled_norm(x[..., k == order], axis=-1)  # no overflow of the squares
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            "J has an order whose Euclidean norm exceeds the float64 range (about 1.8e308); "
+            "rescale J before taking norms"
+        )
+    return out

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from dsb_verifier.theory._validation import distribution
+from dsb_verifier.theory._validation import distribution, scaled_norm
 from dsb_verifier.theory.dynamics.flow import integrate_flow
 from dsb_verifier.theory.effective import prob
 from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik, residual
@@ -191,14 +191,14 @@ def polish(
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 0:
         raise ValueError(f"max_iter must be an integer >= 0, got {max_iter!r}")
     g = grad_loglik(model, th, qq)
-    gn = float(np.linalg.norm(g))
+    gn = float(scaled_norm(g))
     history = [gn]
     mu = 0.0
     for _ in range(int(max_iter)):
         if gn <= gtol_ or (len(history) > _STALL_ITERS and gn > _STALL_FACTOR * history[-1 - _STALL_ITERS]):
             break  # converged, or stalled (outside a Newton basin: a plateau or an escape to infinity)
         H = exact_hessian(model, th, qq)
-        scale = float(np.linalg.norm(H))
+        scale = float(scaled_norm(np.ravel(H)))
         if scale == 0.0:
             break
         mu_min, mu_max = (_MU0_RTOL * scale) ** 2, 1e4 * scale**2
@@ -217,7 +217,7 @@ def polish(
                     g_new = grad_loglik(model, trial, qq)
                 except ValueError:  # non-finite trial point
                     g_new = np.full_like(g, np.inf)
-            gn_new = float(np.linalg.norm(g_new))
+            gn_new = float(scaled_norm(g_new))
             if gn_new < gn:
                 th, g, gn, improved = trial, g_new, gn_new, True
                 history.append(gn)
@@ -434,7 +434,7 @@ def classify(
     A = model.jacobian(th)
     sv = np.asarray(np.linalg.svd(A, compute_uv=False), dtype=np.float64)
     r_orders = order_norms(np.concatenate([[0.0], r]))
-    r_norm = float(np.linalg.norm(r))
+    r_norm = float(scaled_norm(r))
     consistent = r_norm <= atol
     lowest = None if consistent else int(np.flatnonzero(r_orders > atol / np.sqrt(N))[0])
     H = np.asarray(hessian(model, th, qq), dtype=np.float64)
@@ -445,8 +445,8 @@ def classify(
     rank_tol = rrt * float(sv[0]) if sv.size else 0.0
     return FixedPoint(
         theta=th,
-        grad_norm=float(np.linalg.norm(grad_loglik(model, th, qq))),
-        jacobian_grad_norm=float(np.linalg.norm(A.T @ r)),
+        grad_norm=float(scaled_norm(grad_loglik(model, th, qq))),
+        jacobian_grad_norm=float(scaled_norm(A.T @ r)),
         kl=float(np.sum(qq * (np.log(qq) - model.log_prob(th)))),
         residual_norm=r_norm,
         residual_order_norms=r_orders,
@@ -484,8 +484,8 @@ def represented_orders(model: EnergyModel, theta: ArrayLike) -> NDArray[np.bool_
     th = _one_theta(model, theta)
     A = model.jacobian(th)
     blocks = order_norms(np.concatenate([np.zeros((1, A.shape[1])), A], axis=0).T)  # (P, N + 1)
-    per_order = np.sqrt(np.sum(blocks**2, axis=0))
-    return per_order > RANK_RTOL * float(np.linalg.norm(A))
+    per_order = scaled_norm(blocks, axis=0)
+    return per_order > RANK_RTOL * float(scaled_norm(np.ravel(A)))
 
 
 def structure_at_order(q: ArrayLike, k: int) -> float:

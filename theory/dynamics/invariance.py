@@ -65,6 +65,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from dsb_verifier.theory._validation import scaled_norm
 from dsb_verifier.theory.effective import _phi
 from dsb_verifier.theory.models.base import EnergyModel, check_model
 from dsb_verifier.theory.tolerances import EPS
@@ -123,7 +124,7 @@ def _check_direction(model: EnergyModel, v: ArrayLike) -> NDArray[np.float64]:
     vv = model.check_theta(v)
     if vv.ndim != 1:
         raise ValueError(f"v must be one direction of shape (P,) = ({model.n_params},), got {vv.shape}")
-    norm = float(np.linalg.norm(vv))
+    norm = float(scaled_norm(np.ravel(vv)))
     if abs(norm - 1.0) > _UNIT_ATOL:
         raise ValueError(f"v must be a unit vector (|v| = 1 within {_UNIT_ATOL:g}), got |v| = {norm:.6g}")
     return vv
@@ -360,7 +361,7 @@ def invariance_slopes(
     u0 = model.neg_energy(th)
     thetas = th[None, :] + eps[:, None] * vv[None, :]
     du = model.neg_energy(thetas) - u0
-    dJ = np.linalg.norm(wht(du)[:, 1:], axis=1) / 2.0**N
+    dJ = scaled_norm(wht(du)[:, 1:], axis=1) / 2.0**N
     kl_var = half_variance(qq, du)
     kl = _kl(qq, model.log_prob(thetas))
     kl_base = max(0.0, float(_kl(qq, model.log_prob(th))))

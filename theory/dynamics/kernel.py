@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory._validation import check_memory, scaled_norm
 from dsb_verifier.theory.models.base import EnergyModel, check_model
 from dsb_verifier.theory.walsh import _orders
 from numpy.typing import ArrayLike, NDArray
@@ -79,7 +79,9 @@ def tangent_kernel(model: EnergyModel, theta: ArrayLike) -> NDArray[np.float64]:
     if th.ndim != 1:
         raise ValueError(f"tangent_kernel takes one theta of shape (P,), P={model.n_params}; got {th.shape}")
     n = 2**model.n_visible
-    check_memory(8.0 * (n * n + 2 * n * model.n_params), f"the {n - 1} x {n - 1} tangent kernel")
+    # the Jacobian's own working set (at most 4 arrays of n x P: du/dtheta, its transform, the
+    # transform's scratch, the scaled copy), then A, K, K + K^T and the result (3 n x n)
+    check_memory(8.0 * (3 * n * n + 4 * n * model.n_params), f"the {n - 1} x {n - 1} tangent kernel")
     A = model.jacobian(th)
     K = A @ A.T
     return 0.5 * (K + K.T)
@@ -100,7 +102,7 @@ def _block_norms_from_jacobian(A: NDArray[np.float64], N: int, method: str) -> N
         blocks = [np.linalg.qr(Ak, mode="r") if Ak.shape[0] > P else Ak for Ak in blocks]
     for k in range(N):
         for l in range(k, N):
-            out[k + 1, l + 1] = out[l + 1, k + 1] = np.linalg.norm(blocks[k] @ blocks[l].T)
+            out[k + 1, l + 1] = out[l + 1, k + 1] = scaled_norm(np.ravel(blocks[k] @ blocks[l].T))
     return out
 
 

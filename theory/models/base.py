@@ -29,6 +29,7 @@ from functools import cached_property
 import numpy as np
 from dsb_verifier.theory._validation import (
     as_float_array,
+    check_memory,
     check_n,
     check_real,
     check_rng,
@@ -66,13 +67,18 @@ class EnergyModel(ABC):
     @cached_property
     def _s(self) -> NDArray[np.float64]:
         """Visible states as floats, shape ``(2^N, N)`` (read-only)."""
-        s = states(self.n_visible).astype(np.float64)
+        N = self.n_visible
+        check_memory(9.0 * N * 2**N, f"the {2**N} visible states of {self!r} (int8, then float64)")
+        s = states(N).astype(np.float64)
         s.setflags(write=False)
         return s
 
     @cached_property
     def _sT(self) -> NDArray[np.float64]:
         """Visible states with the state axis last, shape ``(N, 2^N)``, C-contiguous (read-only)."""
+        N = self.n_visible
+        pending = 0.0 if "_s" in self.__dict__ else 9.0 * N * 2**N  # _s is built first if not yet cached
+        check_memory(8.0 * N * 2**N + pending, f"the transposed visible states of {self!r}")
         sT = np.ascontiguousarray(self._s.T)
         sT.setflags(write=False)
         return sT
@@ -293,7 +299,7 @@ class DirectModel(_LinearCouplingModel):
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """Couplings drawn i.i.d. normal with standard deviation ``scale``."""
-        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
+        return _gaussian_init(self, rng, scale)
 
 
 class TruncatedIsing(_LinearCouplingModel):
@@ -325,7 +331,7 @@ class TruncatedIsing(_LinearCouplingModel):
 
     def init(self, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
         """Couplings drawn i.i.d. normal with standard deviation ``scale``."""
-        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
+        return _gaussian_init(self, rng, scale)
 
     def __repr__(self) -> str:
         return f"TruncatedIsing(n_visible={self.n_visible}, max_order={self.max_order}, P={self.n_params})"
@@ -342,3 +348,15 @@ def check_model(model: object) -> EnergyModel:
 
 def _check_scale(scale: float) -> float:
     return check_real(scale, "scale", nonnegative=True)
+
+
+def _gaussian_init(model: EnergyModel, rng: np.random.Generator, scale: float) -> NDArray[np.float64]:
+    """``scale`` times i.i.d. standard normals, ``(P,)``: one float64 array, scaled in place."""
+    s = _check_scale(scale)
+    gen = check_rng(rng)
+    check_memory(
+        8.0 * model.n_params, f"the {model.n_params} parameters of {model!r}", hint="use a smaller model"
+    )
+    theta = gen.standard_normal(model.n_params)
+    theta *= s
+    return theta

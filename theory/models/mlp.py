@@ -37,8 +37,8 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from dsb_verifier.theory._validation import check_memory, check_rng
-from dsb_verifier.theory.models.base import EnergyModel, _check_scale
+from dsb_verifier.theory._validation import check_memory
+from dsb_verifier.theory.models.base import EnergyModel, _gaussian_init
 from dsb_verifier.theory.models.rbm import _weighted_outer_sums
 from numpy.typing import NDArray
 
@@ -239,7 +239,7 @@ class TanhNetwork(EnergyModel):
         No fan-in rescaling: ``scale`` is the typical size of every entry, so
         ``scale -> 0`` is the small-initialisation regime of Claim C5.
         """
-        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
+        return _gaussian_init(self, rng, scale)
 
     def __repr__(self) -> str:
         return f"TanhNetwork(n_visible={self.n_visible}, hidden={self.hidden}, P={self.n_params})"

@@ -30,8 +30,8 @@ weighted curvature ``w(s) f''(h_mu(s))``, ``q`` a target distribution.
 from __future__ import annotations
 
 import numpy as np
-from dsb_verifier.theory._validation import check_memory, check_n, check_rng
-from dsb_verifier.theory.models.base import EnergyModel, _check_scale
+from dsb_verifier.theory._validation import check_memory, check_n
+from dsb_verifier.theory.models.base import EnergyModel, _gaussian_init
 from dsb_verifier.theory.walsh import wht
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
@@ -177,8 +177,8 @@ class RBM(EnergyModel):
         """
         N, M, n = self.n_visible, self.n_hidden, 2**self.n_visible
         lead = theta.shape[:-1]
-        check_memory(
-            8 * (int(np.prod(lead, dtype=np.int64)) * (self.n_params + M) * n),
+        check_memory(  # G, and the hidden inputs and f' alive together while f' is formed
+            8 * (int(np.prod(lead, dtype=np.int64)) * (self.n_params + 2 * M) * n),
             f"du/dtheta of {self!r} for theta of shape {theta.shape}",
         )
         sT = self._sT
@@ -248,7 +248,7 @@ class RBM(EnergyModel):
         ``scale`` is the typical size of every entry (no fan-in rescaling), so
         ``scale -> 0`` is the small-initialisation regime of Claim C5.
         """
-        return _check_scale(scale) * check_rng(rng).standard_normal(self.n_params)
+        return _gaussian_init(self, rng, scale)
 
     def fields_matching(self, q: ArrayLike, c: ArrayLike | None = None) -> NDArray[np.float64]:
         r"""The independent-site point matching ``q``'s magnetisations (spurious point of Claim C3).

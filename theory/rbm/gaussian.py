@@ -245,8 +245,9 @@ def conditioned_couplings(
         masks, members = _subset_members(N, k)
         if input_law == "gaussian":
             per_subset = 2**k * M * (2 * L + 1)
-            check_memory(8 * 3 * per_subset, f"Gaussian couplings of order {k}")
             step = max(1, _CHUNK_ENTRIES // per_subset)
+            # one chunk of step subsets: the argument array, f of it and the weights (3 arrays)
+            check_memory(8 * 3 * step * per_subset, f"Gaussian couplings of order {k}")
             for lo in range(0, masks.size, step):
                 WS = W[members[lo : lo + step]]  # (n_S, k, M)
                 sigma = np.sqrt(np.maximum(W2_total - (WS**2).sum(axis=1), 0.0))  # (n_S, M)

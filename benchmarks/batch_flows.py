@@ -1,0 +1,146 @@
+r"""Benchmark section ``batchflow``: many gradient flows at once vs one-at-a-time LSODA (issue 14 item 11).
+
+C5-like workloads: ``RBM(N, M = 16)`` with hidden spins, :data:`N_FLOWS` starts from
+initialisation scale 0.01 (each its own seeded direction) towards one Ising target
+with couplings at orders 1–3 (scale 0.4), integrated to ``t_max = 1e4`` with C5's
+recording (56 log-spaced checkpoints from 1e-2) and ``gtol = 1e-7``, at the default
+tolerances ``rtol = 1e-8``, ``atol = 1e-10`` of both routes:
+
+* ``batched``: :func:`dsb_verifier.theory.dynamics.batch_flow.integrate_flows_batched`
+  (all flows in one call);
+* ``LSODA``: :func:`dsb_verifier.theory.dynamics.flow.integrate_flow` once per flow;
+* ``batched`` again at ``rtol / 10``, ``atol / 10``: at equal tolerances the batched BDF's
+  global error is about 10 times LSODA's (checked against ``rtol = 1e-11`` references), so
+  this is the comparison at about equal accuracy.
+
+Both are timed in the same run, one after the other, as wall time
+(``time.perf_counter``) and as CPU time of this process (``time.process_time``,
+less sensitive to other processes on a shared machine), once each: a run takes
+seconds to a minute, so it is not repeated. Printed alongside: flows per second of
+each route, their ratio, the statuses, and the largest end-point difference
+between the routes relative to the tolerance of ``tests/test_batch_flow.py``
+(``n_steps * (rtol * max|theta| + atol)``; below 1 means the routes agree).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from dsb_verifier import theory
+from dsb_verifier.theory.dynamics.batch_flow import integrate_flows_batched
+from dsb_verifier.theory.dynamics.flow import integrate_flow
+from dsb_verifier.theory.models import RBM
+
+from benchmarks._harness import Config, SectionResult, fmt_time
+
+__all__ = ["M", "N_FLOWS", "N_VALUES", "run"]
+
+#: Sizes (capped by ``--max-n``), hidden units, and number of flows per size.
+N_VALUES: tuple[int, ...] = (5, 8)
+M = 16
+N_FLOWS = 64
+#: C5's flow settings (checks/claims/c5_hierarchy.py: FLOW_T_MIN, FLOW_CHECKPOINTS, flow_gtol; quick t_max).
+OPTIONS: dict[str, float] = {"t_max": 1e4, "t_min": 1e-2, "n_checkpoints": 56, "gtol": 1e-7}
+RTOL, ATOL = 1e-8, 1e-10
+
+
+def _timed(fn: Any) -> tuple[Any, float, float]:
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def run(config: Config) -> SectionResult:
+    """Batched vs one-at-a-time flows for each N in N_VALUES (N_FLOWS flows each)."""
+    rows: list[tuple[str, ...]] = []
+    records: list[dict[str, Any]] = []
+    for N in (n for n in N_VALUES if n <= config.max_n):
+        rng = np.random.default_rng(config.seed + 500 + N)
+        model = RBM(N, M)
+        q = theory.ising_target(N, {1: 0.4, 2: 0.4, 3: 0.4}, rng)
+        th0 = np.stack([model.init(rng, 0.01) for _ in range(N_FLOWS)])
+        kw = {**OPTIONS, "rtol": RTOL, "atol": ATOL}
+        batched, wall_b, cpu_b = _timed(
+            lambda m=model, th=th0, q=q, kw=kw: integrate_flows_batched(m, th, q, **kw)
+        )
+        single, wall_s, cpu_s = _timed(
+            lambda m=model, th=th0, q=q, kw=kw: [integrate_flow(m, x, q, **kw) for x in th]
+        )
+        # equal accuracy: at equal rtol the batched BDF's global error is about 10x LSODA's
+        # (measured against rtol = 1e-11 references, docs/notes/batchflow.md); rtol / 10 matches it
+        kw10 = {**OPTIONS, "rtol": RTOL / 10, "atol": ATOL / 10}
+        _, wall_t, cpu_t = _timed(
+            lambda m=model, th=th0, q=q, kw=kw10: integrate_flows_batched(m, th, q, **kw)
+        )
+        worst = 0.0
+        for a, b in zip(batched, single, strict=True):
+            scale = max(float(np.abs(a.theta).max()), float(np.abs(b.theta).max()))
+            tol = max(a.n_steps, b.n_steps, 1) * (RTOL * scale + ATOL)
+            worst = max(worst, float(np.abs(a.theta[-1] - b.theta[-1]).max()) / tol)
+        same = sum(a.status == b.status for a, b in zip(batched, single, strict=True))
+        rec = {
+            "N": N,
+            "M": M,
+            "P": model.n_params,
+            "flows": N_FLOWS,
+            "batched_wall_s": wall_b,
+            "batched_cpu_s": cpu_b,
+            "lsoda_wall_s": wall_s,
+            "lsoda_cpu_s": cpu_s,
+            "ratio_wall": wall_s / wall_b,
+            "ratio_cpu": cpu_s / cpu_b,
+            "batched_tight_wall_s": wall_t,
+            "batched_tight_cpu_s": cpu_t,
+            "ratio_tight_cpu": cpu_s / cpu_t,
+            "same_status": same,
+            "statuses": sorted({a.status for a in batched}),
+            "worst_end_over_tol": worst,
+            "batched_nfev_mean": float(np.mean([a.nfev for a in batched])),
+            "lsoda_nfev_mean": float(np.mean([b.nfev for b in single])),
+        }
+        records.append(rec)
+        rows.append(
+            (
+                str(N),
+                str(model.n_params),
+                str(N_FLOWS),
+                fmt_time(wall_b),
+                f"{N_FLOWS / wall_b:.1f}",
+                fmt_time(wall_s),
+                f"{N_FLOWS / wall_s:.1f}",
+                f"{wall_s / wall_b:.1f}x",
+                f"{cpu_s / cpu_b:.1f}x",
+                f"{cpu_s / cpu_t:.1f}x",
+                f"{same}/{N_FLOWS}",
+                f"{worst:.2g}",
+            )
+        )
+    summary = [
+        f"RBM(N, {M}) spin, {N_FLOWS} flows from scale 0.01, Ising target (orders 1-3, 0.4), "
+        f"t_max {OPTIONS['t_max']:g}, gtol {OPTIONS['gtol']:g}, rtol {RTOL:g}, atol {ATOL:g}; target >= 10x",
+        "end/tol: largest end-point difference over n_steps * (rtol * max|theta| + atol) (< 1: agree)",
+        "CPU, batched at rtol/10: LSODA's CPU time over the batch's at rtol and atol / 10 (about LSODA's accuracy)",
+    ]
+    return SectionResult(
+        name="batchflow",
+        title=f"{N_FLOWS} gradient flows: batched BDF vs one-at-a-time LSODA",
+        columns=(
+            "N",
+            "P",
+            "flows",
+            "batched",
+            "flows/s",
+            "LSODA",
+            "flows/s",
+            "speed-up (wall)",
+            "speed-up (CPU)",
+            "CPU, batched at rtol/10",
+            "same status",
+            "end/tol",
+        ),
+        rows=tuple(rows),
+        summary=tuple(summary),
+        data={"records": records},
+    )
