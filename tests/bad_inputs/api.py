@@ -207,13 +207,13 @@ CHECKS_CASES: list[ApiCase] = [
         "get_profile-list",
         "checks.profiles.get_profile",
         _args(["quick"]),
-        r"profile name must be a string, one of quick, thorough; got list \['quick'\]",
+        r"profile name must be a string, one of quick, thorough, extended; got list \['quick'\]",
     ),
     ApiCase(
         "get_profile-bytes",
         "checks.profiles.get_profile",
         _args(b"quick"),
-        r"profile name must be a string, one of quick, thorough; got bytes",
+        r"profile name must be a string, one of quick, thorough, extended; got bytes",
     ),
     ApiCase(
         "Profile-n_cases-string",
@@ -346,7 +346,7 @@ CHECKS_CASES: list[ApiCase] = [
         "target_from_samples-underflow",
         f"{_IO}.target_from_samples",
         lambda: ((_samples(),), {"pseudo_count": 5e-324}),
-        r"pseudo_count=5e-324 is too small: unseen states get probability 0 .*use a pseudo-count of at least",
+        r"pseudo_count=5e-324 is too small: an unseen state would get probability 0, .*the smallest usable pseudo_count .* is 2\.23e-307",
     ),
     ApiCase(
         "write_report-dict",
