@@ -103,3 +103,19 @@ def test_the_built_wheel_and_sdist_carry_what_they_should(tmp_path):
     (sdist,) = tmp_path.glob("*.tar.gz")
     cd = _check_dist()
     assert cd.wheel_problems(wheel) + cd.sdist_problems(sdist) == []
+
+
+def test_the_checks_import_without_the_test_extra():
+    """hypothesis is a test dependency only: no module the command runs may import it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import importlib\n"
+        "from dsb_verifier.checks import runner\n"
+        "for name in runner.CLAIM_MODULES.values(): importlib.import_module(name)\n"
+        "import dsb_verifier.checks.cli.main, dsb_verifier.checks.cli.effective\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

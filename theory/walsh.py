@@ -162,11 +162,16 @@ def characters(S: int | ArrayLike, N: int) -> NDArray[np.int8]:
     flat_S, flat_out = S_arr.reshape(-1).astype(np.int64), out.reshape(-1, n)
     parity = (_orders(N) & 1).astype(np.int8)
     b = np.arange(n, dtype=np.int64)
+    # explicit work buffers, so the peak is what _characters_bytes counts whatever numpy does
+    # with temporaries: the chunk's int64 indices, and the parities taken straight into out
+    idx = np.empty((min(rows, flat_S.size), n), dtype=np.int64)
     for lo in range(0, flat_S.size, rows):
-        chi = parity[flat_S[lo : lo + rows, None] & b]  # int8 parities of b & S
+        m = min(rows, flat_S.size - lo)
+        np.bitwise_and(flat_S[lo : lo + m, None], b, out=idx[:m])
+        chi = flat_out[lo : lo + m]
+        np.take(parity, idx[:m], out=chi, mode="clip")  # int8 parities of b & S (indices in range)
         chi *= -2
         chi += 1
-        flat_out[lo : lo + rows] = chi
     return out
 
 
@@ -179,8 +184,9 @@ def _characters_chunk_rows(N: int) -> int:
 
 
 def _characters_bytes(n_subsets: int, N: int) -> int:
-    """Peak bytes of :func:`characters`: the int8 result, one chunk's int64 indices and int8
-    parities, and the parity table and state indices (int64 temporaries of ``_orders & 1``)."""
+    """Peak bytes of :func:`characters`: the int8 result, one chunk's int64 indices (and a
+    chunk of int8 slack), and the parity table and state indices (int64 temporaries of
+    ``_orders & 1``)."""
     n = 2**N
     chunk = min(n_subsets, _characters_chunk_rows(N)) * n
     return n_subsets * n + 9 * chunk + 8 * n_subsets + 17 * n

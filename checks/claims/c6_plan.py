@@ -47,7 +47,7 @@ from dsb_verifier.checks.claims.c3_fixed_points import (
     flow_sweep,
 )
 from dsb_verifier.checks.claims.c6_points import Item, regime_of, same_size
-from dsb_verifier.checks.claims.strategies import ORDER_PROFILES
+from dsb_verifier.checks.claims.cases import ORDER_PROFILES
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.theory.dynamics.fixed_points import POLISH_GTOL, TiedRBM, independent_point, tied_point
 from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing, rbm_teacher
