@@ -40,6 +40,22 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under mutmut only (it sets the variable, possibly to "", before every test session it
+    # starts): import dsb_verifier.theory / .checks as mutmut's top-level copies theory /
+    # checks in mutants/, the same module objects, so mutant names match (see
+    # tests/mutation/aliases.py and docs/development.md). Before any dsb_verifier import.
+    import importlib.util as _ilu
+    from pathlib import Path as _Path
+
+    _spec = _ilu.spec_from_file_location(
+        "_mutmut_aliases", _Path(__file__).parent / "mutation" / "aliases.py"
+    )
+    assert _spec is not None and _spec.loader is not None
+    _aliases = _ilu.module_from_spec(_spec)
+    _spec.loader.exec_module(_aliases)
+    _aliases.install("dsb_verifier", ("theory", "checks"), required_dir="mutants")
+
 
 def pytest_sessionstart(session):
     """Under mutmut, start every test session with empty memo caches.
