@@ -63,7 +63,9 @@ def pytest_sessionstart(session):
     mutmut forks each mutant's test run from a process that has already run the tests on
     the original code, so ``functools.cache``'d builders (the sympy derivations of
     ``dsb_verifier.theory.symbolic.effective`` and ``dsb_verifier.theory.symbolic.models``) would hand the mutant results built by
-    the original code, and their mutants would survive falsely.
+    the original code, and their mutants would survive falsely. Under mutmut the modules
+    run under their top-level names (``theory.symbolic.models``; ``dsb_verifier.theory...``
+    are aliases of the same objects, tests/mutation/aliases.py), hence the prefix below.
     """
     if not os.environ.get("MUTANT_UNDER_TEST"):
         return

@@ -106,6 +106,8 @@ class AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def install(package: str, roots: Sequence[str], required_dir: str | None = None) -> AliasFinder | None:
     """Put an :class:`AliasFinder` first on ``sys.meta_path`` (once); return it if new.
 
+    Also clears the import system's negative path caches (``importlib.invalidate_caches``).
+
     Raises ``RuntimeError`` if ``package`` was already imported the ordinary way: its
     modules would then be distinct objects from the mutated copies.
     """
@@ -116,6 +118,10 @@ def install(package: str, roots: Sequence[str], required_dir: str | None = None)
         raise RuntimeError(
             f"install the alias finder before importing {package}; already imported: {loaded[:3]}"
         )
+    # A sys.path entry that did not exist when first searched (``PYTHONPATH=$PWD/mutants``
+    # before mutmut's first run creates mutants/) is cached as "no finder" for the life of
+    # the process; forget such entries so the copies are found.
+    importlib.invalidate_caches()
     finder = AliasFinder(package, roots, required_dir)
     sys.meta_path.insert(0, finder)
     return finder
