@@ -40,6 +40,22 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under mutmut only (it sets the variable, possibly to "", before every test session it
+    # starts): import dsb_verifier.theory / .checks as mutmut's top-level copies theory /
+    # checks in mutants/, the same module objects, so mutant names match (see
+    # tests/mutation/aliases.py and docs/development.md). Before any dsb_verifier import.
+    import importlib.util as _ilu
+    from pathlib import Path as _Path
+
+    _spec = _ilu.spec_from_file_location(
+        "_mutmut_aliases", _Path(__file__).parent / "mutation" / "aliases.py"
+    )
+    assert _spec is not None and _spec.loader is not None
+    _aliases = _ilu.module_from_spec(_spec)
+    _spec.loader.exec_module(_aliases)
+    _aliases.install("dsb_verifier", ("theory", "checks"), required_dir="mutants")
+
 
 def pytest_sessionstart(session):
     """Under mutmut, start every test session with empty memo caches.
@@ -47,7 +63,9 @@ def pytest_sessionstart(session):
     mutmut forks each mutant's test run from a process that has already run the tests on
     the original code, so ``functools.cache``'d builders (the sympy derivations of
     ``dsb_verifier.theory.symbolic.effective`` and ``dsb_verifier.theory.symbolic.models``) would hand the mutant results built by
-    the original code, and their mutants would survive falsely.
+    the original code, and their mutants would survive falsely. Under mutmut the modules
+    run under their top-level names (``theory.symbolic.models``; ``dsb_verifier.theory...``
+    are aliases of the same objects, tests/mutation/aliases.py), hence the prefix below.
     """
     if not os.environ.get("MUTANT_UNDER_TEST"):
         return
