@@ -334,8 +334,8 @@ def target_from_samples(samples: Samples, pseudo_count: float | None = None) -> 
     InputError
         If ``samples`` is not a :class:`Samples`, or the pseudo-count is not a
         positive finite number or is so small that some state's probability
-        underflows to 0 (the claim checks need ``log q`` finite): refused here,
-        before any check runs.
+        underflows (refused by :func:`theory.empirical`, whose message names the
+        smallest usable value), before any check runs.
     """
     if not isinstance(samples, Samples):
         raise InputError(f"samples must be a Samples (from load_samples), got {type(samples).__name__}")
@@ -344,12 +344,6 @@ def target_from_samples(samples: Samples, pseudo_count: float | None = None) -> 
         q = empirical(samples.x, pseudo_count=alpha, values=samples.values)
     except ValueError as exc:
         raise InputError(f"{samples.path}: {_one_line(exc)}") from None
-    if not (np.all(np.isfinite(q)) and np.all(q > 0)):
-        raise InputError(
-            f"{samples.path}: pseudo_count={alpha!r} is too small: unseen states get probability 0 in "
-            f"float64 (log q must be finite); use a pseudo-count of at least "
-            f"{samples.n_samples * 1e-300:.0e}"
-        )
     return np.asarray(q, dtype=np.float64)
 
 
