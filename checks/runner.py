@@ -47,12 +47,12 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.executors import IdentityCheckedExecutor, capped_workers, preflight
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.provenance import git_state, source_digest
 from dsb_verifier.checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from dsb_verifier.theory import __version__
-from dsb_verifier.theory._validation import check_int, distribution
 from dsb_verifier.theory.precision import audit
 
 __all__ = [
@@ -439,12 +439,7 @@ def validate_run_arguments(
     ValueError
         Naming the argument, what was given and what is expected.
     """
-    if not isinstance(profile, Profile):
-        raise ValueError(
-            "profile must be a dsb_verifier.checks.profiles.Profile (e.g. get_profile('quick')), "
-            f"got {type(profile).__name__} {profile!r}"[:300]
-        )
-    check_int(seed, "seed", minimum=0)
+    check_run_arguments(profile, seed, target=target, executor=executor)
     known = ", ".join(CLAIM_IDS)
     if isinstance(claims, str | bytes) or not isinstance(claims, list | tuple):
         hint = " (parse a comma-separated string with parse_claims)" if isinstance(claims, str) else ""
@@ -466,20 +461,7 @@ def validate_run_arguments(
         raise ValueError(f"out_dir must be None or a path (str or os.PathLike), got {type(out_dir).__name__}")
     if progress is not None and not callable(progress):
         raise ValueError(f"progress must be None or a callable taking one str, got {type(progress).__name__}")
-    if target is not None:
-        if not isinstance(target, np.ndarray | list | tuple):
-            raise ValueError(
-                f"target must be None or a distribution array of shape (2^N,), got {type(target).__name__}"
-            )
-        q, _ = distribution(target, "target")
-        if q.ndim != 1:
-            raise ValueError(f"target must be one distribution of shape (2^N,), got shape {q.shape}")
     if target_info is not None and not isinstance(target_info, dict):
         raise ValueError(f"target_info must be None or a dict, got {type(target_info).__name__}")
     if target_info is not None and target is None:
         raise ValueError("target_info describes a target: give target too, or neither")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise ValueError(
-            "executor must be None or a concurrent.futures.Executor (with a submit method), "
-            f"got {type(executor).__name__}"
-        )

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.claims._common import FAMILIES, Worst, make_model, seeded_rng
 from dsb_verifier.checks.claims.cases import ORDER_PROFILES, coupling_vector, distribution, draw_cases
 from dsb_verifier.checks.claims.controls import WrongJacobian, WrongSpinSign
@@ -193,6 +194,7 @@ def run(
     A user ``target`` (``dsb-verify run --data``) is added to the round-trip cases.
     ``progress(done, total)`` follows the cases of the real run (not the controls').
     """
+    check_run_arguments(profile, seed, target=target, progress=progress)
     t0 = time.perf_counter()
     n_max = profile.max_n_generic
     targets = draw_cases(lambda rng: distribution(rng, max_n=n_max), profile.n_cases, seed, "C1", "targets")

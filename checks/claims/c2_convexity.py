@@ -27,6 +27,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.claims._common import Worst, seeded_rng
 from dsb_verifier.checks.claims.cases import distribution, draw_cases
 from dsb_verifier.checks.claims.progress import ProgressFn, Tally
@@ -187,6 +188,7 @@ def run(
     ``progress(done, total)`` follows the targets probed and the flows completed
     (of the real run, not the controls).
     """
+    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     n_max = min(profile.max_n_generic, 6)
     targets = draw_cases(

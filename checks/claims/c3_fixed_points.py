@@ -77,6 +77,7 @@ from typing import Any
 
 import numpy as np
 from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.cases import ORDER_PROFILES
 from dsb_verifier.checks.claims.controls import WrongJacobian
@@ -757,6 +758,7 @@ def run(
     :class:`concurrent.futures.Executor`; None: serially); the report does not depend on it.
     ``progress(done, total)`` follows the flows and the constructions (one per N) as they complete.
     """
+    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     plan = flow_plan(profile, seed)
     user_note = None

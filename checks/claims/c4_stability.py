@@ -100,6 +100,7 @@ from typing import Any
 
 import numpy as np
 from dsb_verifier import theory as T
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.c4_figures import figures
 from dsb_verifier.checks.claims.c4_point import (  # noqa: F401  (re-exported: the check's public names)
@@ -373,6 +374,7 @@ def run(
     flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`; None:
     serially); the report does not depend on it.
     """
+    check_run_arguments(profile, seed, target=target, executor=executor)
     t0 = time.perf_counter()
     points = _teacher_points(profile, seed)
     flow_points, flow_log = _flow_points(profile, seed, start=len(points), executor=executor)

@@ -54,6 +54,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.claims.c3_fixed_points import TOLERANCES as C3_TOLERANCES
 from dsb_verifier.checks.claims.c6_figures import figures
 from dsb_verifier.checks.claims.c6_plan import (
@@ -147,6 +148,7 @@ def run(
     ``executor.map`` (any :class:`concurrent.futures.Executor`; None: serially); the report
     does not depend on it.
     """
+    check_run_arguments(profile, seed, target=target, executor=executor)
     t0 = time.perf_counter()
     user = None if target is None else np.asarray(target, dtype=np.float64)
     constructions = construction_items(profile, seed, executor)

@@ -238,7 +238,16 @@ def compute(
         A ``--max-order`` outside ``[1, N]``, ``--method enumerate`` beyond the
         memory available, or a refusal of the theory routines (memory, weights),
         named with the file and checkpoint.
+    ValueError
+        ``source`` not an :class:`RBMCheckpoints` (from :func:`load_rbm`), ``request`` not a
+        :class:`Request`, or ``progress`` not callable (checked before anything is computed).
     """
+    if not isinstance(source, RBMCheckpoints):
+        raise ValueError(f"source must be an RBMCheckpoints (from load_rbm), got {type(source).__name__}")
+    if not isinstance(request, Request):
+        raise ValueError(f"request must be an effective_request.Request, got {type(request).__name__}")
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be None or a callable taking one str, got {type(progress).__name__}")
     N, T = source.n_visible, len(source.params)
     check_parameter_scale(source)
     method, K = resolve(source, request)

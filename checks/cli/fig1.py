@@ -216,7 +216,17 @@ def write_figure(
     axis: str = "update",
     floor_rel: float | None = None,
 ) -> None:  # pragma: no mutate block
-    """PNG of :func:`draw_fig1` for ``res`` written to ``fh``."""
+    """PNG of :func:`draw_fig1` for ``res`` written to ``fh`` (a binary file object).
+
+    Raises
+    ------
+    ValueError
+        ``res`` not an :class:`EffectiveResult` or ``fh`` without a ``write`` method.
+    """
+    if not isinstance(res, EffectiveResult):
+        raise ValueError(f"res must be an EffectiveResult (from compute), got {type(res).__name__}")
+    if not callable(getattr(fh, "write", None)):
+        raise ValueError(f"fh must be a binary file object, got {type(fh).__name__}")
     from pathlib import Path
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg

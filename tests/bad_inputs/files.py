@@ -539,7 +539,8 @@ ISSUE16_CASES: list[CliCase] = [
         "samples.npy",
         "--pseudo-count",
         "5e-324",
-        match=_ERR + r"samples\.npy: pseudo_count=5e-324 is too small: an unseen state would get probability 0",
+        match=_ERR
+        + r"samples\.npy: pseudo_count=5e-324 is too small: an unseen state would get probability 0",
         sub=True,
     ),
     # options: non-ASCII digits; file names that are not UTF-8

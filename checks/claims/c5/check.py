@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
+from dsb_verifier.checks.claims._args import check_run_arguments
 from dsb_verifier.checks.claims.c5.mechanism import (
     KERNEL_SEEDS,
     KERNEL_WINDOW,
@@ -90,6 +91,7 @@ def run(
     plan
         Overrides the profile's plan (tests, notebooks).
     """
+    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     plan = plan if plan is not None else plan_for(profile)
     user, user_note = _user(target)
