@@ -13,6 +13,7 @@ import sys
 import time
 import types
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from dsb_verifier.checks import runner
@@ -446,3 +447,125 @@ def test_an_internal_error_exits_1_with_its_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and proc.stderr.rstrip().endswith("RuntimeError: a bug in a check")
+
+
+# ---- a Ctrl-C whose KeyboardInterrupt is swallowed (it lands in a finaliser) ----------------------
+class _SwallowedCtrlC:
+    """Deleting it sends SIGINT from inside ``__del__``, where Python prints and drops the exception."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def _swallow_a_ctrl_c():
+    _SwallowedCtrlC()  # dropped at once: the KeyboardInterrupt is raised in __del__ and ignored
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_ctrl_c_still_stops_the_run_and_publishes_nothing(cli_main, monkeypatch, tmp_path):
+    real = runner.run_checks
+
+    def swallowing(*args, **kwargs):
+        _swallow_a_ctrl_c()
+        return real(*args, **kwargs)  # goes on as if nothing happened
+
+    monkeypatch.setattr(runner, "run_checks", swallowing)
+    rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"))
+    assert (rc, out) == (130, "")
+    assert err.splitlines()[-1] == "dsb-verify: interrupted"
+    assert not (tmp_path / "r").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no staging folder or lock left behind
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_swallowed_after_the_last_progress_line_publishes_nothing(cli_main, monkeypatch, tmp_path):
+    from dsb_verifier.checks.cli import report as report_module
+
+    real = report_module.write_report
+
+    def swallowing(*args, **kwargs):
+        real(*args, **kwargs)
+        _swallow_a_ctrl_c()  # the report is written into the staging folder, not yet published
+
+    old = tmp_path / "r"
+    assert cli_main("run", "--claims", "C1", "--out", str(old))[0] == 0
+    before = (old / "report.json").read_bytes()
+    monkeypatch.setattr(report_module, "write_report", swallowing)
+    rc, out, err = cli_main("run", "--claims", "C1", "--seed", "1", "--out", str(old))
+    assert (rc, out) == (130, "")
+    assert err.splitlines()[-1] == "dsb-verify: interrupted"
+    assert (old / "report.json").read_bytes() == before  # the previous report, untouched
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_ctrl_c_in_effective_writes_no_output(cli_main, monkeypatch, tmp_path):
+    from dsb_verifier.checks.cli import publish
+
+    real = publish._write_new_file
+
+    def swallowing(path, writer):
+        real(path, writer)
+        _swallow_a_ctrl_c()
+
+    monkeypatch.setattr(publish, "_write_new_file", swallowing)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    model = tmp_path / "m.npz"
+    np.savez(model, weight_matrix=rng.normal(size=(4, 2)), vbias=np.zeros(4), hbias=np.zeros(2))
+    rc, _out, err = cli_main("effective", str(model), "--out", str(tmp_path / "J.json"))
+    assert rc == 130 and err.splitlines()[-1] == "dsb-verify: interrupted", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_interrupt_state_is_reset_by_each_command(cli_main, tmp_path):
+    from dsb_verifier.checks.cli import interrupts
+
+    interrupts._State.received = True  # left over from an earlier command in this process
+    rc, out, _ = cli_main("list")
+    assert rc == 0 and "C5" in out
+    assert not interrupts.interrupted()
+
+
+@pytest.mark.subprocess
+def test_the_console_script_exits_130_without_finalising_after_a_swallowed_ctrl_c(tmp_path):
+    code = (
+        "import atexit, signal, sys\n"
+        "from dsb_verifier.checks import runner\n"
+        "class Swallow:\n"
+        "    def __del__(self):\n"
+        "        signal.raise_signal(signal.SIGINT)\n"
+        "real = runner.run_checks\n"
+        "def swallowing(*a, **k):\n"
+        "    Swallow()\n"
+        "    return real(*a, **k)\n"
+        "runner.run_checks = swallowing\n"
+        "atexit.register(lambda: print('finalised', file=sys.stderr))\n"
+        "from dsb_verifier.checks.cli.main import console_main\n"
+        f"sys.argv = ['dsb-verify', 'run', '--claims', 'C1', '--out', {str(tmp_path / 'r')!r}]\n"
+        "console_main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "dsb-verify: interrupted"
+    assert "finalised" not in proc.stderr  # os._exit: no interpreter finalisation after an interrupt
+    assert proc.stdout == "" and not (tmp_path / "r").exists()
+
+
+def test_stopping_the_pool_terminates_busy_workers_and_reaps_them():
+    pool = ProcessPoolExecutor(2, initializer=runner._init_worker)
+    futures = [pool.submit(time.sleep, 600) for _ in range(3)]  # two busy, one queued
+    workers = list(pool._processes.values())
+    while not all(w.is_alive() for w in workers):
+        time.sleep(0.05)
+    cli._stop_pool(pool)
+    # the pool's manager thread may be reaping the same processes: poll until the exit codes are in
+    deadline = time.monotonic() + 60  # a guard against a hang, not a timing
+    while time.monotonic() < deadline and not (
+        all(f.done() for f in futures) and all(w.exitcode is not None for w in workers)
+    ):
+        time.sleep(0.05)
+    assert [w.exitcode for w in workers] == [-signal.SIGTERM] * 2  # terminated, not left to finish
+    assert all(f.cancelled() or isinstance(f.exception(), BrokenProcessPool) for f in futures)

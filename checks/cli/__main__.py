@@ -1,7 +1,5 @@
 """``python -m dsb_verifier.checks.cli``: the ``dsb-verify`` command."""
 
-import sys
+from dsb_verifier.checks.cli.main import console_main
 
-from dsb_verifier.checks.cli.main import main
-
-sys.exit(main())
+console_main()

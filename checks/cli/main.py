@@ -44,10 +44,16 @@ from pathlib import Path
 from typing import Any
 
 from dsb_verifier.checks.cli.console import emit, printable, silence_stdout
+from dsb_verifier.checks.cli.interrupts import (
+    exit_now,
+    handling_interrupts,
+    interrupted,
+    raise_if_interrupted,
+)
 from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
 
-__all__ = ["EXIT_CODES", "FAIL_ON", "build_parser", "fail_on_matches", "main"]
+__all__ = ["EXIT_CODES", "FAIL_ON", "build_parser", "console_main", "fail_on_matches", "main"]
 
 _EXIT_HELP = "exit codes:\n" + "\n".join(f"  {code:<3}  {text}" for code, text in EXIT_CODES.items())
 _EPILOG = (
@@ -260,6 +266,7 @@ def _run(args: argparse.Namespace) -> int:
     quiet, as_json = args.quiet, args.json
 
     def progress(msg: str) -> None:
+        raise_if_interrupted()  # a Ctrl-C whose exception was swallowed stops the run here
         emit(msg, sys.stderr)
 
     from dsb_verifier.checks.executors import ExecutorPreflightError, WorkerMismatchError
@@ -343,12 +350,20 @@ def _local_pool(workers: int, claims: Sequence[str], say: Callable[[str], None])
 
 
 def _stop_pool(pool: Any) -> None:
-    """Stop a local pool at once: cancel queued tasks and terminate the running workers."""
+    """Stop a local pool at once: cancel queued tasks, terminate the running workers and reap them.
+
+    The worker processes are taken before ``shutdown``, which forgets them; without
+    the explicit ``terminate`` they would finish their current flows (and, after an
+    interrupt, outlive the command, which ends without interpreter finalisation).
+    """
     if pool is None:
         return
+    workers = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in workers:
         proc.terminate()
+    for proc in workers:
+        proc.join(timeout=10)
 
 
 def _load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
@@ -429,16 +444,21 @@ def _explain(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code (:data:`EXIT_CODES`).
 
-    Ctrl-C anywhere in a command gives one line on stderr and exit code 130.
+    Ctrl-C anywhere in a command gives one line on stderr and exit code 130, also
+    when the :class:`KeyboardInterrupt` was swallowed on its way (a SIGINT that
+    lands in a finaliser): :mod:`dsb_verifier.checks.cli.interrupts`.
     """
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        commands = {"run": _run, "effective": _effective, "list": _list, "explain": _explain}
-        if args.command is None:  # a bare dsb-verify is a usage error: say what there is to do
-            parser.print_help(sys.stderr)
-            return 2
-        return commands[args.command](args)
+        with handling_interrupts():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            commands = {"run": _run, "effective": _effective, "list": _list, "explain": _explain}
+            if args.command is None:  # a bare dsb-verify is a usage error: say what there is to do
+                parser.print_help(sys.stderr)
+                return 2
+            code = commands[args.command](args)
+            raise_if_interrupted()
+            return code
     except KeyboardInterrupt:
         emit("dsb-verify: interrupted", sys.stderr)
         return 130
@@ -447,5 +467,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def console_main() -> None:
+    """The ``dsb-verify`` console script: :func:`main`, then exit with its code.
+
+    After an interrupt the process ends without interpreter finalisation
+    (:func:`~dsb_verifier.checks.cli.interrupts.exit_now`), once the command has
+    cleaned up after itself.
+    """
+    code = main()
+    if code == 130 or interrupted():
+        exit_now(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover, no mutate block
-    sys.exit(main())
+    console_main()

@@ -68,6 +68,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dsb_verifier.checks.cli.interrupts import raise_if_interrupted
 from dsb_verifier.checks.cli.locks import (
     OutputLock,
     PublishError,
@@ -229,6 +230,7 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
         except OSError as exc:
             raise PublishError(f"cannot write to output directory {shown!r}: {exc.strerror or exc}") from None
         yield staging
+        raise_if_interrupted()  # a Ctrl-C swallowed inside the block: publish nothing
         try:
             _fsync_tree(staging)
             _swap_directory(staging, target)
@@ -396,6 +398,7 @@ def publish_files(
                 _write_new_file(j, lambda fh: fh.write(text))
             for d in {t.parent for t in targets}:
                 _fsync_dir(d)
+            raise_if_interrupted()  # a Ctrl-C swallowed while writing: publish nothing
             try:
                 for m in members:
                     if m.backup is not None:
