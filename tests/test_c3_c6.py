@@ -105,6 +105,22 @@ def test_c6_report_json_contract_regimes_e1_and_e2(claim_report):
     assert len({ce.description for ce in rep.verdict.counterexamples}) == len(rep.verdict.counterexamples)
 
 
+def test_c6_is_decided_at_its_seed_and_the_replicate_seed(claim_report):
+    from dsb_verifier.checks.claims.replicate import replicate_seed, stable_status
+
+    claim, rep = claim_report
+    if claim != "C6":
+        pytest.skip("C6 only")
+    seed = rep.verdict.conditions["seed"]
+    by_seed = rep.verdict.evidence["replicate"]["by_seed"]
+    assert [b["seed"] for b in by_seed] == [seed, replicate_seed(seed)]
+    a, b = (Status(x["status"]) for x in by_seed)
+    assert rep.verdict.status is stable_status(a, b, (seed, replicate_seed(seed)))[0]
+    for control in rep.controls:  # caught only if it fails at both seeds
+        statuses = [x["status"] for x in control.verdict.evidence["replicate"]["by_seed"]]
+        assert control.caught is (statuses == ["fails", "fails"])
+
+
 def test_user_target_joins_the_c6_e1_flows_and_the_c3_flows():
     from dsb_verifier.checks.claims.c6_plan import flow_plan
 

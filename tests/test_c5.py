@@ -15,6 +15,7 @@ from dsb_verifier import theory as T
 from dsb_verifier.checks.claims import c5
 from dsb_verifier.checks.claims.c5 import check as c5_check
 from dsb_verifier.checks.claims.c5.plan import Plan, Stage
+from dsb_verifier.checks.claims.replicate import replicate_seed, stable_status
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.runner import CLAIM_MODULES, Report
 from dsb_verifier.checks.verdict import ClaimReport, Status
@@ -109,7 +110,7 @@ def test_mechanism_predictions_follow_the_kernel(report):
 
 
 def test_progress_is_reported_per_flow(report, calls):
-    total = (
+    total = 2 * (  # the run's seed and the replicate seed
         report.verdict.evidence["evidence_size"]["n_flows"]
         + report.controls[0].verdict.evidence["evidence_size"]["n_flows"]
     )
@@ -153,12 +154,39 @@ def test_figures_are_written(report, tmp_path):
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_run_is_decided_at_its_seed_and_the_replicate_seed(report):
+    r = replicate_seed(0)
+    rep = report.verdict.evidence["replicate"]
+    assert [b["seed"] for b in rep["by_seed"]] == [0, r]
+    assert report.verdict.conditions["replicate_seed"] == r
+    statuses = [Status(b["status"]) for b in rep["by_seed"]]
+    assert report.verdict.status is stable_status(statuses[0], statuses[1], (0, r))[0]
+    assert rep["agree"] is (statuses[0] is statuses[1])
+    assert {b["evidence_size"]["n_flows"] for b in rep["by_seed"]} == {2 * 9 * 2 * 2}  # same plan at both
+    (control,) = report.controls
+    assert [b["status"] for b in control.verdict.evidence["replicate"]["by_seed"]] == ["fails", "fails"]
+
+
+def test_seeds_that_disagree_make_the_status_inconclusive(monkeypatch):
+    real = c5_check._decide
+
+    def flipped(plan, seed, *args, **kwargs):
+        verdict, control = real(plan, seed, *args, **kwargs)
+        wanted = Status.HOLDS if seed == 0 else Status.INCONCLUSIVE
+        return dataclasses.replace(verdict, status=wanted), control
+
+    monkeypatch.setattr(c5_check, "_decide", flipped)
+    plan = Plan(stages=(Stage(3, ("direct",), 1, 1, (0.01,), 1),), taus=(0.1,), t_max=50.0)
+    v = c5.run(PROFILE, 0, plan=plan).verdict
+    assert v.status is Status.INCONCLUSIVE
+    reason = f"seed 0 gives holds but replicate seed {replicate_seed(0)} gives inconclusive: not reproduced, so inconclusive"
+    assert v.evidence["replicate"]["reason"] == reason
+    assert v.evidence["headline"].startswith(reason + "; seed 0: ")
+
+
 @pytest.mark.slow
-def test_two_seeds_of_the_quick_profile_give_the_same_status_or_inconclusive():
+def test_two_seeds_of_the_quick_profile_give_the_same_status():
+    """The standard (issue 14, item 7): another seed of the same profile, the same C5 status."""
     quick = get_profile("quick")
     a, b = (c5.run(quick, s).verdict.status for s in (0, 1))
-    status, reason = c5.seed_stability(a, b, (0, 1))
-    if a is b:
-        assert status is a and reason is None
-    else:
-        assert status is Status.INCONCLUSIVE and reason.startswith(f"seed 0 gives {a.value} but seed 1 gives")
+    assert a is b

@@ -16,7 +16,6 @@ from dsb_verifier.checks.claims.c5.verdict import (
     evaluate,
     family_status,
     overall_status,
-    seed_stability,
 )
 from dsb_verifier.checks.verdict import Status
 
@@ -71,11 +70,13 @@ def _kernels(runs, kappa):
     return out
 
 
-def _evaluate(runs, pattern, *, reference=None, ref_pattern=None, kappa=LOWER_FIRST, seed=3):
+def _evaluate(
+    runs, pattern, *, reference=None, ref_pattern=None, kappa=LOWER_FIRST, ref_kappa=REVERSED, seed=3
+):
     reference = reference if reference is not None else _runs(CONTROL_FAMILY)
     ref_pattern = ref_pattern or (lambda run, rd: _down(run.N))
     both = lambda run, rd: (ref_pattern if run.family == CONTROL_FAMILY else pattern)(run, rd)  # noqa: E731
-    kernels = {**_kernels(runs, kappa), **_kernels(reference, REVERSED)}
+    kernels = {**_kernels(runs, kappa), **_kernels(reference, ref_kappa)}
     return evaluate(
         runs,
         reference=runs if reference is runs else reference,
@@ -161,7 +162,69 @@ def test_a_reading_the_control_leaves_undecided_is_not_discriminating():
     assert v.evidence["readings"]["a"] == {
         "discriminating": False,
         "reference_pairs": {"supports": 0, "contradicts": 0, "undecided": 3},
+        "reference_comparisons": {"lower_first": 0, "higher_first": 0, "tied": 18},
         "computed_up_to_N": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("control_times", "counts", "comparisons", "discriminating"),
+    [
+        # pairs (1,2), (2,3), (3,4) of the control, 6 runs each; equal times are a tie
+        ([40.0, 30.0, 30.0, 10.0], (0, 2, 1), (0, 12, 6), True),  # 12 of 18 reversed
+        ([40.0, 40.0, 40.0, 10.0], (0, 1, 2), (0, 6, 12), False),  # ties are the majority
+        ([40.0, 30.0, 50.0, 10.0], (1, 2, 0), (6, 12, 0), False),  # one pair supports
+        ([40.0, 30.0, 20.0, 10.0], (0, 3, 0), (0, 18, 0), True),
+    ],
+)
+def test_a_reading_discriminates_only_if_it_shows_the_reversal_in_most_comparisons(
+    control_times, counts, comparisons, discriminating
+):
+    v = _evaluate(
+        _runs("rbm-spin"),
+        lambda run, rd: _up(run.N),
+        ref_pattern=lambda run, rd: np.array([np.nan, *control_times]),
+    )
+    a = v.evidence["readings"]["a"]
+    assert a["reference_pairs"] == dict(zip(("supports", "contradicts", "undecided"), counts, strict=True))
+    assert a["reference_comparisons"] == dict(
+        zip(("lower_first", "higher_first", "tied"), comparisons, strict=True)
+    )
+    assert a["discriminating"] is discriminating
+    assert v.status is (Status.HOLDS if discriminating else Status.INCONCLUSIVE)
+
+
+@pytest.mark.parametrize(("n_reversed_34", "discriminating"), [(3, False), (4, True)])
+def test_the_majority_of_comparisons_is_strict(n_reversed_34, discriminating):
+    # (1,2) reversed in 6 runs, (2,3) tied in 6, (3,4) reversed in n of 6 (tied in the rest): 6 + n of 18
+    def control(run, rd):
+        reversed_34 = 2 * run.target + run.init < n_reversed_34
+        return np.array([np.nan, 40.0, 30.0, 30.0, 10.0 if reversed_34 else 30.0])
+
+    v = _evaluate(_runs("rbm-spin"), lambda run, rd: _up(run.N), ref_pattern=control)
+    a = v.evidence["readings"]["a"]
+    assert a["reference_comparisons"] == {
+        "lower_first": 0,
+        "higher_first": 6 + n_reversed_34,
+        "tied": 12 - n_reversed_34,
+    }
+    assert a["discriminating"] is discriminating
+
+
+def test_control_pairs_the_kernel_does_not_separate_do_not_count_for_discrimination():
+    # the control's kernel ties orders 3 and 4: its (3,4) pair is reported but not asked to reverse
+    tied_34 = np.array([0.0, 1.0, 16.0, 256.0, 256.0])
+    control = lambda run, rd: np.array([np.nan, 40.0, 30.0, 30.0, 30.0])  # noqa: E731
+    v = _evaluate(_runs("rbm-spin"), lambda run, rd: _up(run.N), ref_pattern=control, ref_kappa=tied_34)
+    # (1,2) reversed in 6 runs, (2,3) tied in 6; (3,4) not counted: 6 of 12 is no strict majority
+    a = v.evidence["readings"]["a"]
+    assert a["reference_comparisons"] == {"lower_first": 0, "higher_first": 6, "tied": 6}
+    assert a["discriminating"] is False
+    v = _evaluate(_runs("rbm-spin"), lambda run, rd: _up(run.N), ref_pattern=control)  # all three separate
+    assert v.evidence["readings"]["a"]["reference_comparisons"] == {
+        "lower_first": 0,
+        "higher_first": 6,
+        "tied": 12,
     }
 
 
@@ -302,13 +365,6 @@ H, F, I = Status.HOLDS, Status.FAILS, Status.INCONCLUSIVE
 )
 def test_overall_status(families, status):
     assert overall_status(families) is status
-
-
-def test_seed_stability():
-    assert seed_stability(H, H, (0, 1)) == (H, None)
-    status, reason = seed_stability(H, F, (0, 1))
-    assert status is I
-    assert reason == "seed 0 gives holds but seed 1 gives fails: the profile is too small to decide C5"
 
 
 def test_orders_a_family_cannot_represent_take_no_part_in_its_pairs():

@@ -59,7 +59,8 @@ def _fake_wheel(path: Path, drop: str | None = None, requires: str = "mpmath>=1.
         info = "dsb_verifier-0.dist-info"
         zf.writestr(f"{info}/licenses/LICENSE", "MIT")
         zf.writestr(
-            f"{info}/entry_points.txt", "[console_scripts]\ndsb-verify = dsb_verifier.checks.cli.main:console_main\n"
+            f"{info}/entry_points.txt",
+            "[console_scripts]\ndsb-verify = dsb_verifier.checks.cli.main:console_main\n",
         )
         zf.writestr(f"{info}/METADATA", f"Name: dsb-verifier\nRequires-Dist: {requires}\n")
     return path

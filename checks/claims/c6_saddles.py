@@ -67,6 +67,7 @@ from dsb_verifier.checks.claims.c6_plan import (
 )
 from dsb_verifier.checks.claims.c6_points import MATERIAL_FRACTION, MERGE_RTOL, Item, regime_of
 from dsb_verifier.checks.claims.c6_verdict import evaluate as _evaluate
+from dsb_verifier.checks.claims.replicate import combine, combine_controls, replicate_seed
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Verdict
 from dsb_verifier.theory.dynamics.fixed_points import HessianFn
@@ -146,11 +147,26 @@ def run(
     A user ``target`` (``dsb-verify run --data``) joins the ``E1`` flows as the target
     ``user-data`` when its ``N <= MAX_N_USER``. The constructions and flows run through
     ``executor.map`` (any :class:`concurrent.futures.Executor`; None: serially); the report
-    does not depend on it.
+    does not depend on it. The whole experiment runs at ``seed`` and at its replicate
+    seed (:mod:`~dsb_verifier.checks.claims.replicate`): the status is the one both
+    give, else ``inconclusive``; a control is caught only if it fails at both.
     """
     check_run_arguments(profile, seed, target=target, executor=executor)
     t0 = time.perf_counter()
     user = None if target is None else np.asarray(target, dtype=np.float64)
+    seeds = (seed, replicate_seed(seed))
+    (v0, c0), (v1, c1) = (_one_seed(profile, s, user, executor) for s in seeds)
+    return ClaimReport(
+        verdict=combine(v0, v1, seeds),
+        controls=combine_controls(c0, c1, seeds),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _one_seed(
+    profile: Profile, seed: int, user: NDArray[np.float64] | None, executor: Executor | None
+) -> tuple[Verdict, tuple[ControlResult, ...]]:
+    """The verdict and the controls of the whole C6 experiment at one seed."""
     constructions = construction_items(profile, seed, executor)
     plan = flow_plan(profile, seed, user)
     flows = flow_items(plan, executor)
@@ -207,7 +223,7 @@ def run(
             ),
         ),
     )
-    return ClaimReport(verdict=verdict, controls=controls, seconds=time.perf_counter() - t0)
+    return verdict, controls
 
 
 def _gauss_newton_hessian(

@@ -18,7 +18,7 @@ from dsb_verifier.checks.claims.c5.check import run
 from dsb_verifier.checks.claims.c5.figures import figures
 from dsb_verifier.checks.claims.c5.models import HighOrderGain
 from dsb_verifier.checks.claims.c5.plan import FlowRun, Plan, Stage, flow_cases, plan_for
-from dsb_verifier.checks.claims.c5.verdict import STATEMENT, TOLERANCES, evaluate, seed_stability
+from dsb_verifier.checks.claims.c5.verdict import STATEMENT, TOLERANCES, evaluate
 
 __all__ = [
     "STATEMENT",
@@ -32,5 +32,4 @@ __all__ = [
     "flow_cases",
     "plan_for",
     "run",
-    "seed_stability",
 ]

@@ -42,8 +42,9 @@ from dsb_verifier.checks.claims.c5.plan import (
     tie_ratio,
 )
 from dsb_verifier.checks.claims.c5.verdict import evaluate
+from dsb_verifier.checks.claims.replicate import combine, combine_controls, replicate_seed
 from dsb_verifier.checks.profiles import Profile
-from dsb_verifier.checks.verdict import ClaimReport, ControlResult
+from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Verdict
 from dsb_verifier.theory._validation import distribution
 from numpy.typing import NDArray
 
@@ -78,6 +79,10 @@ def run(
 ) -> ClaimReport:
     """Run C5 under ``profile`` with ``seed``: the verdict and the reversed-kernel control.
 
+    The whole experiment runs at ``seed`` and at its replicate seed
+    (:mod:`~dsb_verifier.checks.claims.replicate`): the status is the one both give,
+    else ``inconclusive``; the control is caught only if it fails at both.
+
     Parameters
     ----------
     profile, seed
@@ -95,14 +100,48 @@ def run(
     t0 = time.perf_counter()
     plan = plan if plan is not None else plan_for(profile)
     user, user_note = _user(target)
-    runs0, cases = flow_cases(plan, seed, control=False, user=user)
-    ctl0, ctl_cases = flow_cases(plan, seed, control=True, user=user)
+    seeds = (seed, replicate_seed(seed))
+    drawn = [
+        (flow_cases(plan, s, control=False, user=user), flow_cases(plan, s, control=True, user=user))
+        for s in seeds
+    ]
+    order = [
+        (s, part, r, c)
+        for s, d in zip(seeds, drawn, strict=True)
+        for part, (rs, cs) in zip(("real", "control"), d, strict=True)
+        for r, c in zip(rs, cs, strict=True)
+    ]
     mapper = executor.map if executor is not None else map
-    pending = mapper(integrate_case, [*cases, *ctl_cases])  # submitted before the kernels are measured
+    pending = mapper(integrate_case, [c for *_, c in order])  # every flow of both seeds, submitted at once
+    mech = {s: _mechanism([r for _, part, r, _ in order], s) for s in seeds}  # measured while flows run
+    done: dict[tuple[int, str], list[FlowRun]] = {
+        (s, part): [] for s in seeds for part in ("real", "control")
+    }
+    for k, ((s, part, r, _), tr) in enumerate(zip(order, pending, strict=True), 1):
+        done[(s, part)].append(FlowRun(**{**r.__dict__, "trajectory": tr}))
+        if progress is not None:
+            progress(k, len(order))
+    results = [
+        _decide(plan, s, done[(s, "real")], done[(s, "control")], mech[s], user_note, executor) for s in seeds
+    ]
+    verdict = combine(results[0][0], results[1][0], seeds)
+    controls = combine_controls((results[0][1],), (results[1][1],), seeds)
+    return ClaimReport(verdict=verdict, controls=controls, seconds=time.perf_counter() - t0)
+
+
+_Mechanism = tuple[
+    dict[tuple[str, int, float], NDArray[np.float64]],
+    dict[tuple[str, int], NDArray[np.float64]],
+    dict[tuple[str, int], tuple[int, ...]],
+]
+
+
+def _mechanism(runs: list[FlowRun], seed: int) -> _Mechanism:
+    """Kernel scales per (family, N, sigma), block exponents and representable orders per (family, N)."""
     kernels: dict[tuple[str, int, float], NDArray[np.float64]] = {}
     expo: dict[tuple[str, int], NDArray[np.float64]] = {}
     representable: dict[tuple[str, int], tuple[int, ...]] = {}
-    for r in [*runs0, *ctl0]:
+    for r in runs:
         if (r.family, r.N) not in expo:
             expo[(r.family, r.N)] = exponents(build_model(r.family, r.N), seed)
             representable[(r.family, r.N)] = representable_orders(build_model(r.family, r.N), seed)
@@ -110,13 +149,20 @@ def run(
             kernels[(r.family, r.N, r.init_scale)] = kernel_scale(
                 build_model(r.family, r.N), r.init_scale, seed
             )
-    total = len(cases) + len(ctl_cases)
-    done: list[FlowRun] = []
-    for k, (r, tr) in enumerate(zip([*runs0, *ctl0], pending, strict=True), 1):
-        done.append(FlowRun(**{**r.__dict__, "trajectory": tr}))
-        if progress is not None:
-            progress(k, total)
-    runs, control_runs = done[: len(runs0)], done[len(runs0) :]
+    return kernels, expo, representable
+
+
+def _decide(
+    plan: Plan,
+    seed: int,
+    runs: list[FlowRun],
+    control_runs: list[FlowRun],
+    mech: _Mechanism,
+    user_note: dict[str, Any] | None,
+    executor: Executor | None,
+) -> tuple[Verdict, ControlResult]:
+    """The verdict and the reversed-kernel control of one seed's flows (one :func:`evaluate` for both)."""
+    kernels, expo, representable = mech
     rho = tie_ratio(plan.t_max)
     conditions = {
         "stages": [
@@ -182,4 +228,4 @@ def run(
             **common,
         ),
     )
-    return ClaimReport(verdict=verdict, controls=(control,), seconds=time.perf_counter() - t0)
+    return verdict, control

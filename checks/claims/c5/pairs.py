@@ -175,14 +175,31 @@ def pair_rows(
 
 
 def discriminating(reference_rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per reading: the reversed-kernel runs' small-sigma outcomes, and whether the reading discriminates."""
+    """Per reading: the reversed-kernel runs' small-sigma outcomes, and whether the reading discriminates.
+
+    A reading discriminates when it *shows* the reversal the control was built to
+    have. Over the control's pairs at ``sigma <= SMALL_INIT_MAX`` whose kernel
+    predicts a separation: no pair supports, and in a strict majority of the
+    run-level comparisons (lower-first + higher-first + tied) the reading reports
+    the higher order first. Ties count against: a reading that turns a reversal
+    built in by a factor ``g^2`` per order into ties has a bias towards lower
+    orders that would pass for the hierarchy on the real models. The count is
+    over comparisons, not pair outcomes, so that a pair left undecided only for
+    lack of runs does not hide a reading that reverses every run it decides.
+    """
     out: dict[str, dict[str, Any]] = {}
     for rd in READINGS:
-        mine = [r for r in reference_rows if r["reading"] == rd and r["small_init"]]
+        mine = [
+            r
+            for r in reference_rows
+            if r["reading"] == rd and r["small_init"] and r["predicted"] == "separation"
+        ]
         counts = {o: sum(r["outcome"] == o for r in mine) for o in ("supports", "contradicts", "undecided")}
+        runs = {k: int(sum(r[f"n_{k}"] for r in mine)) for k in ("lower_first", "higher_first", "tied")}
         out[rd] = {
-            "discriminating": bool(counts["contradicts"] > 0 and counts["supports"] == 0),
+            "discriminating": bool(counts["supports"] == 0 and 2 * runs["higher_first"] > sum(runs.values())),
             "reference_pairs": counts,
+            "reference_comparisons": runs,
             "computed_up_to_N": None if rd != "c" else MAX_N_READING_C,
         }
     return out

@@ -16,8 +16,10 @@ one evaluation of the real run *and* of the negative control:
 3. per pair the mechanism's prediction (:mod:`.mechanism`: ``separation`` with a
    direction, or ``tie``), reported beside the observed outcome;
 4. a reading is *discriminating* when, on the ``reference`` runs (the
-   reversed-kernel control, same targets, this same evaluation), no pair at
-   ``sigma <= small_init_max`` supports and at least one contradicts;
+   reversed-kernel control, same targets, this same evaluation), among the pairs
+   at ``sigma <= small_init_max`` predicted to separate none supports and the
+   higher order comes first in a strict majority of the run-level comparisons,
+   ties included (:func:`.pairs.discriminating`);
 5. *decisive* pairs: ``sigma <= small_init_max``, discriminating reading,
    ``predicted == "separation"``. Per family: ``fails`` when a decisive pair
    contradicts, ``holds`` when every decisive pair supports (at least one),
@@ -26,8 +28,8 @@ one evaluation of the real run *and* of the negative control:
    decided, or a family undecided while none fails -> ``inconclusive``.
 
 The kernel never enters the status except through step 5's selection, and the
-control gets no entry the real run does not get. :func:`seed_stability` turns
-two seeds' disagreeing statuses into ``inconclusive`` with the reason.
+control gets no entry the real run does not get. The two seeds of a run (its
+seed and the replicate seed) are combined by :mod:`dsb_verifier.checks.claims.replicate`.
 """
 
 from __future__ import annotations
@@ -58,7 +60,6 @@ __all__ = [
     "evaluate",
     "family_status",
     "overall_status",
-    "seed_stability",
 ]
 
 STATEMENT = (
@@ -108,16 +109,6 @@ def overall_status(families: Mapping[str, tuple[Status, int]]) -> Status:
     if all(s is Status.FAILS for s in decided):
         return Status.FAILS
     return Status.HOLDS_UNDER_CONDITIONS
-
-
-def seed_stability(status_a: Status, status_b: Status, seeds: tuple[int, int]) -> tuple[Status, str | None]:
-    """The status two seeds of one profile agree on, else ``inconclusive`` with the reason (§7)."""
-    if status_a is status_b:
-        return status_a, None
-    return Status.INCONCLUSIVE, (
-        f"seed {seeds[0]} gives {status_a.value} but seed {seeds[1]} gives {status_b.value}: "
-        "the profile is too small to decide C5"
-    )
 
 
 def evaluate(
