@@ -17,6 +17,7 @@ from benchmarks import (
     batch_flows,
     claim_checks,
     effective,
+    extended_cost,
     flows,
     integral,
     models,
@@ -39,6 +40,7 @@ SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "integral": integral.run,
     "batchflow": batch_flows.run,
     "checks": claim_checks.run,
+    "extended": extended_cost.run,
 }
 
 

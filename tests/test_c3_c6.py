@@ -116,6 +116,11 @@ def test_c6_is_decided_at_its_seed_and_the_replicate_seed(claim_report):
     assert [b["seed"] for b in by_seed] == [seed, replicate_seed(seed)]
     a, b = (Status(x["status"]) for x in by_seed)
     assert rep.verdict.status is stable_status(a, b, (seed, replicate_seed(seed)))[0]
+    assert set(by_seed[0]["regimes"]) >= {"E1", "E2"}
+    assert by_seed[0]["regimes"]["E1"] == {
+        k: rep.verdict.evidence["regimes"]["E1"][k]
+        for k in ("status", "n_points_distinct", "n_flows", "n_unresolved")
+    }
     for control in rep.controls:  # caught only if it fails at both seeds
         statuses = [x["status"] for x in control.verdict.evidence["replicate"]["by_seed"]]
         assert control.caught is (statuses == ["fails", "fails"])

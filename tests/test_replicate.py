@@ -77,6 +77,7 @@ def test_combine_keeps_the_primary_evidence_and_adds_the_replicate():
                 "status": "holds",
                 "headline": "first",
                 "evidence_size": {"n_flows": 7},
+                "regimes": None,
                 "n_counterexamples": 1,
             },
             {
@@ -84,6 +85,7 @@ def test_combine_keeps_the_primary_evidence_and_adds_the_replicate():
                 "status": "holds",
                 "headline": "second",
                 "evidence_size": {"n_flows": 7},
+                "regimes": None,
                 "n_counterexamples": 2,
             },
         ],

@@ -72,6 +72,12 @@ def _summary(v: Verdict, seed: int) -> dict[str, Any]:
         "status": v.status.value,
         "headline": ev.get("headline"),
         "evidence_size": ev.get("evidence_size"),
+        "regimes": {
+            name: {k: r.get(k) for k in ("status", "n_points_distinct", "n_flows", "n_unresolved")}
+            for name, r in ev["regimes"].items()
+        }
+        if isinstance(ev.get("regimes"), Mapping)
+        else None,
         "n_counterexamples": len(v.counterexamples),
     }
 
