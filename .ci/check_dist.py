@@ -65,7 +65,10 @@ def wheel_problems(wheel: Path) -> list[str]:
     if f"{info}/licenses/LICENSE" not in names:
         problems.append("wheel lacks its LICENSE")
     zf = zipfile.ZipFile(wheel)
-    if "dsb-verify = dsb_verifier.checks.cli.main:console_main" not in zf.read(f"{info}/entry_points.txt").decode():
+    if (
+        "dsb-verify = dsb_verifier.checks.cli.main:console_main"
+        not in zf.read(f"{info}/entry_points.txt").decode()
+    ):
         problems.append("wheel lacks the dsb-verify entry point")
     meta = zf.read(f"{info}/METADATA").decode()
     runtime = [

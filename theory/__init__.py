@@ -85,7 +85,7 @@ from dsb_verifier.theory.walsh import (
     wht,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "fisher_eigenvalues",
