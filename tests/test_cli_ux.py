@@ -518,6 +518,23 @@ def test_a_swallowed_ctrl_c_in_effective_writes_no_output(cli_main, monkeypatch,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_recorded_by_a_command_does_not_stop_a_later_library_call(cli_main, monkeypatch, tmp_path):
+    from dsb_verifier.checks.cli import interrupts, publish
+
+    real = runner.run_checks
+
+    def swallowing(*args, **kwargs):
+        _swallow_a_ctrl_c()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_checks", swallowing)
+    assert cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"))[0] == 130
+    assert not interrupts.interrupted()  # cleared when the command ended
+    publish.publish_files([(tmp_path / "x.txt", lambda fh: fh.write(b"x"))])
+    assert (tmp_path / "x.txt").read_bytes() == b"x"
+
+
 def test_interrupt_state_is_reset_by_each_command(cli_main, tmp_path):
     from dsb_verifier.checks.cli import interrupts
 

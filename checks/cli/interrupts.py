@@ -48,26 +48,27 @@ def handling_interrupts() -> Iterator[None]:
 
     Does nothing outside the main thread (where signal handlers cannot be set) or
     when SIGINT is ignored (a background job started with SIGINT ignored stays so).
-    The previous handler is restored on exit; :func:`interrupted` keeps its answer
-    until the next block starts.
+    The record is cleared when the block starts and when it ends, so a SIGINT of one
+    command never stops code that runs outside it (a library call of
+    :mod:`~dsb_verifier.checks.cli.publish`, a later command in the same process);
+    the previous handler is restored on exit.
     """
     _State.received = False
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.SIG_IGN:
-        yield
-        return
-    signal.signal(signal.SIGINT, _handler)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, _handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None and previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
+        _State.received = False
 
 
 def interrupted() -> bool:
-    """True if a SIGINT arrived inside the last :func:`handling_interrupts` block."""
+    """True if a SIGINT arrived inside the current :func:`handling_interrupts` block."""
     return _State.received
 
 

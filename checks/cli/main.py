@@ -44,12 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from dsb_verifier.checks.cli.console import emit, printable, silence_stdout
-from dsb_verifier.checks.cli.interrupts import (
-    exit_now,
-    handling_interrupts,
-    interrupted,
-    raise_if_interrupted,
-)
+from dsb_verifier.checks.cli.interrupts import exit_now, handling_interrupts, raise_if_interrupted
 from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
 
@@ -475,7 +470,7 @@ def console_main() -> None:
     cleaned up after itself.
     """
     code = main()
-    if code == 130 or interrupted():
+    if code == 130:
         exit_now(130)
     sys.exit(code)
 
