@@ -27,7 +27,7 @@ from benchmarks import (
 )
 from benchmarks._harness import Config, SectionResult
 
-__all__ = ["SECTIONS", "Config", "SectionResult", "main"]
+__all__ = ["ON_REQUEST", "SECTIONS", "Config", "SectionResult", "main"]
 
 #: Registered sections, run in this order (``--only`` selects a subset).
 SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
@@ -42,6 +42,9 @@ SECTIONS: dict[str, Callable[[Config], SectionResult]] = {
     "checks": claim_checks.run,
     "extended": extended_cost.run,
 }
+
+#: Sections run only when named with ``--only`` (hours of CPU: not part of the default run).
+ON_REQUEST: frozenset[str] = frozenset({"extended"})
 
 
 def main(argv: list[str] | None = None) -> int:

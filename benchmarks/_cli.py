@@ -47,7 +47,7 @@ def _int_in(lo: int, hi: int | None, what: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchmarks import SECTIONS
+    from benchmarks import ON_REQUEST, SECTIONS
 
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_sections_arg,
         default=None,
         metavar="NAMES",
-        help=f"comma-separated sections to run (default: all of {', '.join(SECTIONS)})",
+        help=(
+            f"comma-separated sections to run (default: {', '.join(n for n in SECTIONS if n not in ON_REQUEST)}; "
+            f"only when named: {', '.join(sorted(ON_REQUEST))})"
+        ),
     )
     p.add_argument(
         "--max-n",
@@ -136,11 +139,11 @@ def _cpu_busy(interval: float = 0.5) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import SECTIONS
+    from benchmarks import ON_REQUEST, SECTIONS
 
     args = build_parser().parse_args(argv)
     config = Config(max_n=args.max_n, repeat=args.repeat)
-    names = args.only if args.only is not None else list(SECTIONS)
+    names = args.only if args.only is not None else [n for n in SECTIONS if n not in ON_REQUEST]
     env = environment()
     print(
         f"dsb-verifier benchmarks: python {env['python']}, numpy {env['numpy']} ({env['blas']}), "
