@@ -6,12 +6,17 @@ a sample instead, and says so:
 
 * the plan's flows (real run and reversed-kernel control, at the seed and at the
   replicate seed: rule R doubles everything) are grouped by (family, N);
-* in each group ``SAMPLES_PER_GROUP`` flows, evenly spaced in the plan's own order
-  (so spread over populations, targets, initialisations and scales), are integrated
-  exactly as the check does (:func:`dsb_verifier.checks.claims.c5.plan.integrate_case`,
-  single-threaded BLAS) and their CPU time (``time.process_time``) is recorded;
-* the group's cost is estimated as (number of flows) x (mean sampled CPU time), with
-  the standard error of that mean scaled the same way; the total is the sum.
+* groups whose model runs the batched integrator
+  (:func:`dsb_verifier.checks.claims.c5.plan.flow_method`): one batch of
+  ``BATCH_SIZE`` flows (fewer if the group is smaller), evenly spaced in the plan's own
+  order (so spread over populations, targets, initialisations and scales), is
+  integrated as the check integrates a batch
+  (:func:`dsb_verifier.checks.claims.c5.plan.integrate_batch`, single-threaded BLAS)
+  and its CPU time (``time.process_time``) divided by its size is the cost per flow
+  (a batch is timed whole, so there is no per-flow spread: no standard error);
+* groups that run LSODA: ``SAMPLES_PER_GROUP`` flows, evenly spaced likewise, each
+  timed alone; the standard error of their mean is scaled with the estimate;
+* the group's cost is (number of flows) x (CPU per flow); the total is the sum.
 
 Settle times, kernel measurements and figures are not included in the estimate
 (not measured here); one kernel measurement at N = 12 is timed and printed on its
@@ -27,16 +32,25 @@ from typing import Any
 
 import numpy as np
 from dsb_verifier.checks.claims.c5.mechanism import kernel_scale
-from dsb_verifier.checks.claims.c5.plan import build_model, flow_cases, integrate_case, plan_for
+from dsb_verifier.checks.claims.c5.plan import (
+    BATCH_SIZE,
+    build_model,
+    flow_cases,
+    flow_method,
+    integrate_batch,
+    integrate_case,
+    plan_for,
+)
 from dsb_verifier.checks.claims.replicate import replicate_seed
 from dsb_verifier.checks.profiles import get_profile
+from dsb_verifier.theory.dynamics.flow import BATCH_METHOD
 from threadpoolctl import threadpool_limits
 
 from benchmarks._harness import Config, SectionResult, fmt_time
 
 __all__ = ["SAMPLES_PER_GROUP", "run"]
 
-#: Flows timed per (family, N) group.
+#: Flows timed one by one per (family, N) group that runs LSODA.
 SAMPLES_PER_GROUP = 3
 
 
@@ -69,30 +83,38 @@ def run(config: Config) -> SectionResult:
             if N > config.max_n:
                 skipped.append(f"{family} N={N} ({len(cases)} flows)")
                 continue
-            k = min(SAMPLES_PER_GROUP, len(cases))
-            picks = np.linspace(0, len(cases) - 1, k).round().astype(int)
-            times = np.array([_cpu(integrate_case, cases[i]) for i in picks])
+            batched = flow_method(cases[0][0]) == BATCH_METHOD
+            k = min(BATCH_SIZE if batched else SAMPLES_PER_GROUP, len(cases))
+            picks = np.unique(np.linspace(0, len(cases) - 1, k).round().astype(int))
+            k = picks.size
+            if batched:
+                times = np.full(k, _cpu(integrate_batch, [cases[i] for i in picks]) / k)
+                se = float("nan")
+            else:
+                times = np.array([_cpu(integrate_case, cases[i]) for i in picks])
+                se = float(times.std(ddof=1) / math.sqrt(k)) if k > 1 else float("nan")
             mean = float(times.mean())
-            se = float(times.std(ddof=1) / math.sqrt(k)) if k > 1 else float("nan")
             est, est_se = len(cases) * mean, len(cases) * se
             total += est
             total_var += est_se**2 if math.isfinite(est_se) else 0.0
             rows.append(
-                (family, str(N), str(len(cases)), str(k), fmt_time(mean), fmt_time(float(times.max())),
-                 f"{est / 3600:.2f} h", f"{est_se / 3600:.2f} h")
+                (family, str(N), str(len(cases)), f"{k} ({'one batch' if batched else 'one by one'})",
+                 fmt_time(mean), fmt_time(float(times.max())), f"{est / 3600:.2f} h",
+                 f"{est_se / 3600:.2f} h" if math.isfinite(est_se) else "-")
             )  # fmt: skip
-            data.append({"family": family, "N": N, "n_flows": len(cases), "sample_cpu_s": times.tolist(),
-                         "estimate_cpu_s": est, "estimate_se_cpu_s": est_se})  # fmt: skip
+            data.append({"family": family, "N": N, "n_flows": len(cases), "method": BATCH_METHOD if batched
+                         else "LSODA", "sample_cpu_s": times.tolist(), "estimate_cpu_s": est,
+                         "estimate_se_cpu_s": est_se if math.isfinite(est_se) else None})  # fmt: skip
         kernel_s = None
         if config.max_n >= 12:
             kernel_s = _cpu(kernel_scale, build_model("rbm-spin", 12), 0.003, config.seed)
     summary = [
         f"extended C5 (both seeds of rule R, real run and control): estimated {total / 3600:.2f} "
-        f"core-hours of flows (s.e. {math.sqrt(total_var) / 3600:.2f} h) from "
+        f"core-hours of flows (s.e. {math.sqrt(total_var) / 3600:.2f} h, LSODA groups only) from "
         f"{sum(len(d['sample_cpu_s']) for d in data)} timed flows"
         + (" — the timed groups only, see 'skipped'" if skipped else ""),
-        "wall time on c cores is about the estimate / c, but never below the longest single flow "
-        f"({fmt_time(max((max(d['sample_cpu_s']) for d in data), default=0.0))} sampled)",
+        "wall time on c cores is about the estimate / c, but never below the longest single task "
+        "(a batch, or one LSODA flow)",
     ]
     if kernel_s is not None:
         summary.append(f"one kernel measurement of rbm-spin N=12 at sigma 0.003: {kernel_s:.1f} s CPU")

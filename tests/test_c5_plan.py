@@ -164,3 +164,62 @@ def test_representable_orders():
 def test_the_control_runs_up_to_max_n_control_only():
     ctl, _ = flow_cases(plan_for(get_profile("extended")), 0, control=True)
     assert {r.N for r in ctl} == {5, 8, 10} and plan.MAX_N_CONTROL == 10
+
+
+# ---- batches of flows (issue 14 item 11) ------------------------------------------------------
+def _small_cases(n_per_model: int, t_max: float = 50.0) -> list[plan.FlowCase]:
+    rng = np.random.default_rng(5)
+    models = [plan.build_model("rbm-spin", 3), plan.build_model("direct", 3)]
+    q = T.ising_target(3, {1: 0.3, 2: 0.3}, rng)
+    return [(m, m.init(rng, 0.05), q, t_max) for m in models for _ in range(n_per_model)]
+
+
+def test_flow_batches_cut_by_model_horizon_and_size():
+    cases = _small_cases(plan.BATCH_SIZE + 3)
+    batches = plan.flow_batches(cases)
+    n = plan.BATCH_SIZE + 3
+    assert [len(b) for b in batches] == [plan.BATCH_SIZE, 3, plan.BATCH_SIZE, 3]
+    assert [i for b in batches for i in b] == list(range(len(cases)))  # order kept, nothing lost
+    assert all(cases[b[0]][0] is cases[i][0] for b in batches for i in b)
+    # another horizon starts a new batch, even for the same model
+    other = [*cases[:2], (*cases[2][:3], 99.0), cases[3]]
+    assert [len(b) for b in plan.flow_batches(other)] == [2, 1, 1]
+    assert batches == plan.flow_batches(list(cases))  # the cut depends on the list alone
+    assert n > plan.BATCH_SIZE
+
+
+def test_large_models_run_lsoda_one_flow_per_batch(monkeypatch):
+    cases = _small_cases(3)
+    monkeypatch.setattr(plan, "BATCH_MAX_PARAMS", 10)  # RBM(3, 8): 35 parameters; direct: 7
+    assert plan.flow_method(cases[0][0]) == "LSODA" and plan.flow_method(cases[3][0]) == "BDF-batched"
+    assert [len(b) for b in plan.flow_batches(cases)] == [1, 1, 1, 3]
+    (tr,) = plan.integrate_batch([cases[0]])
+    assert tr.method == "LSODA"
+
+
+def test_integrate_batch_agrees_with_lsoda_and_keeps_order():
+    cases = _small_cases(4)[:4]
+    got = plan.integrate_batch(cases)
+    assert [t.method for t in got] == ["BDF-batched"] * 4
+    for case, tr in zip(cases, got, strict=True):
+        model, theta0, q, t_max = case
+        np.testing.assert_array_equal(tr.theta[0], theta0)
+        ref = T.integrate_flow(
+            model, theta0, q, t_max=t_max, t_min=plan.FLOW["t_min"], n_checkpoints=int(plan.FLOW["n_checkpoints"]),
+            gtol=plan.FLOW["gtol"], method="LSODA", **plan.LSODA_TOL,
+        )  # fmt: skip
+        assert tr.status == ref.status
+        n = min(len(tr.t), len(ref.t)) - 1  # common checkpoints (the end points may differ in time)
+        np.testing.assert_allclose(tr.t[:n], ref.t[:n])
+        np.testing.assert_allclose(tr.theta[:n], ref.theta[:n], atol=1e-5)
+    one = plan.integrate_case(cases[1])
+    np.testing.assert_allclose(one.theta[-1], got[1].theta[-1], atol=1e-8)
+
+
+def test_integrate_batch_refuses_mixed_batches():
+    cases = _small_cases(2)
+    with pytest.raises(ValueError, match="one model and one t_max"):
+        plan.integrate_batch([cases[0], cases[2]])
+    with pytest.raises(ValueError, match="one model and one t_max"):
+        plan.integrate_batch([cases[0], (*cases[1][:3], 7.0)])
+    assert plan.integrate_batch([]) == []

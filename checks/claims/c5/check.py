@@ -26,9 +26,12 @@ from dsb_verifier.checks.claims.c5.mechanism import (
 )
 from dsb_verifier.checks.claims.c5.pairs import MAX_N_READING_C
 from dsb_verifier.checks.claims.c5.plan import (
+    BATCH_MAX_PARAMS,
+    BATCH_SIZE,
     CONTROL_FAMILY,
     CONTROL_GAIN,
     FLOW,
+    LSODA_TOL,
     MAX_N_USER,
     PLANTED_NORM,
     STRUCTURE_FLOOR,
@@ -36,8 +39,9 @@ from dsb_verifier.checks.claims.c5.plan import (
     FlowRun,
     Plan,
     build_model,
+    flow_batches,
     flow_cases,
-    integrate_case,
+    integrate_batch,
     plan_for,
     tie_ratio,
 )
@@ -46,6 +50,7 @@ from dsb_verifier.checks.claims.replicate import combine, combine_controls, repl
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Verdict
 from dsb_verifier.theory._validation import distribution
+from dsb_verifier.theory.dynamics.flow import BATCH_METHOD
 from numpy.typing import NDArray
 
 __all__ = ["run"]
@@ -112,13 +117,19 @@ def run(
         for r, c in zip(rs, cs, strict=True)
     ]
     mapper = executor.map if executor is not None else map
-    pending = mapper(integrate_case, [c for *_, c in order])  # every flow of both seeds, submitted at once
+    cases = [c for *_, c in order]
+    batches = flow_batches(cases)
+    pending = mapper(integrate_batch, [[cases[i] for i in b] for b in batches])  # both seeds, at once
     mech = {s: _mechanism([r for _, part, r, _ in order], s) for s in seeds}  # measured while flows run
     done: dict[tuple[int, str], list[FlowRun]] = {
         (s, part): [] for s in seeds for part in ("real", "control")
     }
-    for k, ((s, part, r, _), tr) in enumerate(zip(order, pending, strict=True), 1):
-        done[(s, part)].append(FlowRun(**{**r.__dict__, "trajectory": tr}))
+    k = 0
+    for batch, trs in zip(batches, pending, strict=True):
+        for i, tr in zip(batch, trs, strict=True):
+            s, part, r, _ = order[i]
+            done[(s, part)].append(FlowRun(**{**r.__dict__, "trajectory": tr}))
+        k += len(batch)
         if progress is not None:
             progress(k, len(order))
     results = [
@@ -189,7 +200,12 @@ def _decide(
             "b": "coupling error |J_k(t) - J*_k|",
             "c": f"connected-information gap |I_k(q) - I_k(p_t)| (computed for N <= {MAX_N_READING_C})",
         },
-        "flow": {"method": "LSODA", "t_max": plan.t_max, **FLOW},
+        "flow": {
+            "method": f"{BATCH_METHOD} (batches of at most {BATCH_SIZE} flows) for models with at most "
+            f"{BATCH_MAX_PARAMS} parameters; LSODA (rtol {LSODA_TOL['rtol']:g}, atol {LSODA_TOL['atol']:g}) above",
+            "t_max": plan.t_max,
+            **FLOW,
+        },
         "kernel": {
             "seeds": KERNEL_SEEDS,
             "exponent_window": list(KERNEL_WINDOW),

@@ -22,8 +22,13 @@ at every initialisation scale :math:`\sigma` of the stage:
 ``planted`` and ``k-body`` targets depend on the seed, ``N`` and their index only,
 so every family (and the reversed-kernel control) meets the same ones. Seed
 ``j``'s initial direction is drawn once per (family, target, ``j``) and scaled
-by each :math:`\sigma`. Every start is drawn in the parent; the flows run
-through ``executor.map`` in order, so the report does not depend on the executor.
+by each :math:`\sigma`. Every start is drawn in the parent. Flows are integrated
+in batches (:func:`flow_batches`, :func:`integrate_batch`): consecutive flows of one
+model, at most :data:`BATCH_SIZE` at a time, by the batched BDF integrator
+(:func:`~dsb_verifier.theory.dynamics.batch_flow.integrate_flows_batched`) for
+models with at most :data:`BATCH_MAX_PARAMS` parameters and by one-at-a-time LSODA
+above. The batches are fixed by the plan alone and run through ``executor.map`` in
+order, so the report does not depend on the executor.
 
 Glossary: ``q`` target, ``N`` spins, ``sigma`` initialisation scale, ``c`` planted
 per-order coupling norm.
@@ -40,22 +45,29 @@ from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import make_model, seeded_rng
 from dsb_verifier.checks.claims.c5.models import HighOrderGain
 from dsb_verifier.checks.profiles import Profile
-from dsb_verifier.theory.dynamics.flow import Trajectory, integrate_flow
+from dsb_verifier.theory.dynamics.batch_flow import integrate_flows_batched
+from dsb_verifier.theory.dynamics.flow import BATCH_METHOD, Trajectory, integrate_flow
 from dsb_verifier.theory.dynamics.hierarchy import structured_orders
 from dsb_verifier.theory.models import EnergyModel
 from numpy.typing import NDArray
 
 __all__ = [
+    "BATCH_MAX_PARAMS",
+    "BATCH_SIZE",
     "CONTROL_FAMILY",
     "CONTROL_GAIN",
     "FLOW",
+    "LSODA_TOL",
     "POPULATIONS",
     "STRUCTURE_FLOOR",
     "FlowRun",
     "Plan",
     "Stage",
     "build_model",
+    "flow_batches",
     "flow_cases",
+    "flow_method",
+    "integrate_batch",
     "integrate_case",
     "plan_for",
     "population_targets",
@@ -90,8 +102,25 @@ CONTROL_FAMILY = HighOrderGain.family
 #: Target populations, in report order.
 POPULATIONS: tuple[str, ...] = ("planted", "k-body", "teacher", "user")
 
-#: Flow integration (LSODA with the exact Hessian; log-spaced checkpoints from t_min to t_max).
-FLOW: dict[str, float] = {"t_min": 1e-2, "n_checkpoints": 56, "rtol": 1e-6, "atol": 1e-9, "gtol": 1e-7}
+#: Flow integration (exact Hessian as Jacobian; log-spaced checkpoints from t_min to t_max).
+#: rtol/atol are those of the batched BDF integrator: at equal tolerances its global error is
+#: about 10 times LSODA's (docs/notes/batchflow.md), so it runs at a tenth of 0.2.0's LSODA
+#: tolerances (1e-6, 1e-9); the LSODA route (models above BATCH_MAX_PARAMS) keeps those.
+FLOW: dict[str, float] = {"t_min": 1e-2, "n_checkpoints": 56, "rtol": 1e-7, "atol": 1e-10, "gtol": 1e-7}
+
+#: Tolerances of the one-at-a-time LSODA route (about the batched route's accuracy at FLOW's).
+LSODA_TOL: dict[str, float] = {"rtol": 1e-6, "atol": 1e-9}
+
+#: Most flows integrated together by the batched integrator. Fixed by the plan, never by the
+#: executor: in the last bits a flow's result depends on its batch (BLAS blocking), so the
+#: batches must not change with the number of workers. 32 keeps each batch's eigenvectors in
+#: cache at C5's sizes (larger batches were slower per flow: docs/notes/batchflow.md).
+BATCH_SIZE = 32
+
+#: Models with more parameters than this run one-at-a-time LSODA: the batched integrator's
+#: eigendecompositions (O(P^3) each) cost more than LSODA's LU factorisations there (at
+#: P = 255, N = 8, the two were about even; the direct model at N = 10 has P = 1023).
+BATCH_MAX_PARAMS = 256
 
 
 def tie_ratio(t_max: float) -> float:
@@ -276,18 +305,58 @@ def flow_cases(
     return runs, cases
 
 
+def flow_method(model: EnergyModel) -> str:
+    """The integrator of a model's flows: ``BATCH_METHOD`` up to ``BATCH_MAX_PARAMS`` parameters, else ``"LSODA"``."""
+    return BATCH_METHOD if model.n_params <= BATCH_MAX_PARAMS else "LSODA"
+
+
+def flow_batches(cases: list[FlowCase]) -> list[list[int]]:
+    """Indices of ``cases`` cut into batches: consecutive cases of one model and horizon, at most BATCH_SIZE.
+
+    Cases whose model runs LSODA (:func:`flow_method`) form batches of one. The cut
+    depends on the list alone (never on an executor), so results are reproducible.
+    """
+    batches: list[list[int]] = []
+    for i, (model, _, _, t_max) in enumerate(cases):
+        if batches:
+            last = batches[-1]
+            m0, _, _, t0 = cases[last[0]]
+            if m0 is model and t0 == t_max and len(last) < BATCH_SIZE and flow_method(model) == BATCH_METHOD:
+                last.append(i)
+                continue
+        batches.append([i])
+    return batches
+
+
+def integrate_batch(cases: list[FlowCase]) -> list[Trajectory]:
+    """The exact gradient flows of one batch (:func:`flow_batches`), in order (module level, for workers).
+
+    All cases must share one model and horizon. Models with at most ``BATCH_MAX_PARAMS``
+    parameters: one call of the batched BDF integrator at ``FLOW``'s tolerances;
+    otherwise LSODA, one flow at a time, at ``LSODA_TOL``.
+    """
+    if not cases:
+        return []
+    model, t_max = cases[0][0], cases[0][3]
+    if any(c[0] is not model or c[3] != t_max for c in cases):
+        raise ValueError("cases of one batch must share one model and one t_max")
+    opts = {
+        "t_max": t_max,
+        "t_min": FLOW["t_min"],
+        "n_checkpoints": int(FLOW["n_checkpoints"]),
+        "gtol": FLOW["gtol"],
+    }
+    if flow_method(model) == BATCH_METHOD:
+        theta0 = np.stack([c[1] for c in cases])
+        qs = np.stack([c[2] for c in cases])
+        return integrate_flows_batched(model, theta0, qs, rtol=FLOW["rtol"], atol=FLOW["atol"], **opts)
+    return [integrate_flow(model, c[1], c[2], method="LSODA", **LSODA_TOL, **opts) for c in cases]
+
+
 def integrate_case(case: FlowCase) -> Trajectory:
-    """The exact gradient flow of one case (module level, so that worker processes can run it)."""
-    model, theta0, q, t_max = case
-    return integrate_flow(
-        model,
-        theta0,
-        q,
-        t_max=t_max,
-        t_min=FLOW["t_min"],
-        n_checkpoints=int(FLOW["n_checkpoints"]),
-        rtol=FLOW["rtol"],
-        atol=FLOW["atol"],
-        gtol=FLOW["gtol"],
-        method="LSODA",
-    )
+    """One flow alone, as :func:`integrate_batch` integrates a batch of one.
+
+    The check integrates batches; a flow's trajectory in its batch may differ from
+    this one in the last bits (within the integrator's tolerance).
+    """
+    return integrate_batch([case])[0]
