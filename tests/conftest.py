@@ -10,12 +10,14 @@
 
 import os
 
+import numpy  # noqa: F401  # loads BLAS: threadpoolctl limits only libraries already loaded
 import pytest
 from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
 
 # One BLAS thread, as in the dsb-verify command: the many small matrix products of the
-# suite oversubscribe the cores otherwise. Results do not depend on the thread count.
+# suite oversubscribe the cores otherwise. (Before numpy was imported here, this limit found
+# no BLAS library and the suite ran with the machine's default thread count.)
 _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
 settings.register_profile("dev", max_examples=50, deadline=None)

@@ -35,6 +35,7 @@ Glossary: ``B`` flows, ``P`` parameters, ``D`` backward differences ``(B, 8, P)`
 from __future__ import annotations
 
 import numpy as np
+from dsb_verifier.theory._blas import one_blas_thread
 from dsb_verifier.theory._validation import check_memory
 from dsb_verifier.theory.dynamics.batch_bdf import BatchBDF
 from dsb_verifier.theory.dynamics.batch_kernels import _CHUNK_ENTRIES, BatchField
@@ -102,6 +103,8 @@ def integrate_flows_batched(
         :func:`~dsb_verifier.theory.dynamics.flow.integrate_flow`;
         ``method`` is :data:`~dsb_verifier.theory.dynamics.flow.BATCH_METHOD`,
         ``nfev`` counts the flow's own vector-field evaluations.
+        The integration runs with one BLAS thread (:func:`~dsb_verifier.theory._blas.one_blas_thread`),
+        so results do not depend on the process's BLAS thread count.
 
     Raises
     ------
@@ -143,7 +146,8 @@ def integrate_flows_batched(
     checkpoints[-1] = t_max_
     qc = np.ascontiguousarray(qq, dtype=np.float64)
     run = BatchBDF(BatchField(model, qc), np.array(th0, dtype=np.float64), checkpoints, t_max_, **opts)
-    run.solve()
+    with one_blas_thread():  # the last bits of batched products must not depend on the thread count
+        run.solve()
     return [
         _trajectory(
             model,
