@@ -63,3 +63,49 @@ def test_guard_holds_the_lock_only_for_lsoda(monkeypatch):
         assert flow._LSODA_LOCK._is_owned()  # type: ignore[attr-defined]
     with flow._solver_guard("BDF"):
         assert not flow._LSODA_LOCK._is_owned()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("where", ["_grad_unchecked", "exact_hessian"])
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, flow._NonFiniteError])
+def test_an_exception_in_lsodas_callbacks_surfaces_unchanged_and_silently(monkeypatch, capfd, exc, where):
+    """A Ctrl-C landing in the vector field or its Jacobian: the same exception, nothing on stderr.
+
+    scipy's Fortran LSODA (before 1.17) printed "capi_return is NULL" and "Call-back
+    cb_jac_in_lsoda__user__routines failed." to stderr when a callback raised (seen with
+    scipy 1.11 for the Jacobian); ``dsb-verify`` promises one line on Ctrl-C. A recorded
+    error still ends the flow as failed, with its message.
+    """
+    model, theta0, q = _cases()[0]
+    real, calls = getattr(flow, where), []
+    at = 30 if where == "_grad_unchecked" else 3
+
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == at:
+            raise exc("injected")
+        return real(*args)
+
+    monkeypatch.setattr(flow, where, flaky)
+    if exc is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt, match="injected"):
+            integrate_flow(model, theta0, q, **OPTIONS)
+    else:
+        tr = integrate_flow(model, theta0, q, **OPTIONS)
+        assert tr.status == "failed" and "injected" in tr.message
+    err = capfd.readouterr().err
+    assert "capi_return" not in err and "Call-back" not in err
+    assert len(calls) == at  # no evaluation after the exception: the step fails at once
+
+
+def test_deferred_keeps_the_first_exception_and_returns_nan():
+    d = flow._Deferred()
+
+    def boom(t, y):
+        raise KeyboardInterrupt("first")
+
+    f, J = d.wrap(boom), d.wrap(boom, matrix=True)
+    assert np.isnan(f(0.0, np.zeros(3))).all() and f(0.0, np.zeros(3)).shape == (3,)
+    assert J(0.0, np.zeros(3)).shape == (3, 3)
+    with pytest.raises(KeyboardInterrupt, match="first"):
+        d.raise_pending()
+    d.raise_pending()  # once only

@@ -479,14 +479,57 @@ def _flow_one(
         status = "converged"
     elif np.isfinite(g0):
         solver_cls = getattr(scipy.integrate, method)
-        extra = {"jac": jac} if method in _STIFF_METHODS else {}
+        deferred = _Deferred() if method == "LSODA" else None
+        fun, jfun = (
+            (field, jac) if deferred is None else (deferred.wrap(field), deferred.wrap(jac, matrix=True))
+        )
+        extra = {"jac": jfun} if method in _STIFF_METHODS else {}
         with _solver_guard(method):
-            solver = solver_cls(field, 0.0, theta0.copy(), t_max, rtol=rtol, atol=atol, **options, **extra)
-            status, message, n_steps = _drive(solver, field, checkpoints, ts, thetas, t_max=t_max, gtol=gtol)
+            solver = solver_cls(fun, 0.0, theta0.copy(), t_max, rtol=rtol, atol=atol, **options, **extra)
+            status, message, n_steps = _drive(
+                solver, field, checkpoints, ts, thetas, t_max=t_max, gtol=gtol, deferred=deferred
+            )
         nfev = int(solver.nfev)
     return _trajectory(
         model, q, ts, thetas, status=status, message=message, n_steps=n_steps, nfev=nfev, method=method
     )
+
+
+class _Deferred:
+    """Exceptions of callbacks that a compiled solver calls, kept and re-raised after its step.
+
+    scipy's LSODA (a Fortran routine before scipy 1.17) prints "capi_return is NULL" and
+    "Call-back ... failed" to stderr when a Python callback raises, e.g. a Ctrl-C's
+    ``KeyboardInterrupt`` landing in the vector field (``dsb-verify`` promises one line). The
+    wrapped callback keeps the first exception, returns NaN (so the step fails at once; after
+    an exception every call returns NaN without evaluating), and :func:`_drive` re-raises it
+    when the step returns, so callers see the same exception as an unwrapped callback raises.
+    """
+
+    def __init__(self) -> None:
+        self.exc: BaseException | None = None
+
+    def wrap(
+        self, fn: Callable[[float, NDArray[np.float64]], NDArray[np.float64]], *, matrix: bool = False
+    ) -> Callable[[float, NDArray[np.float64]], NDArray[np.float64]]:
+        """``fn`` with its exceptions kept; NaN of ``y``'s shape (``matrix``: ``(P, P)``) after one."""
+
+        def call(t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
+            if self.exc is None:
+                try:
+                    return fn(t, y)
+                except BaseException as err:  # re-raised by raise_pending after the step
+                    self.exc = err
+            n = np.size(y)
+            return np.full((n, n) if matrix else (n,), np.nan)
+
+        return call
+
+    def raise_pending(self) -> None:
+        """Re-raise the kept exception, if any (once)."""
+        exc, self.exc = self.exc, None
+        if exc is not None:
+            raise exc
 
 
 def _drive(
@@ -498,6 +541,7 @@ def _drive(
     *,
     t_max: float,
     gtol: float,
+    deferred: _Deferred | None = None,
 ) -> tuple[str, str, int]:
     """Step ``solver`` to the end, appending checkpoints and the end point to ``ts``/``thetas``.
 
@@ -510,7 +554,11 @@ def _drive(
     status, message = "failed", ""
     while True:
         try:
-            msg = solver.step()
+            try:
+                msg = solver.step()
+            finally:
+                if deferred is not None:
+                    deferred.raise_pending()  # a callback's exception, as if unwrapped
         except _RECORDED_ERRORS as err:
             message = _describe(err, float(solver.t))
             break
