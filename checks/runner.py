@@ -53,6 +53,7 @@ from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.provenance import git_state, source_digest
 from dsb_verifier.checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from dsb_verifier.theory import __version__
+from dsb_verifier.theory._blas import one_blas_thread
 from dsb_verifier.theory.precision import audit
 
 __all__ = [
@@ -282,9 +283,9 @@ class Report:
 
 
 def _run_claim(claim: str, profile: Profile, seed: int, kwargs: dict[str, Any]) -> ClaimReport:
-    """``run`` of one claim module (module level, so an executor's worker can run it)."""
-    _limit_blas()
-    report: ClaimReport = _module(claim).run(profile, seed, **kwargs)
+    """``run`` of one claim module (module level, so an executor's worker can run it), one BLAS thread."""
+    with one_blas_thread():  # restored after: a thread executor's host process keeps its own setting
+        report: ClaimReport = _module(claim).run(profile, seed, **kwargs)
     return report
 
 
@@ -307,7 +308,10 @@ def run_checks(
         Sizes of the sweeps (:mod:`dsb_verifier.checks.profiles`).
     seed
         Seed of every generated case; the same seed gives the same report
-        apart from timing fields.
+        apart from timing fields. Every claim runs with one BLAS thread
+        (:func:`dsb_verifier.theory._blas.one_blas_thread`; the caller's setting is
+        restored after), as in ``dsb-verify`` and its workers: with several threads,
+        matrix products split between threads differ in the last bits.
     claims
         Claim ids in any order; run in report order.
     out_dir
@@ -377,7 +381,8 @@ def run_checks(
             extra: dict[str, Any] = {}
             if progress is not None and "progress" in inspect.signature(mod.run).parameters:
                 extra["progress"] = CaseProgress(claim, say, getattr(mod, "PROGRESS_UNIT", "cases"))
-            rep = mod.run(profile, seed, **calls[claim], **extra)
+            with one_blas_thread():  # the report must not depend on the caller's BLAS threads
+                rep = mod.run(profile, seed, **calls[claim], **extra)
         if target is not None:
             note = (
                 "user data" if claim in used_by else "generated targets only (this check takes no user data)"
@@ -397,7 +402,8 @@ def run_checks(
             f"(controls caught {caught}/{len(rep.controls)}, {rep.seconds:.1f} s)"
         )
     prov = provenance(profile, seed, ordered)
-    prov["precision_audit"] = audit(seed).to_dict()  # float64 vs 50 digits, N <= 4
+    with one_blas_thread():
+        prov["precision_audit"] = audit(seed).to_dict()  # float64 vs 50 digits, N <= 4
     if target is not None:
         info = dict(target_info or {})
         replay = info.pop("replay_args", None)

@@ -66,3 +66,26 @@ def test_without_the_pin_two_threads_change_the_bits(monkeypatch):
     monkeypatch.setattr(batch_flow, "one_blas_thread", contextlib.nullcontext)
     one, two = _run(1), _run(2)
     assert any(not np.array_equal(a.theta, b.theta) for a, b in zip(one, two, strict=True))
+
+
+def test_run_checks_runs_every_claim_with_one_blas_thread_and_restores(monkeypatch):
+    """Library calls give the CLI's bits: the caller's BLAS threads do not reach the claims."""
+    import functools
+
+    from dsb_verifier.checks import runner
+    from dsb_verifier.checks.profiles import get_profile
+
+    mod = runner._module("C1")
+    seen: list[set[int]] = []
+    real = mod.run
+
+    @functools.wraps(real)
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mod, "run", spy)
+    with threadpool_limits(limits=2, user_api="blas"):
+        runner.run_checks(get_profile("quick"), 0, ["C1"])
+        assert seen == [{1}]
+        assert _blas_threads() == {2}
