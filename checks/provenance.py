@@ -7,8 +7,8 @@ must not claim more than it knows:
   ``*.py`` under ``dsb_verifier.theory`` and ``dsb_verifier.checks``, by
   relative path and content). The same source gives the same digest however it
   is installed (wheel, sdist, editable); computed once per process.
-* :func:`git_state` — the commit, and whether tracked files under ``theory/`` or
-  ``checks/`` differ from it (``dirty``), **only** when the package is imported
+* :func:`git_state` — the commit, and whether files under ``theory/`` or ``checks/``
+  differ from it or are untracked and not ignored (``dirty``), **only** when the package is imported
   from a git checkout of this project: the checkout's root holds a
   ``pyproject.toml`` naming ``dsb-verifier``, the imported ``theory/`` and
   ``checks/`` folders are that root's, and their files are tracked there.
@@ -92,7 +92,9 @@ def git_state(dirs: dict[str, Path] | None = None) -> dict[str, Any] | None:
     ``theory/`` and ``checks/`` folders at the root of a git checkout of this
     project (its ``pyproject.toml`` names ``dsb-verifier``) whose
     ``__init__.py`` files are tracked. ``dirty`` is True when a tracked file under
-    ``theory/`` or ``checks/`` differs from the commit (staged or not).
+    ``theory/`` or ``checks/`` differs from the commit (staged or not), or when an
+    untracked file that git does not ignore lies there (it can be imported, and it
+    changes ``source_sha256``).
     """
     dirs = package_dirs() if dirs is None else dirs
     top = _git(dirs["theory"], "rev-parse", "--show-toplevel")
@@ -110,5 +112,5 @@ def git_state(dirs: dict[str, Path] | None = None) -> dict[str, Any] | None:
     commit = _git(root, "rev-parse", "--verify", "HEAD")
     if not commit or len(commit) != 40:
         return None
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "theory", "checks")
+    status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", "theory", "checks")
     return {"commit": commit, "dirty": None if status is None else bool(status)}

@@ -69,8 +69,14 @@ def test_a_checkout_of_this_project_records_its_commit_and_dirty_flag(tmp_path):
     head = _git(root, "rev-parse", "HEAD")
     assert git_state(_dirs(root)) == {"commit": head, "dirty": False}
     (root / "notes.txt").write_text("untracked, outside the package")
+    assert git_state(_dirs(root)) == {"commit": head, "dirty": False}  # outside theory/, checks/
+    (root / ".gitignore").write_text("__pycache__/\n")
+    (root / "theory" / "__pycache__").mkdir()
+    (root / "theory" / "__pycache__" / "x.pyc").write_bytes(b"ignored")
+    assert git_state(_dirs(root)) == {"commit": head, "dirty": False}  # ignored files do not count
     (root / "theory" / "new.py").write_text("untracked\n")
-    assert git_state(_dirs(root)) == {"commit": head, "dirty": False}  # tracked files only
+    assert git_state(_dirs(root)) == {"commit": head, "dirty": True}  # importable, so part of the source
+    (root / "theory" / "new.py").unlink()
     (root / "theory" / "__init__.py").write_text("x = 2\n")
     assert git_state(_dirs(root)) == {"commit": head, "dirty": True}
     _git(root, "add", "theory/__init__.py")  # staged counts too
