@@ -152,7 +152,7 @@ def test_cli_refuses_in_process(corpus, monkeypatch, cli_main, case: files.CliCa
     _assert_refused(corpus, case, rc, out, err)
 
 
-# ---- negative controls of the harness (shared/STYLE.md §12) ------------------------
+# ---- negative controls of the harness (house rule 5, docs/development.md) ------------------------
 def test_harness_rejects_unclean_refusals(tmp_path):
     case = files.CliCase("control", ("run",), r"^dsb-verify: error: bad$")
     corpus = (tmp_path, frozenset())

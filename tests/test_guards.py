@@ -1,6 +1,6 @@
 """Refusals say exactly what was refused, and memory guards refuse exactly at their estimate.
 
-Two contracts of the library's loud failures (issue 7, shared/STYLE.md §7):
+Two contracts of the library's loud failures (issue 7, house rule 2, docs/development.md):
 
 * every function taking a number of spins names *that* argument in its message
   (``N must be ...``), so a user knows which input to fix;

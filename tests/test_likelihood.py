@@ -1,6 +1,6 @@
 """Tests of dsb_verifier.theory.likelihood: residual, gradient, exact Hessian, Gauss–Newton (Claim C4).
 
-Every identity is checked by two routes (shared/STYLE.md §8): G (q - p) vs A^T r,
+Every identity is checked by two routes (house rule 3, docs/development.md): G (q - p) vs A^T r,
 analytic vs central finite differences, Cov_p(du/dtheta) vs the dense -A^T F A.
 """
 

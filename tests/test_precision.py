@@ -1,4 +1,4 @@
-"""Float64 routes against their 50-digit mpmath twins (shared/STYLE.md §8; Claims C1–C4)."""
+"""Float64 routes against their 50-digit mpmath twins (house rule 3, docs/development.md; Claims C1–C4)."""
 
 import dataclasses
 

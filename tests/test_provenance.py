@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -303,3 +304,15 @@ def test_cli_caps_a_thousand_workers_and_says_so_once(cli_main, monkeypatch, tmp
     assert "--workers 1000 capped at 1 (1 task(s), " in err
     assert made == []  # one task: no pool at all, run serially
     assert json.loads((tmp_path / "r" / "report.json").read_text())["claims"][0]["id"] == "C1"
+
+
+def test_citation_and_readme_name_the_current_version():
+    """What a citation or an install line names is the version the package reports."""
+    from dsb_verifier.theory import __version__
+
+    root = Path(__file__).resolve().parents[1]
+    citation = (root / "CITATION.cff").read_text(encoding="utf-8")
+    assert f"\nversion: {__version__}\n" in citation
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    wheels = set(re.findall(r"dsb_verifier-([0-9][^-\s]*)-py3-none-any\.whl", readme))
+    assert wheels <= {__version__}

@@ -1,6 +1,6 @@
 """The frozen result dataclasses of ``theory/`` refuse every inconsistent set of fields.
 
-Each result (shared/STYLE.md §4) checks its own invariants in ``__post_init__``:
+Each result (house rule 1, docs/development.md) checks its own invariants in ``__post_init__``:
 :class:`~theory.FixedPoint`, :class:`~theory.Trajectory`, :class:`~theory.HierarchyRank`,
 :class:`~theory.KernelScaling`, :class:`~dsb_verifier.theory.precision.PrecisionAudit`,
 :class:`~theory.HessianSpectrum`, :class:`~theory.InvarianceSlopes`,
@@ -8,7 +8,7 @@ Each result (shared/STYLE.md §4) checks its own invariants in ``__post_init__``
 :class:`~dsb_verifier.theory.symbolic.models.RBMTwin`. For each, a valid instance is built by the public
 function a user would call (at N = 1..3); rebuilding it from its own fields succeeds, and each
 check is exercised by a copy with one field broken (``dataclasses.replace``), matched against
-the whole message (shared/STYLE.md §7). Where a check is a boundary (``<`` against ``<=``,
+the whole message (house rule 2, docs/development.md). Where a check is a boundary (``<`` against ``<=``,
 a tolerance, a shape), the value on the boundary is tested too, on the side the code intends.
 Refusals already pinned in the per-module tests (test_fixed_points.py, test_flow.py,
 test_hierarchy.py, test_precision.py, test_stability.py, test_symbolic.py,

@@ -1,6 +1,6 @@
 """Tests of dsb_verifier.theory.dynamics.stability: Hessian spectrum at data-consistent points and invariance slopes (Claim C4).
 
-Two routes wherever possible (shared/STYLE.md §8): the Hessian against -A^T F A by the
+Two routes wherever possible (house rule 3, docs/development.md): the Hessian against -A^T F A by the
 covariance and dense-Fisher routes and against -fisher(p) for the direct model; the
 cancellation-free KL against mpmath at 50 digits and against theory.kl; Delta J from
 the energy difference against the difference of model.couplings.

@@ -1,7 +1,7 @@
 """The input checks every public function relies on (theory/_validation.py).
 
 Each check accepts exactly the documented kinds of value and refuses the rest with a
-one-line ``ValueError`` naming the argument and what was expected (shared/STYLE.md §7).
+one-line ``ValueError`` naming the argument and what was expected (house rule 2, docs/development.md).
 The public functions are tested through them in ``test_bad_inputs.py``; these tests pin
 the checks themselves, so a weakened check is caught even where no public function
 happens to pass the offending value.

@@ -1,6 +1,6 @@
 """Input validation shared by every public function of :mod:`theory`.
 
-House rule (shared/STYLE.md §7): validate, never coerce. Each helper raises
+House rule 2 (docs/development.md): validate, never coerce. Each helper raises
 :class:`ValueError` with a message that names the argument, says what was
 wrong, and says what is expected. Tests match these messages.
 """

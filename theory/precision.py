@@ -4,7 +4,7 @@ Every quantity here is recomputed in mpmath at :data:`PRECISION_DPS` significant
 digits from the *same* float64 inputs (a float64 number is an exact binary
 rational, so the twin sees exactly what the float64 route saw) and compared with
 the float64 route of :mod:`theory`. This is the "exact vs mpmath high precision"
-pair of shared/STYLE.md §8; it backs the numbers behind Claims C1 (``J``, ``m``,
+pair of house rule 3, docs/development.md; it backs the numbers behind Claims C1 (``J``, ``m``,
 ``log Z``), C2 (``F``), C3 (the residual of a spurious point) and C4 (the exact
 Hessian). Precision is raised only inside each function (``mp.workdps``).
 

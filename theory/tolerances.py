@@ -1,4 +1,4 @@
-"""Named numerical tolerances, in one place (shared/STYLE.md §10).
+"""Named numerical tolerances, in one place (house rule 4, docs/development.md).
 
 Each tolerance is derived from float64's machine epsilon and the size of the
 computation, with an absolute part wherever the true value can be zero.

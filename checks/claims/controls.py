@@ -3,7 +3,7 @@
 Each wrapper delegates everything to a correct model except one computation,
 which it gets wrong in a way a real implementation could (a convention slip).
 The checks run their ordinary evaluation on these; the claim must then be
-reported as failing (shared/STYLE.md §12).
+reported as failing (house rule 5, docs/development.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every case names a callable by its dotted path in :mod:`theory` (``"wht"``,
 first), a builder of its arguments (run lazily, inside the test) and a regular
 expression the :class:`ValueError` message must match (``re.search``). The
 regexes quote the part of the message that says what is *expected*, not only
-what was wrong (shared/STYLE.md §7).
+what was wrong (house rule 2, docs/development.md).
 
 Glossary: ``N`` spins, ``2^N`` states, ``P`` parameters, ``q`` a target
 distribution, ``J`` couplings, ``theta`` model parameters.

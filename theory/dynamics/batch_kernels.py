@@ -1,7 +1,7 @@
 r"""Batched likelihood gradients and exact Hessians for :mod:`~dsb_verifier.theory.dynamics.batch_flow`.
 
 A batch is ``B`` parameter vectors ``theta (B, P)`` of one model with one target
-each, ``q (B, 2^N)``. The gradient :math:`\nabla L = G\,(q - p)` (shared/THEORY.md §4)
+each, ``q (B, 2^N)``. The gradient :math:`\nabla L = G\,(q - p)` (docs/theory.md §4)
 and the exact Hessian :math:`\nabla^2 L = \sum_s (q - p)\nabla^2 u - \mathrm{Cov}_p(G)`
 (Claim C4, :func:`theory.exact_hessian`) are evaluated for the whole batch in a few
 array operations, so that the cost of Python per flow is paid once per batch.
