@@ -1,6 +1,7 @@
 """Check what the wheel and the sdist carry: usage ``python .ci/check_dist.py WHEEL SDIST``.
 
-* The wheel: every module of ``theory/`` and ``checks/`` under ``dsb_verifier/``, nothing
+* The wheel: every module of ``theory/`` and ``checks/`` under ``dsb_verifier/``, the cited
+  documents ``docs/theory.md`` and ``docs/api.md`` under ``dsb_verifier/docs/``, nothing
   at the top level but ``dsb_verifier/`` and its dist-info, the LICENSE, the
   ``dsb-verify`` entry point, and no ``hypothesis`` among the runtime requirements.
 * The sdist: every tracked file of ``theory/``, ``checks/``, ``tests/`` (with
@@ -59,6 +60,9 @@ def wheel_problems(wheel: Path) -> list[str]:
     extra = sorted(t for t in tops if t != "dsb_verifier" and not t.endswith(".dist-info"))
     if extra:
         problems.append(f"wheel has other top-level names: {', '.join(extra)}")
+    for doc in ("theory.md", "api.md"):  # cited by docstrings and `dsb-verify explain`
+        if f"dsb_verifier/docs/{doc}" not in names:
+            problems.append(f"wheel lacks dsb_verifier/docs/{doc}")
     info = next((t for t in tops if t.endswith(".dist-info")), None)
     if info is None:
         return [*problems, "wheel has no .dist-info"]

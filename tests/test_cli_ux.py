@@ -586,3 +586,13 @@ def test_stopping_the_pool_terminates_busy_workers_and_reaps_them():
         time.sleep(0.05)
     assert [w.exitcode for w in workers] == [-signal.SIGTERM] * 2  # terminated, not left to finish
     assert all(f.cancelled() or isinstance(f.exception(), BrokenProcessPool) for f in futures)
+
+
+def test_explain_points_to_the_installed_theory_document():
+    from dsb_verifier.checks.cli.claims_info import explain, theory_doc
+
+    path = theory_doc()
+    assert path is not None and path.endswith("theory.md")
+    with open(path, encoding="utf-8") as fh:
+        assert "## 7. How C5 and C6 are decided" in fh.read()
+    assert f"(installed with the package: {path})" in explain("C5")

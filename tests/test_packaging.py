@@ -29,7 +29,7 @@ def _config() -> dict:
 def test_every_subpackage_is_listed_for_the_build():
     config = _config()
     mapping = config["package-dir"]
-    found = set()
+    found = {"dsb_verifier.docs"}  # data only (the cited documents), no __init__.py
     for name, folder in mapping.items():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
@@ -38,7 +38,12 @@ def test_every_subpackage_is_listed_for_the_build():
 
 
 def test_the_import_package_has_a_unique_name():
-    assert set(_config()["package-dir"]) == {"dsb_verifier.theory", "dsb_verifier.checks"}
+    assert set(_config()["package-dir"]) == {
+        "dsb_verifier.theory",
+        "dsb_verifier.checks",
+        "dsb_verifier.docs",
+    }
+    assert _config()["package-data"] == {"dsb_verifier.docs": ["theory.md", "api.md"]}
 
 
 # ---- what the wheel and the sdist carry (.ci/check_dist.py, run by .ci/run on the real build) ----
@@ -56,6 +61,9 @@ def _fake_wheel(path: Path, drop: str | None = None, requires: str = "mpmath>=1.
                 rel = f"dsb_verifier/{p.relative_to(ROOT).as_posix()}"
                 if rel != drop:
                     zf.writestr(rel, "")
+        for doc in ("theory.md", "api.md"):
+            if f"dsb_verifier/docs/{doc}" != drop:
+                zf.writestr(f"dsb_verifier/docs/{doc}", "")
         info = "dsb_verifier-0.dist-info"
         zf.writestr(f"{info}/licenses/LICENSE", "MIT")
         zf.writestr(
@@ -77,6 +85,8 @@ def test_check_dist_catches_a_missing_module_and_a_runtime_hypothesis(tmp_path):
         "hypothesis is a runtime requirement of the wheel",
         "mpmath is not a runtime requirement of the wheel",
     ]
+    no_doc = _fake_wheel(tmp_path / "nodoc.whl", drop="dsb_verifier/docs/theory.md")
+    assert cd.wheel_problems(no_doc) == ["wheel lacks dsb_verifier/docs/theory.md"]
 
 
 def test_check_dist_catches_what_the_sdist_tests_would_miss(tmp_path):

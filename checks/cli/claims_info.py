@@ -140,4 +140,23 @@ def explain(cid: str) -> str:
         lines += [f"  {name} = {_value(getattr(mod, name))}" for name in constants]
         lines.append("")
     lines.append("The claims as read: docs/theory.md §5 (§6 open readings, §7 how C5 and C6 are decided).")
+    here = theory_doc()
+    if here is not None:
+        lines.append(f"  (installed with the package: {here})")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def theory_doc() -> str | None:
+    """Path of the installed ``docs/theory.md`` (shipped as ``dsb_verifier.docs``), or None if absent."""
+    import importlib.util
+    from pathlib import Path
+
+    try:  # a data-only namespace package: its folders, not importlib.resources (flaky there)
+        spec = importlib.util.find_spec("dsb_verifier.docs")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        doc = Path(folder) / "theory.md"
+        if doc.is_file():
+            return str(doc)
+    return None
