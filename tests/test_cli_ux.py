@@ -3,6 +3,7 @@ list / explain, a bare command, Ctrl-C, streams that cannot encode the table, pr
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -596,3 +597,33 @@ def test_explain_points_to_the_installed_theory_document():
     with open(path, encoding="utf-8") as fh:
         assert "## 7. How C5 and C6 are decided" in fh.read()
     assert f"(installed with the package: {path})" in explain("C5")
+
+
+class _FullStream(io.TextIOBase):
+    """A standard output on a full disk (``> /dev/full``)."""
+
+    encoding = "utf-8"
+
+    def write(self, s):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fileno(self):
+        raise io.UnsupportedOperation("no file descriptor")
+
+
+@pytest.mark.parametrize("argv", [["list"], ["explain", "C5"], ["run", "--claims", "C1", "--json"]])
+def test_an_unwritable_stdout_is_one_line_and_exit_2(argv, tmp_path, monkeypatch, capsys):
+    from dsb_verifier.checks.cli.main import main
+
+    if argv[0] == "run":
+        argv = [*argv, "--out", str(tmp_path / "rep")]
+    monkeypatch.setattr(sys, "stdout", _FullStream())
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "dsb-verify: cannot write to standard output: No space left on device"
+    assert not any("Traceback" in line for line in err)
+    if argv[0] == "run":  # the report itself was written before stdout failed
+        assert (tmp_path / "rep" / "report.json").is_file()

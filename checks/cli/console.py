@@ -82,11 +82,29 @@ def _char(ch: str, enc: str) -> str:
     return ch
 
 
+class StdoutWriteError(OSError):
+    """Standard output cannot be written (a full disk, ``> /dev/full``, an I/O error); not a closed pipe."""
+
+
 def emit(text: str, stream: TextIO | None = None) -> None:
-    """Write ``text`` and a newline to ``stream`` (default: stdout) in an encoding it accepts, and flush."""
+    """Write ``text`` and a newline to ``stream`` (default: stdout) in an encoding it accepts, and flush.
+
+    Raises
+    ------
+    StdoutWriteError
+        If writing to standard output fails for another reason than a closed pipe
+        (:class:`BrokenPipeError` passes through: the reader had enough).
+    """
     out = sys.stdout if stream is None else stream
-    out.write(printable(text, out) + "\n")
-    out.flush()
+    try:
+        out.write(printable(text, out) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if out is not sys.stdout:
+            raise
+        raise StdoutWriteError(exc.errno, exc.strerror or str(exc)) from exc
 
 
 def silence_stdout() -> None:

@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dsb_verifier.checks.cli.console import emit, printable, silence_stdout
+from dsb_verifier.checks.cli.console import StdoutWriteError, emit, printable, silence_stdout
 from dsb_verifier.checks.cli.interrupts import exit_now, handling_interrupts, raise_if_interrupted
 from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
@@ -316,7 +316,7 @@ def _show(
 
     table = sys.stderr if as_json else sys.stdout  # with --json, stdout holds the document only
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        emit(json.dumps(doc, indent=1, allow_nan=False))
         sys.stdout.flush()
     if quiet:
         return
@@ -460,6 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `dsb-verify list | head -1`: the reader had enough
         silence_stdout()
         return 0
+    except StdoutWriteError as exc:  # `> /dev/full`, a full disk: what was written elsewhere stays
+        silence_stdout()
+        emit(f"dsb-verify: cannot write to standard output: {exc.strerror}", sys.stderr)
+        return 2
 
 
 def console_main() -> None:

@@ -15,7 +15,7 @@ __all__ = ["EXIT_CODES", "FAIL_ON", "fail_on_matches"]
 EXIT_CODES: dict[int, str] = {
     0: "completed (whatever the verdicts, unless --fail-on matched)",
     1: "internal error (a traceback follows: please report it)",
-    2: "bad input or usage, including a bare 'dsb-verify' (one line on stderr)",
+    2: "bad input or usage, including a bare 'dsb-verify', or output that cannot be written (one line on stderr)",
     3: "a verdict matched --fail-on (the claims are named on stderr)",
     130: "interrupted (Ctrl-C; one line on stderr)",
 }
