@@ -88,7 +88,10 @@ def run(config: Config) -> SectionResult:
             picks = np.unique(np.linspace(0, len(cases) - 1, k).round().astype(int))
             k = picks.size
             if batched:
-                times = np.full(k, _cpu(integrate_batch, [cases[i] for i in picks]) / k)
+                m0 = cases[0][
+                    0
+                ]  # the group's flows come from several plans (seeds, control): one model object
+                times = np.full(k, _cpu(integrate_batch, [(m0, *cases[i][1:]) for i in picks]) / k)
                 se = float("nan")
             else:
                 times = np.array([_cpu(integrate_case, cases[i]) for i in picks])
