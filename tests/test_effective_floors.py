@@ -220,3 +220,31 @@ def test_cli_integral_table_and_summary(tmp_path, capsys):
     assert len(doc["couplings"]) == 12 + 66 + 220 + 495 and doc["table_orders"] == [1, 2, 3, 4]
     assert doc["order_norms"][3]["floor"] > 0 and doc["floor_source"] == "integral"
     capsys.readouterr()
+
+
+# ---- subset bitmasks beyond float precision ----------------------------------------------
+@pytest.mark.parametrize("N, as_text", [(53, False), (54, True)])
+def test_subset_bitmask_is_text_beyond_53_variables(tmp_path, capsys, N, as_text):
+    src = tmp_path / "m.npz"
+    np.savez(src, weight_matrix=0.1 * np.ones((N, 1)), vbias=np.zeros(N), hbias=np.zeros(1))
+    args = [
+        "effective",
+        str(src),
+        "--method",
+        "integral",
+        "--max-order",
+        "1",
+        "--subsets",
+        f"{N - 1};0,{N - 1}",
+    ]
+    assert main([*args, "--out", str(tmp_path / "e.json")]) == 0
+    rows = json.loads((tmp_path / "e.json").read_text())["couplings"]
+    masks = [1 << (N - 1), 1 + (1 << (N - 1))]
+    assert [r["subset"] for r in rows] == ([str(m) for m in masks] if as_text else masks)
+    assert [r["indices"] for r in rows] == [[N - 1], [0, N - 1]]
+    assert main([*args, "--out", str(tmp_path / "e.csv")]) == 0
+    lines = (tmp_path / "e.csv").read_text().splitlines()
+    first = f'"{masks[0]}"' if as_text else str(masks[0])
+    assert lines[1].startswith(f'{first},1,"{N - 1}",')
+    assert [r["subset"] for r in csv.DictReader(lines)] == [str(m) for m in masks]
+    capsys.readouterr()

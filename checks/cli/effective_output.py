@@ -5,9 +5,12 @@ and an open file; nothing here decides where files go
 (:mod:`dsb_verifier.checks.cli.effective` does, and writes them all through one function).
 
 Coupling rows (one model)
-    ``subset`` (bitmask, bit ``i`` = variable ``i``; a Python integer of any size),
-    ``order``, ``indices`` and ``J`` (and ``J_gaussian`` with ``--compare-gaussian``,
-    empty where the Gaussian mapping was not evaluated).
+    ``subset`` (bitmask, bit ``i`` = variable ``i``), ``order``, ``indices`` (the variable
+    indices, the readable form of ``subset``) and ``J`` (and ``J_gaussian`` with
+    ``--compare-gaussian``, empty where the Gaussian mapping was not evaluated). The bitmask
+    is an integer while every bitmask of the model is exact as a float64 (``N <=``
+    :data:`EXACT_MASK_BITS` = 53); above that, where JSON and CSV readers would round it,
+    ``subset`` is written as a decimal string (JSON ``"subset": "..."``; CSV quoted).
     Without ``--subsets`` the rows are every subset of the orders in ``table_orders``,
     sorted by order then bitmask: orders ``1..K`` with enumeration; with the integral
     routes the orders computed exhaustively (``k <= 2`` and orders with at most
@@ -41,12 +44,16 @@ from numpy.typing import NDArray
 
 __all__ = [
     "CONVENTION",
+    "EXACT_MASK_BITS",
     "coupling_rows",
     "npz_arrays",
     "order_rows",
     "series_csv",
     "series_json",
 ]
+
+#: Up to this many variables every subset bitmask is an integer exact in float64 (below 2^53).
+EXACT_MASK_BITS = 53
 
 CONVENTION = (
     "log p(s) = sum_S J_S prod_{i in S} s_i with spins s_i = 2 x_i - 1 (x = 1 is spin up); "
@@ -196,20 +203,27 @@ def single_json(res: EffectiveResult, out: TextIO) -> None:
     out.write(' "couplings": [')
     sep = "\n"
     gauss = _has_gaussian(res)
+    big = res.source.n_visible > EXACT_MASK_BITS
     for S, k, name, v, g in coupling_rows(res, 0):
         extra = f', "J_gaussian": {"null" if g is None else repr(g)}' if gauss else ""
-        out.write(f'{sep}  {{"subset": {S}, "order": {k}, "indices": [{name}], "J": {v!r}{extra}}}')
+        mask = f'"{S}"' if big else str(S)
+        out.write(f'{sep}  {{"subset": {mask}, "order": {k}, "indices": [{name}], "J": {v!r}{extra}}}')
         sep = ",\n"
     out.write("\n ]\n}\n")
 
 
 def single_csv(res: EffectiveResult, out: TextIO) -> None:
-    """Coupling rows ``subset,order,"indices",J[,J_gaussian]``; the indices field is always quoted."""
+    """Coupling rows ``subset,order,"indices",J[,J_gaussian]``; the indices field is always quoted.
+
+    ``subset`` is quoted (text) above :data:`EXACT_MASK_BITS` variables (module docstring).
+    """
     gauss = _has_gaussian(res)
+    big = res.source.n_visible > EXACT_MASK_BITS
     out.write("subset,order,indices,J" + (",J_gaussian\n" if gauss else "\n"))
     for S, k, name, v, g in coupling_rows(res, 0):
         tail = ("," + ("" if g is None else repr(g))) if gauss else ""
-        out.write(f'{S},{k},"{name}",{v!r}{tail}\n')
+        mask = f'"{S}"' if big else str(S)
+        out.write(f'{mask},{k},"{name}",{v!r}{tail}\n')
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
