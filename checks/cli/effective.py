@@ -134,6 +134,15 @@ def _plan(args: Any) -> _Plan:
         raise InputError("--figure is only used with --all-checkpoints")
     if args.orders is not None and not args.all_checkpoints:
         raise InputError("--orders selects the curves of the figure: it is only used with --all-checkpoints")
+    if args.time != "update" and not args.all_checkpoints:
+        raise InputError(
+            f"--time {args.time} chooses the time axis of the series: it is only used with --all-checkpoints"
+        )
+    if args.compare_gaussian and args.method == "gaussian":
+        raise InputError(
+            "--compare-gaussian compares the Gaussian mapping with the exact couplings, but --method gaussian "
+            "computes only the Gaussian mapping; use --method auto, enumerate or integral with --compare-gaussian"
+        )
     figure = None
     if args.all_checkpoints:
         if args.figure is not None:
