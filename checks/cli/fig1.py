@@ -204,18 +204,22 @@ def draw_fig1(
 
     handles: list[Any] = [Line2D([], [], color="k", marker="o", ms=3, label=f"{res.law} ({res.method})")]
     if res.gaussian_norms is not None:
-        handles.append(Line2D([], [], color="k", ls="--", label="Gaussian mapping"))
+        handles.append(Line2D([], [], color="k", ls="--", label="Gaussian mapping (above its own floors)"))
     if sampled_any:
         handles.append(Patch(color="k", alpha=0.25, label="±1 s.e. (sampled subsets)"))
     if per_order:
-        floor_label = "rounding floor of each order (dotted, order's colour)"
+        floor_label = "rounding floor of each order (order's colour)"
     else:
         floor_label = f"accuracy floor (fallback: {FLOOR_FACTOR:g} ε × largest block, all orders)"
     if floor_rel is not None:
         floor_label += f", at least {floor_rel:g} × largest block"
     handles.append(Line2D([], [], color="0.5", ls=":", label=floor_label))
     ax.figure.legend(
-        handles=handles, loc="outside lower center", ncol=len(handles), fontsize="small", frameon=False
+        handles=handles,
+        loc="outside lower center",
+        ncol=len(handles) if len(handles) <= 3 else 2,
+        fontsize="small",
+        frameon=False,
     )
 
 
