@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from dsb_verifier.checks.cli.effective_compute import compute
 from dsb_verifier.checks.cli.effective_request import Request
-from dsb_verifier.checks.cli.fig1 import accuracy_floor, draw_fig1, draw_gaussian_error
+from dsb_verifier.checks.cli.fig1 import draw_fig1, draw_gaussian_error
 from dsb_verifier.checks.cli.io import RBMCheckpoints, load_rbm
 from dsb_verifier.theory.rbm.io import RBMParams
 
@@ -42,8 +42,8 @@ print("full run" if FULL else "light run (set DSB_NOTEBOOK_FULL=1 for the full o
 #
 # `auto` picks the integral route: 2^64 states cannot be enumerated. The time axis is `rbms`'s
 # `effective_time` (the cumulative learning rate); the initialisation sits at time 0 and cannot
-# appear on a log axis. Values at or below the accuracy floor (100 ε times the largest norm of the
-# checkpoint) are not drawn.
+# appear on a log axis. A value at or below its order's rounding floor (the integral's per-order
+# floor, `OrderNorms.floor`; dotted, in the order's colour) is not drawn.
 
 # %%
 src64 = load_rbm(DATA / "rbm64.h5", all_checkpoints=True)
@@ -61,14 +61,17 @@ for t in (0, 9, 14, 19):
     print(
         f"update {src64.checkpoints[t]:>5} (effective time {src64.effective_times[t]:7.2f}): "
         + ", ".join(f"|J_{k}| = {exact64.norms[t, k - 1]:.3g}" for k in exact64.orders)
-        + f"   (floor {accuracy_floor(exact64)[t]:.1g})"
+        + "   (floors "
+        + ", ".join(f"{x:.1g}" for x in exact64.floors[t])
+        + ")"
     )
 
 # %% [markdown]
 # Reading: the fields (k = 1) are set by the data from the start (`rbms` initialises the
 # visible biases at the logits of the pixel frequencies); the pairwise couplings grow by more
-# than seven decades, mostly between effective times 10 and 70; the three-body couplings rise
-# above the floor only around effective time 20 and end about a decade below the pairwise ones —
+# than seven decades, mostly between effective times 10 and 70; the three-body couplings stay
+# near 1e-14, just above their own rounding floor (5e-15), until effective time ~5, rise by
+# thirteen decades from effective time ~10 and end about a decade below the pairwise ones —
 # the ordering the paper's Fig. 1 shows, here from exact couplings of a real training.
 
 # %% [markdown]

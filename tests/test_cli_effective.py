@@ -366,6 +366,16 @@ BAD = {
         "--orders selects the curves",
         False,
     ),
+    "time without series": (
+        ["effective", "ck.h5", "--time", "effective_time"],
+        "--time effective_time chooses the time axis of the series: it is only used with --all-checkpoints",
+        False,
+    ),
+    "gaussian method compared with itself": (
+        ["effective", "good.npz", "--method", "gaussian", "--compare-gaussian"],
+        "--compare-gaussian compares the Gaussian mapping with the exact couplings, but --method gaussian",
+        False,
+    ),
     "orders not computed": (
         ["effective", "ck.h5", "--all-checkpoints", "--max-order", "2", "--orders", "1,3"],
         "--orders: order 3 is not computed; orders 1..2 are",

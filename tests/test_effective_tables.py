@@ -168,7 +168,7 @@ def test_keeping_the_pairwise_couplings_of_a_series_is_refused_beyond_available_
     src = _series(Nv=4, checkpoints=(0, 1))
     assert cr.kept_bytes(src, "integral", True) == 8.0 * (16 + 4) * 2 * 2
     with pytest.raises(
-        InputError, match=r"keeping the order-1 and order-2 couplings of 2 checkpoint\(s\) at N = 4 needs"
+        InputError, match=r"keeping the couplings of orders 1, 2, 3 of 2 checkpoint\(s\) at N = 4 needs"
     ):
         cr.resolve(src, cr.Request(method="integral", compare_gaussian=True, keep=True))
     assert cr.resolve(src, cr.Request(method="integral", keep=False)) == ("integral", 3)
@@ -293,10 +293,15 @@ def test_single_json_meta_norms_and_rows(single):
         "order": 3,
         "norm": float(single.norms[0, 2]),
         "stderr": 0.0,
+        "floor": float(single.floors[0, 2]),
+        "floor_source": "fallback",
         "exhaustive": True,
         "n_subsets": 10,
         "n_evaluated": 10,
+        "in_table": True,
     }
+    assert doc["floor_source"] == "fallback" and "enumeration has no per-order" in doc["floor_meaning"]
+    assert doc["table_orders"] == [1, 2, 3] and doc["sampled_orders"] == []
     assert len(doc["couplings"]) == 25 and "J_gaussian" not in doc["couplings"][0]
     assert doc["J_empty"] == pytest.approx(_J(single.source.params[0])[0])
 

@@ -42,7 +42,14 @@ from typing import Any, BinaryIO
 import numpy as np
 from dsb_verifier.checks.cli import effective_output as out_fmt
 from dsb_verifier.checks.cli.effective_compute import EffectiveResult, compute
-from dsb_verifier.checks.cli.effective_request import METHODS, Request, parse_subsets, resolve
+from dsb_verifier.checks.cli.effective_request import (
+    EXHAUSTIVE_LIMIT,
+    METHODS,
+    Request,
+    parse_subsets,
+    resolve,
+    table_orders,
+)
 from dsb_verifier.checks.cli.fig1 import write_figure
 from dsb_verifier.checks.cli.io import InputError, load_rbm
 from dsb_verifier.checks.cli.publish import display, publish_files, same_file
@@ -127,6 +134,15 @@ def _plan(args: Any) -> _Plan:
         raise InputError("--figure is only used with --all-checkpoints")
     if args.orders is not None and not args.all_checkpoints:
         raise InputError("--orders selects the curves of the figure: it is only used with --all-checkpoints")
+    if args.time != "update" and not args.all_checkpoints:
+        raise InputError(
+            f"--time {args.time} chooses the time axis of the series: it is only used with --all-checkpoints"
+        )
+    if args.compare_gaussian and args.method == "gaussian":
+        raise InputError(
+            "--compare-gaussian compares the Gaussian mapping with the exact couplings, but --method gaussian "
+            "computes only the Gaussian mapping; use --method auto, enumerate or integral with --compare-gaussian"
+        )
     figure = None
     if args.all_checkpoints:
         if args.figure is not None:
@@ -177,19 +193,26 @@ def _parse_orders(spec: str, K: int) -> tuple[int, ...]:
     return tuple(sorted(ks))
 
 
-def _check_table_rows(N: int, K: int, method: str) -> None:
+def _check_table_rows(N: int, K: int, method: str, exhaustive_limit: int = EXHAUSTIVE_LIMIT) -> None:
     """Refuse a JSON/CSV table of more than :data:`MAX_TABLE_ROWS` coupling rows, before computing."""
-    top = K if method == "enumerate" else min(K, 2)
-    rows = sum(comb(N, k) for k in range(1, top + 1))
+    orders = table_orders(N, K, method, exhaustive_limit)
+    rows = sum(comb(N, k) for k in orders)
     if rows > MAX_TABLE_ROWS:
         raise InputError(
-            f"N = {N}: the table would hold {rows:,} coupling rows of orders 1..{top} (about "
+            f"N = {N}: the table would hold {rows:,} coupling rows of orders {_order_list(orders)} (about "
             f"{_fmt_bytes(60.0 * rows)} of text); limit it with --max-order, choose rows with --subsets, "
             "or write --format npz"
         )
 
 
-def _summary(res: EffectiveResult) -> Iterator[str]:
+def _order_list(orders: tuple[int, ...]) -> str:
+    """``1..3`` for consecutive orders, else ``1, 2, 3, 30``."""
+    if orders and list(orders) == list(range(orders[0], orders[-1] + 1)) and len(orders) >= 2:
+        return f"{orders[0]}..{orders[-1]}"
+    return ", ".join(map(str, orders))
+
+
+def _summary(res: EffectiveResult, table: bool = False) -> Iterator[str]:
     src = res.source
     p = src.params[0]
     yield (
@@ -207,6 +230,14 @@ def _summary(res: EffectiveResult) -> Iterator[str]:
     if res.gaussian_rel_error is not None:
         parts = [f"order {k}: rel {res.gaussian_rel_error[-1, k - 1]:.3g}" for k in res.orders]
         yield f"Gaussian mapping error{label}: " + "; ".join(parts)
+    if table and not res.request.subsets and res.sampled_orders:
+        yield (
+            f"coupling table: every coupling of orders {_order_list(res.table_orders)}; "
+            + ("order " if len(res.sampled_orders) == 1 else "orders ")
+            + _order_list(res.sampled_orders)
+            + (" is" if len(res.sampled_orders) == 1 else " are")
+            + " estimated from sampled subsets (norms only, not in the table)"
+        )
 
 
 def _check_finite(res: EffectiveResult) -> None:
@@ -266,7 +297,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
     method, K = resolve(source, request)
     orders = _parse_orders(args.orders, K) if args.orders is not None else None
     if not series and plan.format != "npz" and not subsets:
-        _check_table_rows(N, K, method)
+        _check_table_rows(N, K, method, request.exhaustive_limit)
     res = compute(source, request, progress=err if series else None)
     _check_finite(res)
     axis = args.time
@@ -297,7 +328,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
     _write_all(outputs, inputs=(Path(args.model),))
     if plan.table is None:  # everything is computed: the table streams to stdout row by row
         text(sys.stdout)
-    for line in _summary(res):
+    for line in _summary(res, table=not series or plan.format == "npz"):
         err(line)
     for p in (plan.table, plan.norms, plan.figure):
         if p is not None:

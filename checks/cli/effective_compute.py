@@ -25,6 +25,20 @@ is unbiased for :math:`\|J_k\|^2`; its standard error is
 :math:`2\|J_k\|` (delta method). The same subsets are used at every checkpoint
 (common random numbers: the curves over training are not jittered by resampling).
 
+Each norm comes with its **floor** (``EffectiveResult.floor``), below which it is not
+resolved and is not drawn as data. The integral routes give every order its own floor,
+:attr:`dsb_verifier.theory.rbm.OrderNorms.floor` (discretisation bound times
+:math:`\sqrt{\binom Nk}` plus the couplings' rounding estimates; ``floor_source`` ``"integral"``).
+Enumeration has no per-order rounding estimate: its floor is the fallback
+:func:`fallback_floor`, ``FALLBACK_FLOOR_FACTOR * eps * max(|J_0|, max_k ||J_k||)`` per
+checkpoint, the same for every order (``floor_source`` ``"fallback"``). The Gaussian
+mapping is always computed by the integral and has its own per-order floor.
+
+The coupling table holds every coupling of the orders in ``table_orders``: all orders
+``1..K`` with enumeration; with the integral routes the orders computed exhaustively
+(``k <= 2`` and :math:`\binom Nk \le` ``exhaustive_limit``). A sampled order is in the
+norms only (``sampled_orders``).
+
 ``--compare-gaussian`` evaluates the Gaussian mapping on the same subsets and
 reports, per order, its norm, :math:`\|J^G_k - J_k\| / \|J_k\|` (ratio of the
 two sums over the evaluated subsets; exact where all subsets are evaluated) and
@@ -55,9 +69,40 @@ from dsb_verifier.checks.cli.effective_request import (
 )
 from dsb_verifier.checks.cli.io import InputError, RBMCheckpoints
 from dsb_verifier.theory.rbm.io import RBMParams
+from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
 
-__all__ = ["EffectiveResult", "Kept", "compute"]
+__all__ = [
+    "FALLBACK_FLOOR_FACTOR",
+    "FLOOR_SOURCES",
+    "EffectiveResult",
+    "Kept",
+    "compute",
+    "fallback_floor",
+]
+
+#: Multiple of machine epsilon (relative to the largest coupling block) of the fallback floor.
+FALLBACK_FLOOR_FACTOR = 100.0
+
+#: What ``EffectiveResult.floor_source`` means (written beside the floors in every output).
+FLOOR_SOURCES = {
+    "integral": (
+        "per-order floor of the integral route (dsb_verifier.theory.rbm OrderNorms.floor): "
+        "discretisation bound x sqrt(C(N, k)) plus the couplings' rounding estimates"
+    ),
+    "fallback": (
+        "enumeration has no per-order rounding estimate; fallback: 100 eps x max(|J_0|, max_k ||J_k||) "
+        "per checkpoint, the same for every order"
+    ),
+}
+
+
+def fallback_floor(norms: NDArray[np.float64], J_empty: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    """``FALLBACK_FLOOR_FACTOR * eps * max(|J_0|, max_k ||J_k||)`` per checkpoint, shape ``(T,)``."""
+    top = norms.max(axis=1)
+    if J_empty is not None:
+        top = np.maximum(top, np.abs(J_empty))
+    return np.asarray(FALLBACK_FLOOR_FACTOR * EPS * top, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -66,8 +111,10 @@ class Kept:
 
     ``J`` (``2^N``, enumeration, ``J[0] = -log Z``) or ``fields`` (N,) and ``pairwise``
     (N, N) (integral routes); ``J_gaussian`` / ``gaussian_fields`` / ``gaussian_pairwise``
-    alike (``NaN`` where not evaluated); ``chosen`` and ``chosen_gaussian`` the
-    couplings of ``--subsets``.
+    alike (``NaN`` where not evaluated); ``higher`` / ``higher_gaussian`` the couplings of
+    ``EffectiveResult.table_subsets`` (integral routes: the exhaustive orders ``>= 3``, one
+    array per order, rows in bitmask order); ``chosen`` and ``chosen_gaussian`` the couplings
+    of ``--subsets``.
     """
 
     J: NDArray[np.float64] | None = None
@@ -78,6 +125,8 @@ class Kept:
     gaussian_pairwise: NDArray[np.float64] | None = None
     chosen: NDArray[np.float64] | None = None
     chosen_gaussian: NDArray[np.float64] | None = None
+    higher: tuple[NDArray[np.float64], ...] = ()
+    higher_gaussian: tuple[NDArray[np.float64], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +137,10 @@ class EffectiveResult:
     ``n_evaluated`` counts the subsets evaluated per order and checkpoint. The
     ``gaussian_*`` arrays are ``None`` without ``--compare-gaussian`` (and with
     ``method == "gaussian"``, whose ``norms`` already are the Gaussian mapping's).
+    ``floor`` (and ``gaussian_floor``) is each norm's floor from the integral route, ``None``
+    with enumeration: :attr:`floors` then gives the fallback (:data:`FLOOR_SOURCES`, module
+    docstring). ``table_subsets`` are the subsets of the orders ``>= 3`` in the table
+    (:attr:`table_orders`; integral routes), rows in bitmask order.
     """
 
     source: RBMCheckpoints
@@ -104,10 +157,21 @@ class EffectiveResult:
     gaussian_rel_error: NDArray[np.float64] | None = None
     gaussian_max_abs_error: NDArray[np.float64] | None = None
     kept: tuple[Kept, ...] = field(default=())
+    floor: NDArray[np.float64] | None = None
+    gaussian_floor: NDArray[np.float64] | None = None
+    table_subsets: tuple[NDArray[np.int64], ...] = ()
 
     def __post_init__(self) -> None:
         T, K = len(self.source.params), len(self.n_subsets)
-        for name in ("norms", "stderr", "gaussian_norms", "gaussian_stderr", "gaussian_rel_error"):
+        for name in (
+            "norms",
+            "stderr",
+            "gaussian_norms",
+            "gaussian_stderr",
+            "gaussian_rel_error",
+            "floor",
+            "gaussian_floor",
+        ):
             arr = getattr(self, name)
             if arr is not None and arr.shape != (T, K):
                 raise ValueError(
@@ -124,6 +188,28 @@ class EffectiveResult:
     def orders(self) -> tuple[int, ...]:
         """``1 .. K``."""
         return tuple(range(1, len(self.n_subsets) + 1))
+
+    @property
+    def floors(self) -> NDArray[np.float64]:
+        """Each norm's floor, shape ``(T, K)``: :attr:`floor`, else the fallback (:func:`fallback_floor`)."""
+        if self.floor is not None:
+            return self.floor
+        return np.repeat(fallback_floor(self.norms, self.J_empty)[:, None], len(self.n_subsets), axis=1)
+
+    @property
+    def floor_source(self) -> str:
+        """``"integral"`` (per-order floors given) or ``"fallback"`` (:data:`FLOOR_SOURCES`)."""
+        return "integral" if self.floor is not None else "fallback"
+
+    @property
+    def table_orders(self) -> tuple[int, ...]:
+        """Orders whose every coupling was computed (and is kept for the table): the exhaustive ones."""
+        return tuple(k for k in self.orders if self.exhaustive[k - 1])
+
+    @property
+    def sampled_orders(self) -> tuple[int, ...]:
+        """Orders estimated from sampled subsets: in the norms only, not in the coupling table."""
+        return tuple(k for k in self.orders if not self.exhaustive[k - 1])
 
     @property
     def law(self) -> str:
@@ -171,47 +257,57 @@ def _estimate(values: NDArray[np.float64], total: int, exhaustive: bool) -> tupl
 
 
 class _Evaluator:
-    """Couplings of one checkpoint under one law, with orders 1 and 2 computed once in full."""
+    """Couplings of one checkpoint under one law: from enumeration's ``J``, or every planned order in one pass.
 
-    def __init__(self, params: RBMParams, law: str, J: NDArray[np.float64] | None = None) -> None:
+    With ``J`` (enumeration) any subset is looked up; otherwise
+    :func:`dsb_verifier.theory.rbm.rbm_order_couplings` evaluates the subsets of ``plan``
+    (orders ``1..K``) once, with each order's norm floor.
+    """
+
+    def __init__(
+        self,
+        params: RBMParams,
+        law: str,
+        J: NDArray[np.float64] | None = None,
+        plan: Sequence[tuple[NDArray[np.int64], bool, int]] = (),
+    ) -> None:
         self.params, self.law, self.J = params, law, J
-        self._fields: NDArray[np.float64] | None = None
+        self.floor: NDArray[np.float64] | None = None
+        self._values: tuple[NDArray[np.float64], ...] = ()
         self._pairwise: NDArray[np.float64] | None = None
+        if J is None and plan:
+            oc = _theory_rbm().rbm_order_couplings(
+                params,
+                [None if k <= 2 else idx for k, (idx, _, _) in enumerate(plan, start=1)],
+                [full for _, full, _ in plan],
+                law=law,
+            )
+            self._values, self._pairwise, self.floor = oc.values, oc.pairwise, oc.floor
 
     def fields(self) -> NDArray[np.float64]:
-        if self._fields is None:
-            if self.J is not None:
-                self._fields = self.J[1 << np.arange(self.params.n_visible)]
-            else:
-                self._fields = np.asarray(
-                    _theory_rbm().rbm_fields(self.params, law=self.law), dtype=np.float64
-                )
-        return self._fields
+        if self.J is not None:
+            return self.J[1 << np.arange(self.params.n_visible)]
+        return self._values[0]
 
     def pairwise(self) -> NDArray[np.float64]:
-        if self._pairwise is None:
-            if self.J is not None:
-                N = self.params.n_visible
-                b = np.int64(1) << np.arange(N)
-                P = self.J[b[:, None] | b[None, :]]
-                np.fill_diagonal(P, 0.0)
-                self._pairwise = P
-            else:
-                self._pairwise = np.asarray(
-                    _theory_rbm().rbm_pairwise(self.params, law=self.law), dtype=np.float64
-                )
+        if self.J is not None:
+            N = self.params.n_visible
+            b = np.int64(1) << np.arange(N)
+            P = self.J[b[:, None] | b[None, :]]
+            np.fill_diagonal(P, 0.0)
+            return P
+        assert self._pairwise is not None
         return self._pairwise
 
-    def values(self, idx: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Couplings of the subsets in the rows of ``idx`` (all of one order)."""
-        k = idx.shape[1]
+    def block(self, k: int) -> NDArray[np.float64]:
+        """Integral routes: the order-``k`` couplings of the plan's subsets, in the plan's row order."""
+        return self._values[k - 1]
+
+    def values(self, k: int, idx: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Couplings of order ``k``: the rows of ``idx`` (for the integral, ``idx`` must be the plan's)."""
         if self.J is not None:
             return self.J[_bitmasks(idx)]
-        if k == 1:
-            return self.fields()[idx[:, 0]]
-        if k == 2:
-            return self.pairwise()[idx[:, 0], idx[:, 1]]
-        return np.asarray(_theory_rbm().rbm_couplings(self.params, idx, law=self.law), dtype=np.float64)
+        return self._values[k - 1]
 
 
 def _order_plan(N: int, K: int, request: Request) -> list[tuple[NDArray[np.int64], bool, int]]:
@@ -227,10 +323,25 @@ def _order_plan(N: int, K: int, request: Request) -> list[tuple[NDArray[np.int64
     return plan
 
 
+def _table_subsets(
+    plan: Sequence[tuple[NDArray[np.int64], bool, int]],
+) -> tuple[tuple[int, ...], tuple[NDArray[np.int64], ...], tuple[NDArray[np.int64], ...]]:
+    """Integral routes: the orders in the table, and for orders ``>= 3`` their subsets and the bitmask sort."""
+    orders = tuple(k for k, (_, full, _) in enumerate(plan, start=1) if full)
+    subsets, perms = [], []
+    for k in orders:
+        if k >= 3:
+            idx = plan[k - 1][0]
+            perm = np.lexsort(idx.T)  # by the largest index first: bitmask order
+            subsets.append(idx[perm])
+            perms.append(perm)
+    return orders, tuple(subsets), tuple(perms)
+
+
 def compute(
     source: RBMCheckpoints, request: Request, *, progress: Callable[[str], None] | None = None
 ) -> EffectiveResult:
-    """Per-order norms (and the couplings to write) of every checkpoint of ``source``.
+    """Per-order norms, their floors (and the couplings to write) of every checkpoint of ``source``.
 
     Raises
     ------
@@ -254,30 +365,35 @@ def compute(
     plan = _order_plan(N, K, request) if (method != "enumerate" or request.compare_gaussian) else []
     law = "gaussian" if method == "gaussian" else "exact"
     compare = request.compare_gaussian and method != "gaussian"
-    norms, stderr = np.zeros((T, K)), np.zeros((T, K))
-    gn, gse, grel, gmax = (np.zeros((T, K)) for _ in range(4))
+    norms, stderr, floor = np.zeros((T, K)), np.zeros((T, K)), np.zeros((T, K))
+    gn, gse, grel, gmax, gfloor = (np.zeros((T, K)) for _ in range(5))
     J_empty = np.zeros(T) if method == "enumerate" else None
+    table_orders, table_subsets, perms = _table_subsets(plan if method != "enumerate" else [])
     kept: list[Kept] = []
     chosen_idx = request.subsets
     for t, params in enumerate(source.params):
         at = where(source, t)
         try:
             J = enumerate_couplings(params) if method == "enumerate" else None
-            exact = _Evaluator(params, law, J)
+            exact = _Evaluator(params, law, J, plan if J is None else ())
             if J is not None:
                 assert J_empty is not None
                 J_empty[t] = J[0]
                 norms[t] = order_norms_streamed(J)[1 : K + 1]
             else:
+                assert exact.floor is not None
+                floor[t] = exact.floor
                 for k, (idx, full, total) in enumerate(plan, start=1):
-                    norms[t, k - 1], stderr[t, k - 1] = _estimate(exact.values(idx), total, full)
-            gauss = _Evaluator(params, "gaussian") if compare else None
+                    norms[t, k - 1], stderr[t, k - 1] = _estimate(exact.values(k, idx), total, full)
+            gauss = _Evaluator(params, "gaussian", None, plan) if compare else None
             JG = None
             if gauss is not None:
+                assert gauss.floor is not None
+                gfloor[t] = gauss.floor
                 if J is not None:
                     JG = np.full(J.shape, np.nan)
                 for k, (idx, full, total) in enumerate(plan, start=1):
-                    g, e = gauss.values(idx), exact.values(idx)
+                    g, e = gauss.values(k, idx), exact.values(k, idx)
                     gn[t, k - 1], gse[t, k - 1] = _estimate(g, total, full)
                     d = g - e
                     den = float(np.sum(e * e))
@@ -286,7 +402,7 @@ def compute(
                     if JG is not None and full:
                         JG[_bitmasks(idx)] = g
             if request.keep:
-                kept.append(_kept(exact, gauss, JG, K, chosen_idx))
+                kept.append(_kept(exact, gauss, JG, K, chosen_idx, table_orders, perms))
         except InputError:
             raise
         except (ValueError, OverflowError, FloatingPointError, MemoryError) as exc:
@@ -314,6 +430,9 @@ def compute(
         gaussian_rel_error=grel if compare else None,
         gaussian_max_abs_error=gmax if compare else None,
         kept=tuple(kept),
+        floor=None if method == "enumerate" else floor,
+        gaussian_floor=gfloor if compare else None,
+        table_subsets=table_subsets,
     )
 
 
@@ -323,8 +442,13 @@ def _kept(
     JG: NDArray[np.float64] | None,
     K: int,
     chosen: Sequence[tuple[int, ...]],
+    table_orders: tuple[int, ...] = (),
+    perms: tuple[NDArray[np.int64], ...] = (),
 ) -> Kept:
-    """The couplings the tables write for one checkpoint (rows of orders <= K, and ``--subsets``)."""
+    """The couplings the tables write for one checkpoint (every order in ``table_orders``, and ``--subsets``).
+
+    ``perms`` sorts the plan's subsets of each table order ``>= 3`` into bitmask order.
+    """
 
     def pick(ev: _Evaluator) -> NDArray[np.float64]:
         if ev.J is not None:
@@ -339,6 +463,16 @@ def _kept(
     p = exact.pairwise() if K >= 2 else None
     gf = gauss.fields() if gauss is not None else None
     gp = gauss.pairwise() if (gauss is not None and K >= 2) else None
+    high = [k for k in table_orders if k >= 3]
+    hi = tuple(exact.block(k)[perm] for k, perm in zip(high, perms, strict=True))
+    hig = () if gauss is None else tuple(gauss.block(k)[perm] for k, perm in zip(high, perms, strict=True))
     return Kept(
-        fields=f, pairwise=p, gaussian_fields=gf, gaussian_pairwise=gp, chosen=ch, chosen_gaussian=chg
+        fields=f,
+        pairwise=p,
+        gaussian_fields=gf,
+        gaussian_pairwise=gp,
+        chosen=ch,
+        chosen_gaussian=chg,
+        higher=hi,
+        higher_gaussian=hig,
     )

@@ -5,16 +5,30 @@ and an open file; nothing here decides where files go
 (:mod:`dsb_verifier.checks.cli.effective` does, and writes them all through one function).
 
 Coupling rows (one model)
-    ``subset`` (bitmask, bit ``i`` = variable ``i``; a Python integer of any size),
-    ``order``, ``indices`` and ``J`` (and ``J_gaussian`` with ``--compare-gaussian``,
-    empty where the Gaussian mapping was not evaluated). Without ``--subsets`` the
-    rows are every subset of order ``1..K`` (enumeration) or of order ``1..min(K, 2)``
-    (integral routes), sorted by order then bitmask; with ``--subsets`` they are
+    ``subset`` (bitmask, bit ``i`` = variable ``i``), ``order``, ``indices`` (the variable
+    indices, the readable form of ``subset``) and ``J`` (and ``J_gaussian`` with
+    ``--compare-gaussian``, empty where the Gaussian mapping was not evaluated). The bitmask
+    is an integer while every bitmask of the model is exact as a float64 (``N <=``
+    :data:`EXACT_MASK_BITS` = 53); above that, where JSON and CSV readers would round it,
+    ``subset`` is written as a decimal string (JSON ``"subset": "..."``; CSV quoted).
+    Without ``--subsets`` the rows are every subset of the orders in ``table_orders``,
+    sorted by order then bitmask: orders ``1..K`` with enumeration; with the integral
+    routes the orders computed exhaustively (``k <= 2`` and orders with at most
+    ``exhaustive_limit`` subsets). Orders estimated from sampled subsets are in the norms
+    only (``sampled_orders``; per-order ``in_table`` false). With ``--subsets`` the rows are
     the chosen subsets, in the order given.
 Per-order rows
-    ``order, norm, stderr, exhaustive, n_subsets, n_evaluated`` and, with
-    ``--compare-gaussian``, ``gaussian_norm, gaussian_stderr, gaussian_rel_error,
-    gaussian_max_abs_error``. In a series each row also has ``checkpoint`` and ``time``.
+    ``order, norm, stderr, floor, floor_source, exhaustive, n_subsets, n_evaluated`` (one
+    model: also ``in_table``) and, with ``--compare-gaussian``, ``gaussian_norm,
+    gaussian_stderr, gaussian_floor, gaussian_rel_error, gaussian_max_abs_error``. In a
+    series each row also has ``checkpoint`` and ``time``.
+Floors
+    ``floor`` is the norm's floor: below it the norm is not resolved (the figure does not draw
+    it as data). ``floor_source`` says which: ``integral`` (the per-order floor of the
+    integral route, :attr:`dsb_verifier.theory.rbm.OrderNorms.floor`) or ``fallback``
+    (enumeration: ``100 eps x max(|J_0|, max_k ||J_k||)`` per checkpoint, the same for
+    every order); JSON and npz also carry ``floor_meaning``. ``gaussian_floor`` is the
+    Gaussian mapping's own per-order floor (always from the integral).
 """
 
 from __future__ import annotations
@@ -25,10 +39,21 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 import numpy as np
-from dsb_verifier.checks.cli.effective_compute import EffectiveResult, Kept
+from dsb_verifier.checks.cli.effective_compute import FLOOR_SOURCES, EffectiveResult, Kept
 from numpy.typing import NDArray
 
-__all__ = ["CONVENTION", "coupling_rows", "npz_arrays", "order_rows", "series_csv", "series_json"]
+__all__ = [
+    "CONVENTION",
+    "EXACT_MASK_BITS",
+    "coupling_rows",
+    "npz_arrays",
+    "order_rows",
+    "series_csv",
+    "series_json",
+]
+
+#: Up to this many variables every subset bitmask is an integer exact in float64 (below 2^53).
+EXACT_MASK_BITS = 53
 
 CONVENTION = (
     "log p(s) = sum_S J_S prod_{i in S} s_i with spins s_i = 2 x_i - 1 (x = 1 is spin up); "
@@ -57,27 +82,47 @@ def meta(res: EffectiveResult) -> dict[str, Any]:
         "max_order": len(res.orders),
         "samples": req.samples,
         "seed": req.seed,
+        "floor_source": res.floor_source,
+        "floor_meaning": FLOOR_SOURCES[res.floor_source],
         "conventions": CONVENTION,
     }
 
 
-def order_rows(res: EffectiveResult, t: int) -> list[dict[str, Any]]:
-    """One dict per order for checkpoint ``t`` (module docstring)."""
+def table_meta(res: EffectiveResult) -> dict[str, Any]:
+    """Which orders the coupling table of one model holds (module docstring)."""
+    if res.request.subsets:
+        return {"table_rows": "the --subsets, in the order given"}
+    return {
+        "table_orders": list(res.table_orders),
+        "sampled_orders": list(res.sampled_orders),
+        "table_rows": "every subset of the table_orders; sampled_orders are estimated from sampled "
+        "subsets and are in the order norms only",
+    }
+
+
+def order_rows(res: EffectiveResult, t: int, *, table: bool = False) -> list[dict[str, Any]]:
+    """One dict per order for checkpoint ``t`` (module docstring); ``table``: with ``in_table``."""
     rows = []
+    floors = res.floors
     for j, k in enumerate(res.orders):
         row: dict[str, Any] = {
             "order": k,
             "norm": float(res.norms[t, j]),
             "stderr": float(res.stderr[t, j]),
+            "floor": float(floors[t, j]),
+            "floor_source": res.floor_source,
             "exhaustive": bool(res.exhaustive[j]),
             "n_subsets": int(res.n_subsets[j]),
             "n_evaluated": int(res.n_evaluated[j]),
         }
+        if table:
+            row["in_table"] = not res.request.subsets and k in res.table_orders
         if res.gaussian_norms is not None:
             assert res.gaussian_stderr is not None and res.gaussian_rel_error is not None
-            assert res.gaussian_max_abs_error is not None
+            assert res.gaussian_max_abs_error is not None and res.gaussian_floor is not None
             row["gaussian_norm"] = float(res.gaussian_norms[t, j])
             row["gaussian_stderr"] = float(res.gaussian_stderr[t, j])
+            row["gaussian_floor"] = float(res.gaussian_floor[t, j])
             row["gaussian_rel_error"] = _num(res.gaussian_rel_error[t, j])
             row["gaussian_max_abs_error"] = float(res.gaussian_max_abs_error[t, j])
         rows.append(row)
@@ -97,7 +142,11 @@ def _names(masks: NDArray[np.int64], N: int) -> list[str]:
 
 
 def coupling_rows(res: EffectiveResult, t: int = 0) -> Iterator[tuple[int, int, str, float, float | None]]:
-    """``(subset, order, "i,j,...", J, J_gaussian or None)`` in output order, in chunks (low memory)."""
+    """``(subset, order, "i,j,...", J, J_gaussian or None)`` in output order, in chunks (low memory).
+
+    Integral routes: the fields, the pairs, then the exhaustive orders ``>= 3``
+    (``res.table_subsets``), each by bitmask.
+    """
     kept: Kept = res.kept[t]
     N, K = res.source.n_visible, len(res.orders)
     if res.request.subsets:
@@ -127,6 +176,10 @@ def coupling_rows(res: EffectiveResult, t: int = 0) -> Iterator[tuple[int, int, 
             for i in range(j):
                 g = None if kept.gaussian_pairwise is None else float(kept.gaussian_pairwise[i, j])
                 yield (1 << i) | (1 << j), 2, f"{i},{j}", float(kept.pairwise[i, j]), g
+    for o, (idx, vals) in enumerate(zip(res.table_subsets, kept.higher, strict=True)):
+        gv = kept.higher_gaussian[o].tolist() if kept.higher_gaussian else [None] * len(vals)
+        for row, v, g in zip(idx.tolist(), vals.tolist(), gv, strict=True):
+            yield sum(1 << i for i in row), len(row), ",".join(map(str, row)), v, g
 
 
 def _has_gaussian(res: EffectiveResult) -> bool:
@@ -142,27 +195,35 @@ def single_json(res: EffectiveResult, out: TextIO) -> None:
     if res.J_empty is not None:
         head["J_empty"] = float(res.J_empty[0])
         head["J_empty_meaning"] = "J_0 = mean over states of log p (= -log Z of the effective model)"
-    head["order_norms"] = order_rows(res, 0)
+    head.update(table_meta(res))
+    head["order_norms"] = order_rows(res, 0, table=True)
     out.write("{\n")
     for key, val in head.items():
         out.write(f" {json.dumps(key)}: {json.dumps(val, allow_nan=False)},\n")
     out.write(' "couplings": [')
     sep = "\n"
     gauss = _has_gaussian(res)
+    big = res.source.n_visible > EXACT_MASK_BITS
     for S, k, name, v, g in coupling_rows(res, 0):
         extra = f', "J_gaussian": {"null" if g is None else repr(g)}' if gauss else ""
-        out.write(f'{sep}  {{"subset": {S}, "order": {k}, "indices": [{name}], "J": {v!r}{extra}}}')
+        mask = f'"{S}"' if big else str(S)
+        out.write(f'{sep}  {{"subset": {mask}, "order": {k}, "indices": [{name}], "J": {v!r}{extra}}}')
         sep = ",\n"
     out.write("\n ]\n}\n")
 
 
 def single_csv(res: EffectiveResult, out: TextIO) -> None:
-    """Coupling rows ``subset,order,"indices",J[,J_gaussian]``; the indices field is always quoted."""
+    """Coupling rows ``subset,order,"indices",J[,J_gaussian]``; the indices field is always quoted.
+
+    ``subset`` is quoted (text) above :data:`EXACT_MASK_BITS` variables (module docstring).
+    """
     gauss = _has_gaussian(res)
+    big = res.source.n_visible > EXACT_MASK_BITS
     out.write("subset,order,indices,J" + (",J_gaussian\n" if gauss else "\n"))
     for S, k, name, v, g in coupling_rows(res, 0):
         tail = ("," + ("" if g is None else repr(g))) if gauss else ""
-        out.write(f'{S},{k},"{name}",{v!r}{tail}\n')
+        mask = f'"{S}"' if big else str(S)
+        out.write(f'{mask},{k},"{name}",{v!r}{tail}\n')
 
 
 def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +241,7 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def norms_csv(res: EffectiveResult, out: TextIO, t: int = 0) -> None:
     """Per-order rows of checkpoint ``t`` (the ``_norms.csv`` beside a single-model CSV)."""
-    rows = order_rows(res, t)
+    rows = order_rows(res, t, table=True)
     w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     for r in rows:
@@ -210,6 +271,7 @@ def series_json(res: EffectiveResult, axis: str, figure: str | None, out: TextIO
         "n_evaluated": [int(x) for x in res.n_evaluated],
         "order_norms": res.norms.tolist(),
         "order_norms_stderr": res.stderr.tolist(),
+        "order_norms_floor": res.floors.tolist(),
         "J_empty": None if res.J_empty is None else res.J_empty.tolist(),
         "figure": figure,
     }
@@ -219,6 +281,7 @@ def series_json(res: EffectiveResult, axis: str, figure: str | None, out: TextIO
         doc["gaussian"] = {
             "order_norms": res.gaussian_norms.tolist(),
             "order_norms_stderr": res.gaussian_stderr.tolist(),
+            "order_norms_floor": None if res.gaussian_floor is None else res.gaussian_floor.tolist(),
             "rel_error": [[_num(x) for x in row] for row in res.gaussian_rel_error],
             "max_abs_error": res.gaussian_max_abs_error.tolist(),
         }
@@ -257,6 +320,10 @@ def npz_arrays(res: EffectiveResult, axis: str) -> dict[str, Any]:
         "seed": np.int64(res.request.seed),
         "order_norms": first(res.norms),
         "order_norms_stderr": first(res.stderr),
+        "order_norms_floor": first(res.floors),
+        "floor_source": np.str_(res.floor_source),
+        "floor_meaning": np.str_(FLOOR_SOURCES[res.floor_source]),
+        "table_orders": np.array(res.table_orders, dtype=np.int64),
     }
     if src.checkpoints != (None,):
         arrays["checkpoints"] = np.array(src.checkpoints, dtype=np.int64)
@@ -271,11 +338,20 @@ def npz_arrays(res: EffectiveResult, axis: str) -> dict[str, Any]:
         arrays["gaussian_order_norms_stderr"] = first(res.gaussian_stderr)
         arrays["gaussian_rel_error"] = first(res.gaussian_rel_error)
         arrays["gaussian_max_abs_error"] = first(res.gaussian_max_abs_error)
+        arrays["gaussian_order_norms_floor"] = first(res.gaussian_floor)
     if res.kept:
         for name in Kept.__dataclass_fields__:
             vals = [getattr(k, name) for k in res.kept]
-            if vals[0] is not None:
+            if vals[0] is not None and not isinstance(vals[0], tuple):
                 arrays[name] = first(np.array(vals))
+        for o, idx in enumerate(res.table_subsets):
+            k = idx.shape[1]
+            arrays[f"subsets_order{k}"] = idx
+            arrays[f"couplings_order{k}"] = first(np.array([kp.higher[o] for kp in res.kept]))
+            if res.kept[0].higher_gaussian:
+                arrays[f"gaussian_couplings_order{k}"] = first(
+                    np.array([kp.higher_gaussian[o] for kp in res.kept])
+                )
         if res.request.subsets:
             width = max(len(s) for s in res.request.subsets)
             arrays["chosen_subsets"] = np.array(

@@ -11,6 +11,7 @@ Every refusal is an :class:`InputError` naming the option or the file and key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import comb
 
 import numpy as np
 from dsb_verifier.checks.cli.effective_enumerate import enumeration_bytes
@@ -27,6 +28,7 @@ __all__ = [
     "parse_subsets",
     "resolve",
     "resolve_method",
+    "table_orders",
     "where",
 ]
 
@@ -37,7 +39,7 @@ METHODS = ("auto", "enumerate", "integral", "gaussian")
 #: Largest number of subsets of one order evaluated exhaustively by the integral route.
 EXHAUSTIVE_LIMIT = 200_000
 
-#: Largest order written row by row with the integral routes (fields and pairwise couplings).
+#: Orders the integral routes always evaluate over all subsets (fields and pairwise couplings).
 ROW_ORDER_INTEGRAL = 2
 
 #: Largest |entry| of weight_matrix, vbias, hbias accepted. Files store float32 (7 significant
@@ -138,10 +140,33 @@ def check_parameter_scale(source: RBMCheckpoints) -> None:
                 )
 
 
-def kept_bytes(source: RBMCheckpoints, method: str, compare: bool) -> float:
-    """Memory of the couplings kept for the tables: ``(J or fields + pairwise)`` per checkpoint and law."""
+def table_orders(N: int, K: int, method: str, exhaustive_limit: int = EXHAUSTIVE_LIMIT) -> tuple[int, ...]:
+    """Orders whose every coupling is in the table: ``1..K`` by enumeration; else the exhaustive ones.
+
+    The integral routes evaluate orders ``k <= 2`` and those with ``C(N, k) <= exhaustive_limit``
+    over all subsets (kept for the table); the other orders are sampled (norms only).
+    """
+    if method == "enumerate":
+        return tuple(range(1, K + 1))
+    return tuple(k for k in range(1, K + 1) if k <= ROW_ORDER_INTEGRAL or comb(N, k) <= exhaustive_limit)
+
+
+def kept_bytes(
+    source: RBMCheckpoints, method: str, compare: bool, K: int = 2, exhaustive_limit: int = EXHAUSTIVE_LIMIT
+) -> float:
+    """Memory of the couplings kept for the tables, per checkpoint and law.
+
+    ``J`` by enumeration; else fields, the pairwise matrix and the exhaustive orders ``3..K``
+    (:func:`table_orders`).
+    """
     N, T = source.n_visible, len(source.params)
-    per = 8.0 * 2.0**N if method == "enumerate" else 8.0 * (N * N + N)
+    if method == "enumerate":
+        per = 8.0 * 2.0**N
+    else:
+        higher = sum(
+            comb(N, k) for k in table_orders(N, K, method, exhaustive_limit) if k > ROW_ORDER_INTEGRAL
+        )
+        per = 8.0 * (N * N + N + higher)
     return per * T * (2 if compare else 1)
 
 
@@ -156,10 +181,10 @@ def resolve(source: RBMCheckpoints, request: Request) -> tuple[str, int]:
     if not 1 <= K <= N:
         raise InputError(f"--max-order must be between 1 and N = {N}, got {K}")
     if request.keep and method != "enumerate":
-        need = kept_bytes(source, method, request.compare_gaussian)
+        need = kept_bytes(source, method, request.compare_gaussian, K, request.exhaustive_limit)
         if need > _available_bytes():
             raise InputError(
-                f"{source.path}: keeping the order-1 and order-2 couplings of {T} checkpoint(s) at N = {N} "
+                f"{source.path}: keeping the couplings of orders {', '.join(map(str, table_orders(N, K, method, request.exhaustive_limit)))} of {T} checkpoint(s) at N = {N} "
                 f"needs {_fmt_bytes(need)} of memory but {_fmt_bytes(_available_bytes())} is available; "
                 "write a series as .json or .csv (norms only), or use --max-order 1"
             )

@@ -8,12 +8,16 @@ over the checkpoints of one training, log-log:
   :data:`MAX_DIRECT_LABELS` orders) or by a colour bar;
 * solid lines with dots: the method's couplings (exact for ``enumerate`` and
   ``integral``); dashed, same colour: the Gaussian mapping (``--compare-gaussian``);
-* shaded bands: plus/minus one standard error, for orders estimated from sampled subsets;
-* values at or below the **accuracy floor** are not drawn as data: the floor is
-  ``FLOOR_FACTOR * eps * max(|J_0|, max_k ||J_k||)`` per checkpoint for
-  enumeration (rounding of the log-probabilities, which carry ``J_0``), and the
-  integral's stated relative accuracy (``floor_rel``) times the largest norm for
-  the integral routes; it is drawn as a grey dotted line;
+* shaded bands: plus/minus one standard error, for orders estimated from sampled subsets,
+  only where the value itself is drawn (above its floor), clipped below at the floor;
+* a value at or below its order's **floor** is not drawn as data. The floors are those of
+  :class:`EffectiveResult` (``res.floors``): with the integral routes each order's own
+  rounding floor (:attr:`dsb_verifier.theory.rbm.OrderNorms.floor`), drawn as a thin
+  dotted line in the order's colour; with enumeration, which has no per-order estimate,
+  the stated fallback ``FLOOR_FACTOR * eps * max(|J_0|, max_k ||J_k||)`` per checkpoint
+  (:func:`accuracy_floor`), one grey dotted line. The Gaussian mapping's curves use its
+  own per-order floors. ``floor_rel`` (optional) raises every floor to at least
+  ``floor_rel`` times the largest block;
 * the time axis is logarithmic when the positive times span two decades; a
   checkpoint at time 0 (the initialisation, ``effective_time = 0``) cannot be shown
   on it and the figure says so;
@@ -28,7 +32,11 @@ import itertools
 from typing import Any, BinaryIO
 
 import numpy as np
-from dsb_verifier.checks.cli.effective_compute import EffectiveResult
+from dsb_verifier.checks.cli.effective_compute import (
+    FALLBACK_FLOOR_FACTOR,
+    EffectiveResult,
+    fallback_floor,
+)
 from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
 
@@ -37,24 +45,40 @@ __all__ = [
     "MAX_DIRECT_LABELS",
     "accuracy_floor",
     "draw_fig1",
+    "order_floors",
     "draw_gaussian_error",
     "write_figure",
 ]
 
-#: Multiple of machine epsilon (relative to the largest coupling block) below which values are noise.
-FLOOR_FACTOR = 100.0
+#: Multiple of machine epsilon (relative to the largest coupling block) of the fallback floor.
+FLOOR_FACTOR = FALLBACK_FLOOR_FACTOR
 
 #: Up to this many orders are named by direct labels; more get a colour bar.
 MAX_DIRECT_LABELS = 8
 
 
 def accuracy_floor(res: EffectiveResult, floor_rel: float | None = None) -> NDArray[np.float64]:
-    """Per-checkpoint floor below which a norm is numerical noise (module docstring), shape ``(T,)``."""
+    """The fallback floor per checkpoint, shape ``(T,)``: ``FLOOR_FACTOR * eps`` (or ``floor_rel``) x largest block."""
+    if floor_rel is None:
+        return fallback_floor(res.norms, res.J_empty)
     top = res.norms.max(axis=1)
     if res.J_empty is not None:
         top = np.maximum(top, np.abs(res.J_empty))
-    rel = FLOOR_FACTOR * EPS if floor_rel is None else max(float(floor_rel), FLOOR_FACTOR * EPS)
-    return rel * top
+    return max(float(floor_rel), FLOOR_FACTOR * EPS) * top
+
+
+def order_floors(
+    res: EffectiveResult, floor_rel: float | None = None, *, gaussian: bool = False
+) -> NDArray[np.float64]:
+    """Floor of every drawn value, shape ``(T, K)``: ``res.floors`` (or the Gaussian mapping's), raised by ``floor_rel``."""
+    fl = res.floors if not gaussian or res.gaussian_floor is None else res.gaussian_floor
+    if floor_rel is not None:
+        fl = np.maximum(fl, accuracy_floor(res, floor_rel)[:, None])
+    return fl
+
+
+def _positive(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.where(x > 0, x, np.nan)
 
 
 def _times(res: EffectiveResult, axis: str) -> NDArray[np.float64]:
@@ -94,7 +118,9 @@ def draw_fig1(
     log_x = pos.size >= 2 and pos.max() / pos.min() >= 100
     if not log_x:
         show = np.ones_like(t, dtype=bool)
-    floor = accuracy_floor(res, floor_rel)
+    floors = order_floors(res, floor_rel)
+    gfloors = order_floors(res, floor_rel, gaussian=True)
+    per_order = res.floor is not None
     cmap = matplotlib.colormaps["viridis"]
     colours = {k: cmap(0.9 * (i / max(1, len(sel) - 1))) for i, k in enumerate(sel)}
     label_at: dict[int, tuple[float, float]] = {}
@@ -102,24 +128,43 @@ def draw_fig1(
     for k in sel:
         j = k - 1
         c = colours[k]
-        y = np.where(res.norms[:, j] > floor, res.norms[:, j], np.nan)
+        fl = floors[:, j]
+        drawn = res.norms[:, j] > fl
+        y = np.where(drawn, res.norms[:, j], np.nan)
         ax.plot(t[show], y[show], "-o", ms=3, lw=1.5, color=c, zorder=3)
+        if per_order:
+            ax.plot(t[show], _positive(fl)[show], ":", lw=0.8, color=c, alpha=0.8, zorder=1)
         if not res.exhaustive[j]:
             sampled_any = True
-            lo = np.maximum(res.norms[:, j] - res.stderr[:, j], floor)
+            lo = np.maximum(res.norms[:, j] - res.stderr[:, j], fl)
             hi = res.norms[:, j] + res.stderr[:, j]
-            ax.fill_between(t[show], lo[show], hi[show], color=c, alpha=0.25, lw=0, zorder=2)
+            band = drawn & (hi > fl)
+            ax.fill_between(
+                t[show], lo[show], hi[show], where=band[show], color=c, alpha=0.25, lw=0, zorder=2
+            )
         if res.gaussian_norms is not None:
-            g = np.where(res.gaussian_norms[:, j] > floor, res.gaussian_norms[:, j], np.nan)
+            gfl = gfloors[:, j]
+            gdrawn = res.gaussian_norms[:, j] > gfl
+            g = np.where(gdrawn, res.gaussian_norms[:, j], np.nan)
             ax.plot(t[show], g[show], "--", lw=1.3, color=c, zorder=3)
             if not res.exhaustive[j] and res.gaussian_stderr is not None:
-                glo = np.maximum(g - res.gaussian_stderr[:, j], floor)
-                ghi = g + res.gaussian_stderr[:, j]
-                ax.fill_between(t[show], glo[show], ghi[show], color=c, alpha=0.12, lw=0, zorder=2)
+                glo = np.maximum(res.gaussian_norms[:, j] - res.gaussian_stderr[:, j], gfl)
+                ghi = res.gaussian_norms[:, j] + res.gaussian_stderr[:, j]
+                ax.fill_between(
+                    t[show],
+                    glo[show],
+                    ghi[show],
+                    where=(gdrawn & (ghi > gfl))[show],
+                    color=c,
+                    alpha=0.12,
+                    lw=0,
+                    zorder=2,
+                )
         finite = np.flatnonzero(np.isfinite(y) & show)
         if finite.size:
             label_at[k] = (float(t[finite[-1]]), float(y[finite[-1]]))
-    ax.plot(t[show], floor[show], ":", color="0.5", lw=1.0, zorder=1)
+    if not per_order:
+        ax.plot(t[show], _positive(floors[:, 0])[show], ":", color="0.5", lw=1.0, zorder=1)
     ax.set_yscale("log")
     if log_x:
         ax.set_xscale("log")
@@ -159,13 +204,22 @@ def draw_fig1(
 
     handles: list[Any] = [Line2D([], [], color="k", marker="o", ms=3, label=f"{res.law} ({res.method})")]
     if res.gaussian_norms is not None:
-        handles.append(Line2D([], [], color="k", ls="--", label="Gaussian mapping"))
+        handles.append(Line2D([], [], color="k", ls="--", label="Gaussian mapping (above its own floors)"))
     if sampled_any:
         handles.append(Patch(color="k", alpha=0.25, label="±1 s.e. (sampled subsets)"))
-    floor_text = "integral accuracy" if floor_rel is not None else f"{FLOOR_FACTOR:g} ε"
-    handles.append(Line2D([], [], color="0.5", ls=":", label=f"accuracy floor ({floor_text} × largest norm)"))
+    if per_order:
+        floor_label = "rounding floor of each order (order's colour)"
+    else:
+        floor_label = f"accuracy floor (fallback: {FLOOR_FACTOR:g} ε × largest block, all orders)"
+    if floor_rel is not None:
+        floor_label += f", at least {floor_rel:g} × largest block"
+    handles.append(Line2D([], [], color="0.5", ls=":", label=floor_label))
     ax.figure.legend(
-        handles=handles, loc="outside lower center", ncol=len(handles), fontsize="small", frameon=False
+        handles=handles,
+        loc="outside lower center",
+        ncol=len(handles) if len(handles) <= 3 else 2,
+        fontsize="small",
+        frameon=False,
     )
 
 
@@ -175,7 +229,7 @@ def draw_gaussian_error(
     r"""Relative error of the Gaussian mapping per order, :math:`\|J^G_k - J_k\| / \|J_k\|`, over training.
 
     Same colours and time axis as :func:`draw_fig1`. Not drawn: points where the exact block
-    is below the accuracy floor (the ratio is then noise over noise), and ratios at or below
+    is at or below its floor (the ratio is then noise over noise), and ratios at or below
     ``FLOOR_FACTOR * eps`` (the two laws agree to rounding; drawn as a grey dotted line).
     """
     import matplotlib
@@ -187,12 +241,12 @@ def draw_gaussian_error(
     pos = t[t > 0]
     log_x = pos.size >= 2 and pos.max() / pos.min() >= 100
     show = t > 0 if log_x else np.ones_like(t, dtype=bool)
-    floor = accuracy_floor(res)
+    floors = res.floors
     cmap = matplotlib.colormaps["viridis"]
     for i, k in enumerate(sel):
         j = k - 1
         err = res.gaussian_rel_error[:, j]
-        ok = (res.norms[:, j] > floor) & np.isfinite(err) & (err > FLOOR_FACTOR * EPS)
+        ok = (res.norms[:, j] > floors[:, j]) & np.isfinite(err) & (err > FLOOR_FACTOR * EPS)
         y = np.where(ok, err, np.nan)
         ax.plot(t[show], y[show], "-s", ms=3, lw=1.2, color=cmap(0.9 * (i / max(1, len(sel) - 1))))
     ax.axhline(FLOOR_FACTOR * EPS, color="0.5", ls=":", lw=1.0)

@@ -7,8 +7,10 @@ and the central-limit mapping of Decelle et al., SciPost 2024 (:mod:`.gaussian`;
 from dsb_verifier.theory.rbm.integral import LAWS, rbm_couplings, rbm_fields, rbm_pairwise
 from dsb_verifier.theory.rbm.norms import (
     MappingError,
+    OrderCouplings,
     OrderNorms,
     gaussian_mapping_error,
+    rbm_order_couplings,
     rbm_order_norms,
     sample_subsets,
 )
@@ -16,11 +18,13 @@ from dsb_verifier.theory.rbm.norms import (
 __all__ = [
     "LAWS",
     "MappingError",
+    "OrderCouplings",
     "OrderNorms",
     "gaussian_mapping_error",
     "rbm_couplings",
     "rbm_fields",
     "rbm_order_norms",
+    "rbm_order_couplings",
     "rbm_pairwise",
     "sample_subsets",
 ]

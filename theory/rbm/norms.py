@@ -30,13 +30,21 @@ from itertools import chain, combinations
 from math import comb
 
 import numpy as np
-from dsb_verifier.theory.rbm._checks import _check_law, _check_params, check_fits
+from dsb_verifier.theory.rbm._checks import _check_law, _check_params, _check_subset_array, check_fits
 from dsb_verifier.theory.rbm.accumulators import _Fields, _Model, _model, _Pairs, _run, _Subsets
 from dsb_verifier.theory.rbm.io import RBMParams
 from dsb_verifier.theory.tolerances import EPS
 from numpy.typing import NDArray
 
-__all__ = ["MappingError", "OrderNorms", "gaussian_mapping_error", "rbm_order_norms", "sample_subsets"]
+__all__ = [
+    "MappingError",
+    "OrderCouplings",
+    "OrderNorms",
+    "gaussian_mapping_error",
+    "rbm_order_couplings",
+    "rbm_order_norms",
+    "sample_subsets",
+]
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,95 @@ def rbm_order_norms(
         seed=base_seed,
         floor=floor,
     )
+
+
+@dataclass(frozen=True)
+class OrderCouplings:
+    """Couplings of orders ``1..K`` on given subsets, from one pass over the quadrature tables.
+
+    Attributes
+    ----------
+    values
+        ``values[k - 1]``: the order-``k`` couplings: every field (``k = 1``), every pair in
+        ``itertools.combinations`` order (``k = 2``), the rows of ``subsets[k - 1]`` (``k >= 3``).
+    pairwise
+        The order-2 couplings as a symmetric ``(N, N)`` matrix with zero diagonal (``None`` if ``K = 1``).
+    floor
+        Resolution of each order's norm, as :attr:`OrderNorms.floor` (over every subset of an
+        exhaustive order, scaled up from the evaluated subsets of a sampled one).
+    """
+
+    values: tuple[NDArray[np.float64], ...]
+    pairwise: NDArray[np.float64] | None
+    floor: NDArray[np.float64]
+
+
+def rbm_order_couplings(
+    params: RBMParams,
+    subsets: Sequence[NDArray[np.integer] | None],
+    exhaustive: Sequence[bool],
+    *,
+    law: str = "exact",
+) -> OrderCouplings:
+    r"""Couplings of orders ``1..K`` and the floor of each order's norm (what :func:`rbm_order_norms` sums).
+
+    Parameters
+    ----------
+    params
+        The RBM as stored.
+    subsets
+        One entry per order ``k = 1..K``: ``None`` for ``k <= 2`` (all fields, all pairs) and a
+        ``(n, k)`` integer array of subsets for ``k >= 3``.
+    exhaustive
+        One flag per order: whether ``subsets[k - 1]`` are all :math:`\binom Nk` subsets (else a
+        uniform sample); ``True`` for ``k <= 2``. It decides how the floor is scaled.
+    law
+        ``"exact"`` or ``"gaussian"``.
+
+    Raises
+    ------
+    ValueError
+        ``subsets`` of more than ``N`` orders, an entry that is not ``None`` for ``k <= 2`` or not
+        an ``(n, k)`` integer array of valid subsets for ``k >= 3``, or ``exhaustive`` of another
+        length or ``False`` for ``k <= 2``.
+    """
+    p = _check_params(params)
+    N = p.n_visible
+    K = len(subsets)
+    if not 1 <= K <= N:
+        raise ValueError(
+            f"subsets must have one entry per order 1..K with 1 <= K <= N = {N}, got {K} entries"
+        )
+    flags = [bool(e) for e in exhaustive]
+    if len(flags) != K or not all(flags[:2]):
+        raise ValueError(f"exhaustive must be {K} flags, True for orders 1 and 2, got {list(exhaustive)!r}")
+    plan: list[NDArray[np.int64] | None] = []
+    for k, S in enumerate(subsets, start=1):
+        if k <= 2:
+            if S is not None:
+                raise ValueError(
+                    f"subsets[{k - 1}] must be None (order {k} is always computed in full), got {S!r}"
+                )
+            plan.append(None)
+            continue
+        arr = np.asarray(S)
+        if arr.ndim != 2 or arr.shape[1] != k or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"subsets[{k - 1}] must be an (n, {k}) integer array of order-{k} subsets, got shape {arr.shape}"
+            )
+        plan.append(_check_subset_array(arr, N))
+    model = _model(p, _check_law(law))
+    out = _all_orders(model, plan)
+    floor = np.array(
+        [_floor(model, r, float(comb(N, k)), flags[k - 1]) for k, (_, r) in enumerate(out, start=1)]
+    )
+    pairwise = None
+    if K >= 2:
+        P = np.zeros((N, N))
+        i, j = np.triu_indices(N, 1)
+        P[i, j] = out[1][0]
+        pairwise = P + P.T
+    return OrderCouplings(values=tuple(J for J, _ in out), pairwise=pairwise, floor=floor)
 
 
 @dataclass(frozen=True)
