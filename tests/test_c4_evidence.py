@@ -916,9 +916,10 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     flow_log = {"run": 3, "converged": 1, "used": 1, "t_max": 1e5, "cases": []}
     seen = {}
 
-    def flow_points(prof, seed, *, start, executor=None):
+    def flow_points(prof, seed, *, start, executor=None, tally=None):
         seen["flows"] = (prof, seed, start)
         seen["executor"] = executor
+        seen["tally"] = tally
         return [flow_point], flow_log
 
     def evaluate(points, **kw):
@@ -962,4 +963,5 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
         ">= 100 x its base-point value",
         "seed": 6,
     }
-    assert set(kw) == {"seed", "conditions"}  # the default grid and two neutral directions
+    assert set(kw) == {"seed", "conditions", "tally"}  # the default grid and two neutral directions
+    assert kw["tally"] is seen["tally"] and kw["tally"].total == len(teachers) + 2 * 3 * profile.n_inits
