@@ -30,6 +30,7 @@ from dsb_verifier.checks.claims import c4_point
 from dsb_verifier.checks.claims import c4_stability as c4
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.claims.progress import Tally
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.verdict import ClaimReport, Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.stability import HessianSpectrum
@@ -869,7 +870,11 @@ def test_c4_flow_points_log_every_flow_and_keep_the_polished_converged_ones(monk
     polish = c4._polish
     monkeypatch.setattr(c4, "integrate_flow", integrate_flow)
     monkeypatch.setattr(c4, "_polish", lambda m, th, q: None if m.family == "tanh-1" else polish(m, th, q))
-    points, log = c4._flow_points(profile, 4, start=20)
+    seen: list[tuple[int, int]] = []
+    tally = Tally(2 * 6, lambda done, total: seen.append((done, total)))  # six flows and their points
+    points, log = c4._flow_points(profile, 4, start=20, tally=tally)
+    # each flow, and at once the point of each of the four flows not kept: two points left to evaluate
+    assert seen == [(d, 12) for d in range(1, 11)]
     order = [(f, j) for f in ("rbm-spin", "rbm-bit", "tanh-1") for j in range(2)]
     assert [key for key, _ in calls] == order
     assert all(kw == {"t_max": 1e5, "gtol": 1e-9, "n_checkpoints": 4} for _, kw in calls)
