@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,7 +124,7 @@ def _point(sp, slopes=None, *, family="fam", N=1, index=0, **case):
 @pytest.fixture
 def fake(monkeypatch):
     """Replace spectrum/invariance_slopes; records every (kind, direction, eps grid, max_points) used."""
-    calls = []
+    calls: list[Any] = []
 
     def spectrum(model, theta, q):
         return model.sp
@@ -919,7 +920,7 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     flow_case = {"family": "rbm-spin", "N": 3, "P": 15, "origin": "flow", "index": len(teachers)}
     flow_point = c4.Point(flow_model, flow_theta, flow_model.prob(flow_theta), flow_case)
     flow_log = {"run": 3, "converged": 1, "used": 1, "t_max": 1e5, "cases": []}
-    seen = {}
+    seen: dict[str, Any] = {}
 
     def flow_points(prof, seed, *, start, executor=None, tally=None):
         seen["flows"] = (prof, seed, start)

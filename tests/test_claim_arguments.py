@@ -11,7 +11,7 @@ from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.runner import CLAIM_MODULES
 
 QUICK = get_profile("quick")
-BAD = [
+BAD: list[tuple[dict[str, object], str]] = [
     ({"profile": "quick"}, r"^profile must be a dsb_verifier\.checks\.profiles\.Profile .*got str 'quick'"),
     ({"seed": -1}, r"seed"),
     ({"seed": 1.5}, r"seed"),
