@@ -26,8 +26,21 @@ EVIDENCE_KEYS = {
 
 
 @pytest.fixture(scope="module", params=["C3", "C6"])
-def claim_report(request) -> tuple[str, ClaimReport]:
-    return request.param, MODULES[request.param].run(TINY, 0)
+def claim_run(request) -> tuple[str, ClaimReport, list[tuple[int, int]]]:
+    """The claim's report at seed 0, run with a progress callback, and its calls."""
+    calls: list[tuple[int, int]] = []
+    rep = MODULES[request.param].run(TINY, 0, progress=lambda done, total: calls.append((done, total)))
+    return request.param, rep, calls
+
+
+@pytest.fixture(scope="module")
+def claim_report(claim_run) -> tuple[str, ClaimReport]:
+    return claim_run[0], claim_run[1]
+
+
+def _doc(rep: ClaimReport) -> str:
+    """Everything a run reports except its timing."""
+    return json.dumps([rep.verdict.to_json(), *(c.to_json() for c in rep.controls)], sort_keys=True)
 
 
 def test_status_and_evidence(claim_report):
@@ -68,11 +81,20 @@ def test_figures_are_written(claim_report, tmp_path):
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_same_seed_same_report(claim_report):
+def test_same_seed_same_report_with_or_without_progress(claim_report):
     claim, first = claim_report
-    again = MODULES[claim].run(TINY, 0)
-    assert again.verdict.to_json() == first.verdict.to_json()
-    assert [c.to_json() for c in again.controls] == [c.to_json() for c in first.controls]
+    again = MODULES[claim].run(TINY, 0)  # without progress; ``first`` was run with it
+    assert _doc(again) == _doc(first)
+
+
+def test_progress_rises_by_one_to_a_total_known_up_front(claim_run):
+    claim, rep, calls = claim_run
+    total = calls[0][1]
+    assert calls == [(d, total) for d in range(1, total + 1)]
+    if claim == "C6":  # both seeds (the same plan, other draws): construction tasks, then flows
+        from dsb_verifier.checks.claims.c6_plan import n_construction_tasks
+
+        assert total == 2 * (n_construction_tasks(TINY) + rep.verdict.conditions["n_flows"])
 
 
 def test_c6_control_hessian_is_the_gauss_newton_matrix_not_the_exact_hessian():

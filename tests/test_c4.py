@@ -36,9 +36,25 @@ ROW_KEYS = {
 }
 
 
+def _rises_by_one_to_its_total(calls: list[tuple[int, int]]) -> bool:
+    """``progress(done, total)`` was called with done = 1, 2, ..., total and one fixed total."""
+    return bool(calls) and calls == [(d, calls[0][1]) for d in range(1, calls[0][1] + 1)]
+
+
+def _doc(report) -> str:
+    """Everything a run reports except its timing."""
+    return json.dumps([report.verdict.to_json(), *(c.to_json() for c in report.controls)], sort_keys=True)
+
+
 @pytest.fixture(scope="module")
-def report():
-    return C4.run(TINY, 3)
+def run_with_progress():
+    calls: list[tuple[int, int]] = []
+    return C4.run(TINY, 3, progress=lambda done, total: calls.append((done, total))), calls
+
+
+@pytest.fixture(scope="module")
+def report(run_with_progress):
+    return run_with_progress[0]
 
 
 def test_c4_holds_with_evidence_rows(report):
@@ -74,13 +90,19 @@ def test_c4_controls_are_caught_for_the_right_reason(report):
     assert reasons["wrong-jacobian"] == {"identity"}  # only -A^T F A uses A, and ker A is unchanged
 
 
-def test_c4_report_is_json_and_deterministic(report):
+def test_c4_report_is_json_and_deterministic_and_progress_does_not_change_it(report):
     doc = report.verdict.to_json()
     json.dumps(doc, allow_nan=False)
     json.dumps([c.to_json() for c in report.controls], allow_nan=False)
-    again = C4.run(TINY, 3)
-    assert again.verdict.to_json() == doc
-    assert [c.to_json() for c in again.controls] == [c.to_json() for c in report.controls]
+    again = C4.run(TINY, 3)  # without progress; ``report`` was run with it
+    assert _doc(again) == _doc(report)
+
+
+def test_c4_progress_rises_by_one_to_the_flows_and_points(run_with_progress):
+    report, calls = run_with_progress
+    assert _rises_by_one_to_its_total(calls)
+    teachers = len(C4._teacher_points(TINY, 3))
+    assert calls[-1][1] == teachers + 2 * report.verdict.conditions["flows"]["run"]  # a flow and its point
 
 
 def test_c4_figures_are_written(report, tmp_path):
@@ -141,7 +163,9 @@ def test_c4_user_target_adds_the_direct_point_and_converged_flows():
     from dsb_verifier import theory as T
 
     q = T.dirichlet_target(3, np.random.default_rng(1))
-    report = C4.run(TINY, 3, target=q)
+    calls: list[tuple[int, int]] = []
+    report = C4.run(TINY, 3, target=q, progress=lambda done, total: calls.append((done, total)))
+    assert _rises_by_one_to_its_total(calls)  # the user-data flows and points counted from the start
     user = report.verdict.conditions["user_data"]
     assert user["N"] == 3 and [f["family"] for f in user["flows"]] == ["rbm-spin", "tanh-1"]
     assert user["points"] == 1 + sum(f["used"] for f in user["flows"])

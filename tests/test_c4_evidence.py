@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from dsb_verifier.checks.claims import c4_point
 from dsb_verifier.checks.claims import c4_stability as c4
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.claims.progress import Tally
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.verdict import ClaimReport, Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.stability import HessianSpectrum
@@ -122,7 +124,7 @@ def _point(sp, slopes=None, *, family="fam", N=1, index=0, **case):
 @pytest.fixture
 def fake(monkeypatch):
     """Replace spectrum/invariance_slopes; records every (kind, direction, eps grid, max_points) used."""
-    calls = []
+    calls: list[Any] = []
 
     def spectrum(model, theta, q):
         return model.sp
@@ -869,7 +871,11 @@ def test_c4_flow_points_log_every_flow_and_keep_the_polished_converged_ones(monk
     polish = c4._polish
     monkeypatch.setattr(c4, "integrate_flow", integrate_flow)
     monkeypatch.setattr(c4, "_polish", lambda m, th, q: None if m.family == "tanh-1" else polish(m, th, q))
-    points, log = c4._flow_points(profile, 4, start=20)
+    seen: list[tuple[int, int]] = []
+    tally = Tally(2 * 6, lambda done, total: seen.append((done, total)))  # six flows and their points
+    points, log = c4._flow_points(profile, 4, start=20, tally=tally)
+    # each flow, and at once the point of each of the four flows not kept: two points left to evaluate
+    assert seen == [(d, 12) for d in range(1, 11)]
     order = [(f, j) for f in ("rbm-spin", "rbm-bit", "tanh-1") for j in range(2)]
     assert [key for key, _ in calls] == order
     assert all(kw == {"t_max": 1e5, "gtol": 1e-9, "n_checkpoints": 4} for _, kw in calls)
@@ -914,11 +920,12 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
     flow_case = {"family": "rbm-spin", "N": 3, "P": 15, "origin": "flow", "index": len(teachers)}
     flow_point = c4.Point(flow_model, flow_theta, flow_model.prob(flow_theta), flow_case)
     flow_log = {"run": 3, "converged": 1, "used": 1, "t_max": 1e5, "cases": []}
-    seen = {}
+    seen: dict[str, Any] = {}
 
-    def flow_points(prof, seed, *, start, executor=None):
+    def flow_points(prof, seed, *, start, executor=None, tally=None):
         seen["flows"] = (prof, seed, start)
         seen["executor"] = executor
+        seen["tally"] = tally
         return [flow_point], flow_log
 
     def evaluate(points, **kw):
@@ -962,4 +969,5 @@ def test_c4_run_evaluates_the_teacher_and_flow_points_and_records_its_conditions
         ">= 100 x its base-point value",
         "seed": 6,
     }
-    assert set(kw) == {"seed", "conditions"}  # the default grid and two neutral directions
+    assert set(kw) == {"seed", "conditions", "tally"}  # the default grid and two neutral directions
+    assert kw["tally"] is seen["tally"] and kw["tally"].total == len(teachers) + 2 * 3 * profile.n_inits

@@ -47,7 +47,14 @@ def serial() -> dict[str, str]:
 
 @pytest.mark.parametrize(("mod", "profile"), CASES, ids=["C5", "C3", "C6", "C4"])
 def test_process_pool_gives_the_serial_report(mod, profile, pool, serial):
-    assert _doc(mod.run(profile, 0, executor=pool)) == serial[mod.__name__]
+    """With a pool and a progress callback, the report of the serial run without one."""
+    calls: list[tuple[int, int]] = []
+    assert (
+        _doc(mod.run(profile, 0, executor=pool, progress=lambda d, n: calls.append((d, n))))
+        == (serial[mod.__name__])
+    )
+    done = [d for d, _ in calls]  # in order, to a total known from the first call
+    assert done == sorted(set(done)) and done[-1] == calls[0][1] and {n for _, n in calls} == {calls[0][1]}
 
 
 def test_thread_pool_works_too(serial):

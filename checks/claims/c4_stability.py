@@ -127,6 +127,7 @@ from dsb_verifier.checks.claims.c4_verdict import (  # noqa: F401
     evaluate,
 )
 from dsb_verifier.checks.claims.controls import WrongJacobian
+from dsb_verifier.checks.claims.progress import ProgressFn, Tally
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult
 from dsb_verifier.theory.dynamics.flow import integrate_flow
@@ -142,6 +143,13 @@ _FLOW_T_MAX = 1e5
 
 #: Scale of the perturbation that makes negative control (a).
 _PERTURBATION = 0.05
+
+#: (family, widths) of the N = 3 students of :func:`_flow_points`, ``n_inits`` flows each.
+_FLOW_STUDENTS: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("rbm-spin", (3,)),
+    ("rbm-bit", (3,)),
+    ("tanh-1", (4,)),
+)
 
 
 # ---- the points of the real run ---------------------------------------------------------------
@@ -216,17 +224,24 @@ def _flow_task(task: tuple[EnergyModel, np.ndarray, np.ndarray, float]) -> Any:
     return integrate_flow(model, theta0, q, t_max=t_max, gtol=1e-9, n_checkpoints=4)
 
 
+def _n_flows(profile: Profile) -> int:
+    """Number of teacher–student flows of :func:`_flow_points` (three families, ``n_inits`` each)."""
+    return len(_FLOW_STUDENTS) * profile.n_inits
+
+
 def _flow_points(
-    profile: Profile, seed: int, start: int, executor: Executor | None = None
+    profile: Profile, seed: int, start: int, executor: Executor | None = None, tally: Tally | None = None
 ) -> tuple[list[Point], dict]:
     """Flow end points (N = 3 students of the teacher's family) that converged to KL ~ 0.
 
     The flows run through ``executor.map`` (None: serially); the points do not depend on it.
+    ``tally`` (if given) steps as each flow's end arrives, and once more for a flow whose end
+    point is not kept (its point will not be evaluated; :func:`run`).
     """
     out: list[Point] = []
     log: dict[str, Any] = {"run": 0, "converged": 0, "used": 0, "t_max": _FLOW_T_MAX, "cases": []}
     cases = []
-    for family, widths in (("rbm-spin", (3,)), ("rbm-bit", (3,)), ("tanh-1", (4,))):
+    for family, widths in _FLOW_STUDENTS:
         model = _build(family, 3, widths)
         for j in range(profile.n_inits):
             rng = seeded_rng(seed, "c4-flow", family, j)
@@ -256,6 +271,10 @@ def _flow_points(
                 out.append(Point(model, theta, q, case))
                 log["used"] += 1
         log["cases"].append(entry)
+        if tally is not None:
+            tally.step()  # the flow
+            if not entry["used"]:
+                tally.step()  # its point, never evaluated
     return out, log
 
 
@@ -308,14 +327,25 @@ def _controls(seed: int, conditions: dict) -> tuple[ControlResult, ...]:
 MAX_N_USER, MAX_N_USER_FLOW = 8, 5
 
 
-def _user_points(q: np.ndarray, seed: int, start: int) -> tuple[list[Point], dict[str, Any]]:
+def _user_units(N: int) -> int:
+    """Progress units of :func:`_user_points` on a target of ``N`` bits: its flows and its points."""
+    if N > MAX_N_USER:
+        return 0
+    n_flows = 2 if N <= MAX_N_USER_FLOW else 0
+    return 1 + 2 * n_flows
+
+
+def _user_points(
+    q: np.ndarray, seed: int, start: int, tally: Tally | None = None
+) -> tuple[list[Point], dict[str, Any]]:
     """Data-consistent points on the user's empirical distribution ``q`` (``dsb-verify run --data``).
 
     The direct model at ``theta = J(q)`` (exactly data-consistent, ``ker A = {0}``) when
     ``N <= MAX_N_USER``; and, when ``N <= MAX_N_USER_FLOW``, the end points of flows of an
     over-parameterised RBM (``M = 2^N``, hidden spins) and of a one-layer tanh network
     (width ``2N``) from scale 0.5, kept exactly as the teacher–student flow points are
-    (converged to ``KL <= flow_kl_max``, then polished onto ``J(theta) = J(q)``).
+    (converged to ``KL <= flow_kl_max``, then polished onto ``J(theta) = J(q)``). ``tally``
+    (if given) steps as each flow ends, and once more for a flow whose point is not kept.
     """
     N = int(q.size).bit_length() - 1
     log: dict[str, Any] = {"N": N, "points": 0, "flows": []}
@@ -349,6 +379,10 @@ def _user_points(q: np.ndarray, seed: int, start: int) -> tuple[list[Point], dic
             log["flows"].append(
                 {"family": family, "status": tr.status, "kl_end": kl_end, "used": theta is not None}
             )
+            if tally is not None:
+                tally.step()  # the flow
+                if theta is None:
+                    tally.step()  # its point, never evaluated
             if theta is not None:
                 case = {
                     **base,
@@ -365,23 +399,42 @@ def _user_points(q: np.ndarray, seed: int, start: int) -> tuple[list[Point], dic
 
 
 def run(
-    profile: Profile, seed: int, *, target: np.ndarray | None = None, executor: Executor | None = None
+    profile: Profile,
+    seed: int,
+    *,
+    target: np.ndarray | None = None,
+    executor: Executor | None = None,
+    progress: ProgressFn | None = None,
 ) -> ClaimReport:
     """Run C4 under ``profile`` with ``seed``.
 
-    A user ``target`` (``dsb-verify run --data``) adds the data-consistent points of
-    :func:`_user_points` (their ``case["target"]`` is ``"user-data"``). The teacher–student
-    flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`; None:
-    serially); the report does not depend on it.
+    Parameters
+    ----------
+    profile, seed
+        Sizes of the sweep and the seed of every draw.
+    target
+        A user target (``dsb-verify run --data``): adds the data-consistent points of
+        :func:`_user_points` (their ``case["target"]`` is ``"user-data"``).
+    executor
+        Where the teacher–student flows run (``executor.map``; any
+        :class:`concurrent.futures.Executor`); None: serially. The report does not depend on it.
+    progress
+        Called as ``progress(done, total)`` as cases complete, ``done`` rising by one to
+        ``total``: every flow (teacher–student and user-data), then every point's evaluation;
+        a flow whose end point is not kept also completes its point at once. The negative
+        controls (three points) are not counted. The report does not depend on it.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor)
+    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     points = _teacher_points(profile, seed)
-    flow_points, flow_log = _flow_points(profile, seed, start=len(points), executor=executor)
+    user = None if target is None else np.asarray(target, dtype=np.float64)
+    n_user = 0 if user is None else _user_units(int(user.size).bit_length() - 1)
+    tally = Tally(len(points) + 2 * _n_flows(profile) + n_user, progress)
+    flow_points, flow_log = _flow_points(profile, seed, start=len(points), executor=executor, tally=tally)
     points += flow_points
     user_log = None
-    if target is not None:
-        user_points, user_log = _user_points(np.asarray(target, dtype=np.float64), seed, start=len(points))
+    if user is not None:
+        user_points, user_log = _user_points(user, seed, start=len(points), tally=tally)
         points += user_points
     conditions = {
         "families": list(_sizes(profile)),
@@ -400,6 +453,6 @@ def run(
     }
     if user_log is not None:
         conditions["user_data"] = user_log
-    verdict = evaluate(points, seed=seed, conditions=conditions)
+    verdict = evaluate(points, seed=seed, conditions=conditions, tally=tally)
     controls = _controls(seed, {"seed": seed})
     return ClaimReport(verdict=verdict, controls=controls, seconds=time.perf_counter() - t0)

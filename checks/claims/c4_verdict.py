@@ -23,6 +23,7 @@ from dsb_verifier.checks.claims.c4_point import (
     _describe,
     _evaluate_point,
 )
+from dsb_verifier.checks.claims.progress import Tally
 from dsb_verifier.checks.verdict import Counterexample, Status, Verdict, decide, jsonable
 from dsb_verifier.theory.dynamics.stability import HessianSpectrum, InvarianceSlopes
 
@@ -149,6 +150,7 @@ def evaluate(
     conditions: Mapping[str, Any],
     eps_grid: np.ndarray = EPS_GRID,
     n_neutral_directions: int = 2,
+    tally: Tally | None = None,
 ) -> Verdict:
     """Evaluate C4 at ``points`` offered as data-consistent (the real run and the controls).
 
@@ -165,6 +167,9 @@ def evaluate(
         Step sizes of the invariance test.
     n_neutral_directions
         Random unit vectors of ``ker A`` tested per point.
+    tally
+        Steps once as each point's evaluation completes (progress only; the verdict does not
+        depend on it); None: no counting.
     """
     if not points:
         raise ValueError("evaluate needs at least one point")
@@ -173,6 +178,8 @@ def evaluate(
         c = pt.case
         rng = seeded_rng(seed, "c4-directions", str(c["family"]), int(c["N"]), int(c["index"]))
         rows.append(_evaluate_point(pt, rng, eps_grid, n_neutral_directions))
+        if tally is not None:
+            tally.step()
     failures: list[Counterexample] = []
     for crit in _CRITERIA:  # one pass per criterion, so the first counterexamples cover each kind
         for r in rows:

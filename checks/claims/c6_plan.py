@@ -32,7 +32,7 @@ universal width) on the same target; and the ``W = 0`` points (hidden biases 0 a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -48,6 +48,7 @@ from dsb_verifier.checks.claims.c3_fixed_points import (
 )
 from dsb_verifier.checks.claims.c6_points import Item, regime_of, same_size
 from dsb_verifier.checks.claims.cases import ORDER_PROFILES
+from dsb_verifier.checks.claims.progress import Tally
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.theory.dynamics.fixed_points import POLISH_GTOL, TiedRBM, independent_point, tied_point
 from dsb_verifier.theory.models import RBM, DirectModel, EnergyModel, TanhNetwork, TruncatedIsing, rbm_teacher
@@ -57,7 +58,9 @@ __all__ = [
     "MAX_N_USER",
     "PlannedFlow",
     "Target",
+    "construction_Ns",
     "construction_items",
+    "n_construction_tasks",
     "flow_items",
     "flow_plan",
     "minimal_width",
@@ -200,9 +203,14 @@ def _user_ok(user: NDArray[np.float64] | None) -> bool:
     return user is not None and int(user.size).bit_length() - 1 <= MAX_N_USER
 
 
-def flow_items(plan: Sequence[PlannedFlow], executor: Executor | None = None) -> list[Item]:
-    """Integrate and polish every planned flow (C3's :func:`flow_sweep`) and attach regimes."""
-    cands = flow_sweep([p.case for p in plan], executor)
+def flow_items(
+    plan: Sequence[PlannedFlow], executor: Executor | None = None, tally: Tally | None = None
+) -> list[Item]:
+    """Integrate and polish every planned flow (C3's :func:`flow_sweep`) and attach regimes.
+
+    ``tally`` (if given) steps as each flow's polished end point arrives.
+    """
+    cands = flow_sweep([p.case for p in plan], executor, tally)
     regimes = [(p.regime, p.target_key) for p in plan for _ in p.case.inits]
     return [Item(c, r, k) for c, (r, k) in zip(cands, regimes, strict=True)]
 
@@ -282,19 +290,44 @@ def _c3_construction_task(task: tuple[int, int, float]) -> list[Candidate]:
     return construction_candidates(N, seed, hidden=("spin", "bit"), t_max=t_max)
 
 
-def construction_items(profile: Profile, seed: int, executor: Executor | None = None) -> list[Item]:
-    """Every construction of the module docstring with its regime and target key."""
-    Ns = [4] if profile.max_n_rbm <= 4 else [4, 5]
+def construction_Ns(profile: Profile) -> list[int]:
+    """N of the constructions: 4 for profiles with ``max_n_rbm <= 4``, else 4 and 5."""
+    return [4] if profile.max_n_rbm <= 4 else [4, 5]
+
+
+def n_construction_tasks(profile: Profile) -> int:
+    """Tasks of :func:`construction_items`: C3's constructions and the ``E1`` ones, one of each per N."""
+    return 2 * len(construction_Ns(profile))
+
+
+def construction_items(
+    profile: Profile, seed: int, executor: Executor | None = None, tally: Tally | None = None
+) -> list[Item]:
+    """Every construction of the module docstring with its regime and target key.
+
+    The :func:`n_construction_tasks` tasks run through ``executor.map`` (None: serially);
+    ``tally`` (if given) steps as each task's constructions arrive.
+    """
+    Ns = construction_Ns(profile)
     t_max = max(profile.t_max, _TS_T_MAX)
     mapper = executor.map if executor is not None else map
-    c3_built = list(mapper(_c3_construction_task, [(N, seed, t_max) for N in Ns]))
+
+    def collect(built: Iterable[list[Candidate]]) -> list[list[Candidate]]:
+        out = []
+        for cands in built:
+            out.append(cands)
+            if tally is not None:
+                tally.step()
+        return out
+
+    c3_built = collect(mapper(_c3_construction_task, [(N, seed, t_max) for N in Ns]))
     e1_tasks = []
     for N in Ns:
         Ms = (minimal_width(N),) + (
             (2**N,) if N <= _UNIVERSAL_MAX_N.get(profile.name, _UNIVERSAL_MAX_N_DEFAULT) else ()
         )
         e1_tasks.append((N, seed, Ms, t_max))
-    e1_built = list(mapper(e1_construction_task, e1_tasks))
+    e1_built = collect(mapper(e1_construction_task, e1_tasks))
     items: list[Item] = []
     for cands in c3_built:
         for c in cands:

@@ -59,14 +59,17 @@ from dsb_verifier.checks.claims.c3_fixed_points import TOLERANCES as C3_TOLERANC
 from dsb_verifier.checks.claims.c6_figures import figures
 from dsb_verifier.checks.claims.c6_plan import (
     MAX_N_USER,
+    PlannedFlow,
     construction_items,
     flow_items,
     flow_plan,
+    n_construction_tasks,
     plan_Ns,
     three_body_candidates,
 )
 from dsb_verifier.checks.claims.c6_points import MATERIAL_FRACTION, MERGE_RTOL, Item, regime_of
 from dsb_verifier.checks.claims.c6_verdict import evaluate as _evaluate
+from dsb_verifier.checks.claims.progress import ProgressFn, Tally
 from dsb_verifier.checks.claims.replicate import combine, combine_controls, replicate_seed
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.verdict import ClaimReport, ControlResult, Verdict
@@ -141,21 +144,40 @@ def run(
     *,
     target: NDArray[np.float64] | None = None,
     executor: Executor | None = None,
+    progress: ProgressFn | None = None,
 ) -> ClaimReport:
     """Run C6 under ``profile`` with ``seed``.
 
-    A user ``target`` (``dsb-verify run --data``) joins the ``E1`` flows as the target
-    ``user-data`` when its ``N <= MAX_N_USER``. The constructions and flows run through
-    ``executor.map`` (any :class:`concurrent.futures.Executor`; None: serially); the report
-    does not depend on it. The whole experiment runs at ``seed`` and at its replicate
-    seed (:mod:`~dsb_verifier.checks.claims.replicate`): the status is the one both
-    give, else ``inconclusive``; a control is caught only if it fails at both.
+    The whole experiment runs at ``seed`` and at its replicate seed
+    (:mod:`~dsb_verifier.checks.claims.replicate`): the status is the one both give, else
+    ``inconclusive``; a control is caught only if it fails at both.
+
+    Parameters
+    ----------
+    profile, seed
+        Sizes of the sweep (:mod:`.c6_plan`) and the seed of every draw.
+    target
+        A user target (``dsb-verify run --data``); joins the ``E1`` flows as the target
+        ``user-data`` when its ``N <= MAX_N_USER``.
+    executor
+        Where the constructions and flows run (``executor.map``; any
+        :class:`concurrent.futures.Executor`); None: serially. The report does not depend on it.
+    progress
+        Called as ``progress(done, total)`` as cases complete, ``done`` rising by one to
+        ``total``: at each seed in turn, every construction task
+        (:func:`~dsb_verifier.checks.claims.c6_plan.n_construction_tasks`), then every flow.
+        The evaluations of the verdict and the controls (under a second per seed in the
+        thorough profile) are not counted. The report does not depend on it.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor)
+    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     user = None if target is None else np.asarray(target, dtype=np.float64)
     seeds = (seed, replicate_seed(seed))
-    (v0, c0), (v1, c1) = (_one_seed(profile, s, user, executor) for s in seeds)
+    plans = [flow_plan(profile, s, user) for s in seeds]  # both up front: the total is known
+    tally = Tally(sum(n_construction_tasks(profile) + _n_flows(plan) for plan in plans), progress)
+    (v0, c0), (v1, c1) = (
+        _one_seed(profile, s, user, plan, executor, tally) for s, plan in zip(seeds, plans, strict=True)
+    )
     return ClaimReport(
         verdict=combine(v0, v1, seeds),
         controls=combine_controls(c0, c1, seeds),
@@ -163,13 +185,26 @@ def run(
     )
 
 
+def _n_flows(plan: Sequence[PlannedFlow]) -> int:
+    """Number of flows of ``plan`` (one per start of each planned case)."""
+    return sum(len(p.case.inits) for p in plan)
+
+
 def _one_seed(
-    profile: Profile, seed: int, user: NDArray[np.float64] | None, executor: Executor | None
+    profile: Profile,
+    seed: int,
+    user: NDArray[np.float64] | None,
+    plan: Sequence[PlannedFlow],
+    executor: Executor | None,
+    tally: Tally | None = None,
 ) -> tuple[Verdict, tuple[ControlResult, ...]]:
-    """The verdict and the controls of the whole C6 experiment at one seed."""
-    constructions = construction_items(profile, seed, executor)
-    plan = flow_plan(profile, seed, user)
-    flows = flow_items(plan, executor)
+    """The verdict and the controls of the whole C6 experiment at one seed.
+
+    ``plan`` is :func:`~dsb_verifier.checks.claims.c6_plan.flow_plan` at ``seed``; ``tally``
+    (if given) steps as each construction task and each flow completes.
+    """
+    constructions = construction_items(profile, seed, executor, tally)
+    flows = flow_items(plan, executor, tally)
     n_user = None if user is None else int(user.size).bit_length() - 1
     conditions: dict[str, Any] = {
         "k_low": K_LOW,
