@@ -85,7 +85,9 @@ __all__ = [
     "REPORT_ENTRIES",
     "OutputLock",
     "PublishError",
+    "FileSet",
     "display",
+    "file_destination",
     "publish_directory",
     "publish_files",
     "same_file",
@@ -319,12 +321,148 @@ def _recover_files(targets: Sequence[Path]) -> None:
             _remove(path)
 
 
+_KINDS_OF_FILE = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_destination(path: str | os.PathLike[str]) -> Path:
+    """The file an output ``path`` will replace: a symbolic link is followed to its target.
+
+    ``dsb-verify run --out`` follows symbolic links too. Checked before anything is
+    computed; nothing is created here.
+
+    Parameters
+    ----------
+    path
+        The output path as given.
+
+    Returns
+    -------
+    Path
+        The absolute path, symbolic links resolved, of the regular file to write.
+
+    Raises
+    ------
+    PublishError
+        If ``path`` exists and is not a regular file (a directory, a FIFO, a device,
+        a socket) nor a symbolic link to one, or is a symbolic link to nothing.
+    """
+    shown = display(path)
+    if os.path.lexists(path):
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise PublishError(
+                f"cannot write to output file {shown!r}: it is a symbolic link to nothing usable "
+                f"({exc.strerror or exc}); expected a regular file or a new path"
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((k for test, k in _KINDS_OF_FILE if test(st.st_mode)), "not a regular file")
+            raise PublishError(
+                f"cannot write to output file {shown!r}: it exists and is {kind}, expected a regular "
+                "file or a new path"
+            )
+    return Path(os.path.realpath(path))
+
+
+class FileSet:
+    """Output files locked for a whole command and published together at its end.
+
+    ``with FileSet(paths, inputs=...) as files:`` checks every destination
+    (:func:`file_destination`, outputs that are inputs or each other) and takes
+    every lock when the block starts, so that a second run into any of these files
+    is refused at once, before either computes; :meth:`publish` writes and
+    publishes the set (see the module docstring); the locks are released when the
+    block ends, whatever happens.
+
+    Parameters
+    ----------
+    paths
+        The output paths, as given (shown in messages).
+    inputs
+        Files the run reads; an output that is one of them (same file, through
+        symbolic or hard links too) is refused.
+
+    Raises
+    ------
+    PublishError
+        An output that is an input, two outputs that are the same file, a
+        destination that is not a regular file, or one in use by another run.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]], *, inputs: Sequence[Path] = ()) -> None:
+        self.paths = [Path(p) for p in paths]
+        for p in self.paths:
+            for i in inputs:
+                if same_file(p, i) or Path(os.path.realpath(p)) == Path(os.path.realpath(i)):
+                    raise PublishError(
+                        f"{display(p)}: is the input file {display(i)}; choose another output path"
+                    )
+        self.targets = [file_destination(p) for p in self.paths]
+        seen: dict[Path, Path] = {}
+        for p, t in zip(self.paths, self.targets, strict=True):
+            for q, u in seen.items():
+                if t == u or same_file(t, u):
+                    raise PublishError(f"{display(p)}: is the same file as the output {display(q)}")
+            seen[p] = t
+        self._taken: list[OutputLock] = []
+
+    def __enter__(self) -> FileSet:
+        try:
+            for t in sorted(set(self.targets)):
+                lock = OutputLock(t, "output file")
+                lock.acquire()
+                self._taken.append(lock)
+            _recover_files(self.targets)
+        except BaseException as exc:
+            self.release()
+            if isinstance(exc, OSError):
+                raise _oserror("output file", Path(exc.filename or self.targets[0]), exc) from None
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Drop every lock taken (also called when the block ends)."""
+        for lock in reversed(self._taken):
+            lock.release()
+        self._taken = []
+
+    def publish(self, outputs: Sequence[tuple[str | os.PathLike[str], Callable[[BinaryIO], object]]]) -> None:
+        """Write every ``(path, writer)`` and publish them together; the paths are those of the set.
+
+        Raises
+        ------
+        PublishError
+            An output that cannot be written (the earlier files are then unchanged
+            and nothing new is left behind).
+        ValueError
+            If the paths are not exactly those the set was opened with.
+        """
+        index = {p: t for p, t in zip(self.paths, self.targets, strict=True)}
+        if sorted(map(str, (Path(p) for p, _ in outputs))) != sorted(map(str, self.paths)):
+            raise ValueError(f"publish: outputs {[str(p) for p, _ in outputs]} are not the set {self.paths}")
+        if len(self._taken) != len(set(self.targets)):
+            raise ValueError("publish: the file set is not locked (use it as a context manager)")
+        _publish_locked([(index[Path(p)], w) for p, w in outputs])
+
+
 def publish_files(
     outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]],
     *,
     inputs: Sequence[Path] = (),
 ) -> None:
     """Write every ``(path, writer)`` and publish them together (see the module docstring).
+
+    One call of :class:`FileSet`: the locks are taken here, for the writing only; a
+    command that computes first should open a :class:`FileSet` before computing.
 
     Parameters
     ----------
@@ -338,33 +476,22 @@ def publish_files(
     ------
     PublishError
         An output that is an input, two outputs that are the same file, an output
+        that exists and is not a regular file (nor a symbolic link to one), an output
         in use by another run, or an output that cannot be written (the earlier
         files are then unchanged and nothing new is left behind).
     """
-    targets = [Path(os.path.abspath(p)) for p, _ in outputs]
-    for p, t in zip((p for p, _ in outputs), targets, strict=True):
-        for i in inputs:
-            if same_file(t, i) or t == Path(os.path.abspath(i)):
-                raise PublishError(
-                    f"{display(p)}: is the input file {display(i)}; choose another output path"
-                )
-    seen: dict[Path, Path] = {}
-    for p, t in zip((p for p, _ in outputs), targets, strict=True):
-        for q, u in seen.items():
-            if t == u or same_file(t, u):
-                raise PublishError(f"{display(p)}: is the same file as the output {display(q)}")
-        seen[p] = t
-    locks = [OutputLock(t, "output file") for t in sorted(set(targets))]
+    with FileSet([p for p, _ in outputs], inputs=inputs) as files:
+        files.publish(outputs)
+
+
+def _publish_locked(outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]]) -> None:
+    """Write and publish resolved ``outputs`` whose locks this process holds."""
+    targets = [t for t, _ in outputs]
     members: list[_Member] = []
     journals: list[Path] = []
-    taken: list[OutputLock] = []
     try:
         try:
-            for lock in locks:
-                lock.acquire()
-                taken.append(lock)
-            _recover_files(targets)
-            for (_, writer), t in zip(outputs, targets, strict=True):
+            for t, writer in outputs:
                 tmp = t.parent / _temp_name(t.name, "tmp")
                 members.append(_Member(t, tmp, None, None))
                 _write_new_file(tmp, writer)
@@ -426,9 +553,6 @@ def publish_files(
         for j in journals:
             _remove(j)
         raise
-    finally:
-        for lock in reversed(taken):
-            lock.release()
 
 
 def _rollback(members: list[_Member]) -> None:

@@ -1,0 +1,119 @@
+"""Output destinations of ``dsb-verify effective`` and ``run`` (audit of issue 16, branch fix16).
+
+Every refusal here happens before anything is computed (the computation is replaced by
+a function that fails the test if it is reached).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dsb_verifier.checks.cli import effective, publish
+from dsb_verifier.checks.cli.publish import OutputLock, PublishError
+
+
+def _npz(path: Path, Nv: int = 4, Nh: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        weight_matrix=rng.standard_normal((Nv, Nh)),
+        vbias=rng.standard_normal(Nv),
+        hbias=rng.standard_normal(Nh),
+    )
+    return path
+
+
+@pytest.fixture
+def no_compute(monkeypatch):
+    """Make reaching the computation of ``effective`` fail the test."""
+
+    def compute(*args, **kwargs):
+        raise AssertionError("computed before refusing the output")
+
+    monkeypatch.setattr(effective, "compute", compute)
+
+
+@pytest.mark.parametrize("option", ["--out", "--figure"])
+def test_effective_refuses_a_fifo_destination_before_computing(tmp_path, cli_main, no_compute, option):
+    model = _npz(tmp_path / "m.npz")
+    fifo = tmp_path / ("pipe.csv" if option == "--out" else "pipe.png")
+    os.mkfifo(fifo)
+    # --all-checkpoints needs an HDF5 file; the refusal of the figure comes first anyway
+    extra = ["--all-checkpoints"] if option == "--figure" else []
+    rc, _out, err = cli_main("effective", str(model), *extra, option, str(fifo))
+    assert rc == 2, err
+    assert err == (
+        f"dsb-verify: error: cannot write to output file {str(fifo)!r}: it exists and is a named pipe "
+        "(FIFO), expected a regular file or a new path\n"
+    )
+    assert fifo.is_fifo() and sorted(os.listdir(tmp_path)) == sorted(["m.npz", fifo.name])
+
+
+def test_effective_writes_through_a_symlink_to_a_regular_file(tmp_path, cli_main):
+    model = _npz(tmp_path / "m.npz")
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    rc, _out, err = cli_main("effective", str(model), "--out", str(link))
+    assert rc == 0, err
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text().startswith("{")
+
+
+def test_file_destination_refuses_non_regular_files_and_follows_symlinks(tmp_path):
+    (tmp_path / "d").mkdir()
+    os.mkfifo(tmp_path / "p")
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "l").symlink_to(tmp_path / "f")
+    (tmp_path / "ld").symlink_to(tmp_path / "d")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nothing")
+    assert publish.file_destination(tmp_path / "l") == Path(os.path.realpath(tmp_path / "f"))
+    assert publish.file_destination(tmp_path / "new") == Path(os.path.realpath(tmp_path)) / "new"
+    for name, kind in (("d", "a directory"), ("p", r"a named pipe \(FIFO\)"), ("ld", "a directory")):
+        with pytest.raises(
+            PublishError, match=f"'.*{name}': it exists and is {kind}, expected a regular file"
+        ):
+            publish.file_destination(tmp_path / name)
+    with pytest.raises(PublishError, match=r"'.*dangling': it is a symbolic link to nothing usable"):
+        publish.file_destination(tmp_path / "dangling")
+
+
+def test_a_second_effective_into_the_same_out_is_refused_at_start(tmp_path, cli_main, monkeypatch):
+    """While the first run computes, a second into the same --out stops at once, naming the first."""
+    model = _npz(tmp_path / "m.npz")
+    out = tmp_path / "j.json"
+    real_compute = effective.compute
+    seen: list[tuple[object, str]] = []
+
+    def compute(*args, **kwargs):
+        def refuse(*a, **k):
+            raise AssertionError("the second run computed")
+
+        monkeypatch.setattr(effective, "compute", refuse)
+        rc, _o, err = cli_main("effective", str(model), "--out", str(out))
+        seen.append((rc, err))
+        monkeypatch.setattr(effective, "compute", real_compute)
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(effective, "compute", compute)
+    rc, _o, err = cli_main("effective", str(model), "--out", str(out))
+    assert rc == 0, err
+    ((rc2, err2),) = seen
+    assert rc2 == 2
+    assert err2.startswith(
+        f"dsb-verify: error: output file {str(out)!r} is in use by another dsb-verify run (pid {os.getpid()} on "
+    ), err2
+    assert err2.count("\n") == 1
+    assert out.read_text().startswith("{")
+
+
+def test_a_locked_figure_refuses_effective_before_computing(tmp_path, cli_main, no_compute):
+    model = _npz(tmp_path / "m.npz")
+    fig = tmp_path / "f.png"
+    with OutputLock(fig, "output file"):
+        rc, _o, err = cli_main("effective", str(model), "--all-checkpoints", "--figure", str(fig))
+    assert rc == 2 and "is in use by another dsb-verify run" in err, err
