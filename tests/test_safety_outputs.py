@@ -117,3 +117,25 @@ def test_a_locked_figure_refuses_effective_before_computing(tmp_path, cli_main, 
     with OutputLock(fig, "output file"):
         rc, _o, err = cli_main("effective", str(model), "--all-checkpoints", "--figure", str(fig))
     assert rc == 2 and "is in use by another dsb-verify run" in err, err
+
+
+def test_run_refuses_a_mount_point_before_computing(tmp_path, cli_main, monkeypatch):
+    """A mount point cannot be renamed (EBUSY): refused at start, suggesting a folder inside it."""
+    from dsb_verifier.checks import runner
+
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(publish.os.path, "ismount", lambda p: os.fspath(p) == str(vol.resolve()) or real(p))
+
+    def run_checks(*args, **kwargs):
+        raise AssertionError("computed before refusing the output")
+
+    monkeypatch.setattr(runner, "run_checks", run_checks)
+    rc, out, err = cli_main("run", "--claims", "C1", "--out", str(vol))
+    assert (rc, out) == (2, ""), err
+    assert err == (
+        f"dsb-verify: error: cannot write to output directory {str(vol)!r}: it is a mount point, which "
+        f"cannot be replaced as a whole; give a folder inside it, e.g. {str(vol / 'report')!r}\n"
+    )
+    assert os.listdir(tmp_path) == ["vol"] and os.listdir(vol) == []

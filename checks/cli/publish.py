@@ -38,7 +38,10 @@ the new ``DIR`` and a backup, which the next run deletes. An error or Ctrl-C
 inside the swap is undone on the spot. Because the folder is replaced as a
 whole, an existing ``DIR`` must hold nothing but a dsb-verify report
 (``report.json``, ``report.md``, ``figures/``); anything else is refused rather
-than deleted.
+than deleted. A mount point (a Docker volume, say) cannot be renamed, so it is
+refused as ``DIR`` before anything runs, with a suggestion of a folder inside
+it (swapping its contents one entry at a time would lose the all-or-nothing
+guarantee).
 
 Design of the file-set swap (:func:`publish_files`)
 ---------------------------------------------------
@@ -193,7 +196,8 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
     ----------
     out
         The output folder; created (with its parents) if missing. If it exists
-        it must hold only a dsb-verify report, which is replaced as a whole.
+        it must hold only a dsb-verify report, which is replaced as a whole; a
+        mount point (which no rename can replace) is refused.
 
     Yields
     ------
@@ -214,6 +218,11 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(os.path.abspath(Path(out).expanduser().resolve()))
     if target.parent == target:
         raise PublishError(f"cannot write to output directory {shown!r}: it is a filesystem root")
+    if os.path.ismount(target):  # e.g. a Docker volume: renaming it fails ("Device or resource busy")
+        raise PublishError(
+            f"cannot write to output directory {shown!r}: it is a mount point, which cannot be replaced "
+            f"as a whole; give a folder inside it, e.g. {display(Path(out) / 'report')!r}"
+        )
     try:
         created = _make_parents(target.parent)
     except OSError as exc:
