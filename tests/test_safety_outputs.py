@@ -139,3 +139,31 @@ def test_run_refuses_a_mount_point_before_computing(tmp_path, cli_main, monkeypa
         f"cannot be replaced as a whole; give a folder inside it, e.g. {str(vol / 'report')!r}\n"
     )
     assert os.listdir(tmp_path) == ["vol"] and os.listdir(vol) == []
+
+
+def test_a_users_figure_in_figures_is_refused_before_computing_not_deleted(tmp_path, cli_main, monkeypatch):
+    """figures/my_plot.pdf is not named like a figure of ours: refused as foreign, like --out's own files."""
+    from dsb_verifier.checks import runner
+
+    out = tmp_path / "rep"
+    (out / "figures").mkdir(parents=True)
+    (out / "report.json").write_text("{}")
+    (out / "figures" / "c4_hessian_spectra.png").write_bytes(b"ours")
+    (out / "figures" / "my_plot.pdf").write_bytes(b"precious")
+
+    def run_checks(*args, **kwargs):
+        raise AssertionError("computed before refusing the output")
+
+    monkeypatch.setattr(runner, "run_checks", run_checks)
+    rc, _out, err = cli_main("run", "--claims", "C1", "--out", str(out))
+    assert rc == 2
+    assert err == (
+        f"dsb-verify: error: cannot write to output directory {str(out)!r}: figures/my_plot.pdf is not a "
+        "figure file of a dsb-verify report (the folder is replaced as a whole); move it or give a new or "
+        "empty directory\n"
+    )
+    assert (out / "figures" / "my_plot.pdf").read_bytes() == b"precious"
+    (out / "figures" / "my_plot.pdf").unlink()
+    with publish.publish_directory(out) as staging:  # only figures named like ours: replaced
+        (staging / "report.json").write_text("{}")
+    assert sorted(os.listdir(out)) == ["report.json"]

@@ -37,8 +37,9 @@ report, complete) before anything else. A crash after the second rename leaves
 the new ``DIR`` and a backup, which the next run deletes. An error or Ctrl-C
 inside the swap is undone on the spot. Because the folder is replaced as a
 whole, an existing ``DIR`` must hold nothing but a dsb-verify report
-(``report.json``, ``report.md``, ``figures/``); anything else is refused rather
-than deleted. A mount point (a Docker volume, say) cannot be renamed, so it is
+(``report.json``, ``report.md``, ``figures/`` holding only files named like its
+figures, ``c4_hessian_spectra.png``); anything else (``my_plot.pdf`` in
+``figures/`` too) is refused rather than deleted. A mount point (a Docker volume, say) cannot be renamed, so it is
 refused as ``DIR`` before anything runs, with a suggestion of a folder inside
 it (swapping its contents one entry at a time would lose the all-or-nothing
 guarantee).
@@ -65,6 +66,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -96,8 +98,9 @@ __all__ = [
     "same_file",
 ]
 
-#: Names a figure of a report may have (a file of another kind in ``figures/`` is not ours).
-_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+#: Names a figure of a report has (``c4_hessian_spectra.png``): a claim id, ``_``, a name, a
+#: figure suffix. Any other file in ``figures/`` (``my_plot.pdf``) is the user's, not ours.
+_FIGURE_NAME = re.compile(r"^c[0-9]+_[A-Za-z0-9_-]+\.(?:png|svg|pdf)$")
 
 #: What a report folder may contain (``figures`` is a folder of figure files).
 REPORT_ENTRIES = frozenset({"report.json", "report.md", "figures", ".DS_Store"})
@@ -145,10 +148,11 @@ def _check_report_folder(out: Path, shown: str) -> None:
             raise PublishError(f"cannot write to output directory {shown!r}: {name} exists there as {kind}")
         if entry.name == "figures":
             for f in os.scandir(entry.path):
-                if not f.is_file(follow_symlinks=False) or not f.name.endswith(_FIGURE_SUFFIXES):
+                if not f.is_file(follow_symlinks=False) or not _FIGURE_NAME.match(f.name):
                     raise PublishError(
                         f"cannot write to output directory {shown!r}: figures/{display(f.name)} is not a "
-                        "figure file (the folder is replaced as a whole); give a new or empty directory"
+                        "figure file of a dsb-verify report (the folder is replaced as a whole); move it or "
+                        "give a new or empty directory"
                     )
 
 
