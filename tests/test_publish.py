@@ -313,7 +313,7 @@ def test_the_command_reports_a_full_disk_in_one_line_and_keeps_the_old_report(
     out = tmp_path / "rep"
     _report(out, 0)
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "figures" / "x.png"))
-    monkeypatch.setattr(runner, "run_checks", _fake_run_checks(full))
+    monkeypatch.setattr(runner, "run_checks_into", _fake_run_checks(full))
     rc, stdout, err = cli_main("run", "--claims", "C1", "--out", str(out))
     assert (rc, stdout) == (2, "")
     assert (

@@ -131,7 +131,7 @@ def test_run_refuses_a_mount_point_before_computing(tmp_path, cli_main, monkeypa
     def run_checks(*args, **kwargs):
         raise AssertionError("computed before refusing the output")
 
-    monkeypatch.setattr(runner, "run_checks", run_checks)
+    monkeypatch.setattr(runner, "run_checks_into", run_checks)
     rc, out, err = cli_main("run", "--claims", "C1", "--out", str(vol))
     assert (rc, out) == (2, ""), err
     assert err == (
@@ -154,7 +154,7 @@ def test_a_users_figure_in_figures_is_refused_before_computing_not_deleted(tmp_p
     def run_checks(*args, **kwargs):
         raise AssertionError("computed before refusing the output")
 
-    monkeypatch.setattr(runner, "run_checks", run_checks)
+    monkeypatch.setattr(runner, "run_checks_into", run_checks)
     rc, _out, err = cli_main("run", "--claims", "C1", "--out", str(out))
     assert rc == 2
     assert err == (

@@ -235,7 +235,7 @@ def _fail(message: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from dsb_verifier.checks.cli.report import write_report
     from dsb_verifier.checks.profiles import get_profile
-    from dsb_verifier.checks.runner import parse_claims, run_checks
+    from dsb_verifier.checks.runner import parse_claims, run_checks_into
 
     try:
         profile = get_profile(args.profile)
@@ -273,7 +273,7 @@ def _run(args: argparse.Namespace) -> int:
             pool = _local_pool(args.workers, claims, (lambda _msg: None) if quiet else progress)
             try:
                 with threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
-                    report = run_checks(
+                    report = run_checks_into(  # into the staging folder, published below
                         profile,
                         args.seed,
                         claims,
