@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dsb_verifier.checks import runner
 from dsb_verifier.checks.cli.publish import OutputLock, PublishError
@@ -69,3 +72,28 @@ def test_run_checks_refuses_a_locked_or_foreign_out_dir_before_computing(tmp_pat
     with pytest.raises(ValueError, match=r"it holds 'thesis\.tex', which is not part of a dsb-verify report"):
         runner.run_checks(get_profile("quick"), 0, ["C1"], out_dir=str(out))
     assert "seed" not in fake_c1 and os.listdir(out) == ["thesis.tex"]
+
+
+def test_run_checks_accepts_numpy_integer_seeds_as_int(fake_c1):
+    rep = runner.run_checks(get_profile("quick"), np.int64(1), ["C1"])
+    assert type(fake_c1["seed"]) is int and fake_c1["seed"] == 1
+    assert rep.provenance["seed"] == 1 and type(rep.provenance["seed"]) is int
+    json.dumps(rep.to_json())
+    for bad in (True, np.bool_(True), 1.0, -1, np.int64(-1)):
+        with pytest.raises(ValueError, match="seed must be an integer"):
+            runner.run_checks(get_profile("quick"), bad, ["C1"])
+
+
+def test_a_claims_run_accepts_a_numpy_integer_seed():
+    from dsb_verifier.checks.claims import c1_bijection
+
+    rep = c1_bijection.run(get_profile("quick"), np.int64(1))
+    doc = runner.Report(claims=(rep,), provenance={}, wall_seconds=0.0).to_json()
+    json.dumps(doc, allow_nan=False)
+
+
+@pytest.mark.parametrize("claim", ["C1", "C2", "C3", "C4", "C5", "C6"])
+def test_every_claims_run_converts_its_seed(claim):
+    """Each run() takes the int that check_run_arguments returns (np.int64 would break serialising)."""
+    source = inspect.getsource(runner._module(claim).run)
+    assert "seed = check_run_arguments(profile, seed," in source

@@ -374,7 +374,7 @@ def run(
     flows run through ``executor.map`` (any :class:`concurrent.futures.Executor`; None:
     serially); the report does not depend on it.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor)
     t0 = time.perf_counter()
     points = _teacher_points(profile, seed)
     flow_points, flow_log = _flow_points(profile, seed, start=len(points), executor=executor)

@@ -151,7 +151,7 @@ def run(
     seed (:mod:`~dsb_verifier.checks.claims.replicate`): the status is the one both
     give, else ``inconclusive``; a control is caught only if it fails at both.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor)
     t0 = time.perf_counter()
     user = None if target is None else np.asarray(target, dtype=np.float64)
     seeds = (seed, replicate_seed(seed))
