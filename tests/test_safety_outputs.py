@@ -167,3 +167,56 @@ def test_a_users_figure_in_figures_is_refused_before_computing_not_deleted(tmp_p
     with publish.publish_directory(out) as staging:  # only figures named like ours: replaced
         (staging / "report.json").write_text("{}")
     assert sorted(os.listdir(out)) == ["report.json"]
+
+
+def _h5(path: Path, Nv: int = 4, Nh: int = 2) -> Path:
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(1)
+    with h5py.File(path, "w") as f:
+        f["model_type"] = b"BBRBM"
+        for n in (0, 1, 3):
+            p = f.create_group(f"update_{n}").create_group("params")
+            for key, shape in (("weight_matrix", (Nv, Nh)), ("vbias", (Nv,)), ("hbias", (Nh,))):
+                p[key] = 0.1 * rng.standard_normal(shape)
+    return path
+
+
+def _visible(d: Path) -> list[str]:
+    return sorted(n for n in os.listdir(d) if not n.startswith("."))
+
+
+def test_effective_removes_its_earlier_outputs_it_no_longer_writes(tmp_path, cli_main):
+    """--out s.csv then --all-checkpoints --out s.csv: the first run's s_norms.csv goes."""
+    d = tmp_path / "o"
+    d.mkdir()
+    model = _h5(tmp_path / "m.h5")
+    (d / "mine.csv").write_text("user")
+    assert cli_main("effective", str(model), "--out", str(d / "s.csv"))[0] == 0
+    assert _visible(d) == ["mine.csv", "s.csv", "s_norms.csv"]
+    assert cli_main("effective", str(model), "--all-checkpoints", "--out", str(d / "s.csv"))[0] == 0
+    assert _visible(d) == ["mine.csv", "s.csv", "s.png"]
+    assert (d / "mine.csv").read_text() == "user"
+    assert not [n for n in os.listdir(d) if "dsb-lock" in n or "dsb-verify-" in n]
+    # a file the user changed since it was published is theirs: kept
+    with (d / "s.png").open("ab") as fh:
+        fh.write(b"annotated")
+    assert cli_main("effective", str(model), "--out", str(d / "s.csv"))[0] == 0
+    assert _visible(d) == ["mine.csv", "s.csv", "s.png", "s_norms.csv"]
+    assert cli_main("effective", str(model), "--all-checkpoints", "--out", str(d / "s.csv"))[0] == 0
+    assert _visible(d) == ["mine.csv", "s.csv", "s.png"]
+
+
+def test_earlier_outputs_are_removed_only_with_a_successful_publication(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "a_norms.csv"
+    with publish.FileSet([a, b], replace_earlier=True) as files:
+        files.publish([(a, lambda fh: fh.write(b"A0")), (b, lambda fh: fh.write(b"B0"))])
+
+    def boom(fh):
+        raise OSError(28, "No space left on device")
+
+    with publish.FileSet([a], replace_earlier=True) as files, pytest.raises(PublishError, match="No space"):
+        files.publish([(a, boom)])
+    assert (a.read_bytes(), b.read_bytes()) == (b"A0", b"B0")
+    with publish.FileSet([a], replace_earlier=True) as files:
+        files.publish([(a, lambda fh: fh.write(b"A1"))])
+    assert sorted(os.listdir(tmp_path)) == [".a.csv.dsb-set", "a.csv"] and a.read_bytes() == b"A1"

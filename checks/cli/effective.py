@@ -239,7 +239,10 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
     """Carry out ``dsb-verify effective`` for parsed ``args``; messages go through ``err``.
 
     The output files are checked and locked before the model is read (a second run
-    into any of them is refused at once), and stay locked until the command ends.
+    into any of them is refused at once), and stay locked until the command ends;
+    files an earlier run published with them and this run does not write (the
+    ``_norms.csv`` of a single-model CSV, say) are removed with the publication if
+    unchanged since (:mod:`dsb_verifier.checks.cli.manifest`).
 
     Raises
     ------
@@ -248,7 +251,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
     """
     plan = _plan(args)
     paths = [p for p in (plan.figure, plan.table, plan.norms) if p is not None]
-    with FileSet(paths, inputs=(Path(args.model),)) as files:
+    with FileSet(paths, inputs=(Path(args.model),), replace_earlier=True) as files:
         _run(args, err, plan, files)
 
 

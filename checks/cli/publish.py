@@ -56,6 +56,10 @@ point); the backups and markers are deleted. The next run into any of these
 files finds a stale journal only if the commit point was not reached and then
 rolls the whole set back (restores the backups, removes files marked absent);
 without a journal it only removes stale temporaries, backups and markers.
+A set opened with ``replace_earlier`` (``dsb-verify effective``) also removes, as
+members of the same journalled swap, the files an earlier set published beside
+its own and that it no longer writes, if they are unchanged since
+(:mod:`dsb_verifier.checks.cli.manifest`); a file it did not write is never removed.
 
 Every failure raises :class:`PublishError` (a ``ValueError``) with a one-line
 message naming the path; the CLI prints it and exits with code 2.
@@ -73,6 +77,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dsb_verifier.checks.cli import manifest
 from dsb_verifier.checks.cli.interrupts import raise_if_interrupted
 from dsb_verifier.checks.cli.locks import (
     OutputLock,
@@ -267,7 +272,7 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
 @dataclass(frozen=True)
 class _Member:
     target: Path
-    tmp: Path
+    tmp: Path | None  # None: an earlier output to remove (renamed to its backup at the commit)
     backup: Path | None
     absent: Path | None
 
@@ -391,7 +396,9 @@ class FileSet:
     every lock when the block starts, so that a second run into any of these files
     is refused at once, before either computes; :meth:`publish` writes and
     publishes the set (see the module docstring); the locks are released when the
-    block ends, whatever happens.
+    block ends, whatever happens. With ``replace_earlier``, files an earlier such
+    set published beside these (:mod:`dsb_verifier.checks.cli.manifest`) and that
+    this set does not write are removed with the publication, if unchanged since.
 
     Parameters
     ----------
@@ -400,6 +407,9 @@ class FileSet:
     inputs
         Files the run reads; an output that is one of them (same file, through
         symbolic or hard links too) is refused.
+    replace_earlier
+        Keep a manifest of the set beside its files, and remove the files of an
+        earlier set (recorded so) that this one does not write.
 
     Raises
     ------
@@ -408,7 +418,13 @@ class FileSet:
         destination that is not a regular file, or one in use by another run.
     """
 
-    def __init__(self, paths: Sequence[str | os.PathLike[str]], *, inputs: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        inputs: Sequence[Path] = (),
+        replace_earlier: bool = False,
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         for p in self.paths:
             for i in inputs:
@@ -417,6 +433,10 @@ class FileSet:
                         f"{display(p)}: is the input file {display(i)}; choose another output path"
                     )
         self.targets = [file_destination(p) for p in self.paths]
+        self.inputs = list(inputs)
+        self.replace_earlier = replace_earlier
+        self._earlier: list[Path] = []
+        self._entered = False
         seen: dict[Path, Path] = {}
         for p, t in zip(self.paths, self.targets, strict=True):
             for q, u in seen.items():
@@ -432,6 +452,16 @@ class FileSet:
                 lock.acquire()
                 self._taken.append(lock)
             _recover_files(self.targets)
+            earlier = manifest.earlier_outputs(self.targets, self.inputs) if self.replace_earlier else []
+            for p in earlier:
+                lock = OutputLock(p, "output file")
+                try:
+                    lock.acquire()
+                except PublishError:  # in use by another run: not ours to remove now
+                    continue
+                self._taken.append(lock)
+                self._earlier.append(p)
+            self._entered = True
         except BaseException as exc:
             self.release()
             if isinstance(exc, OSError):
@@ -447,6 +477,7 @@ class FileSet:
         for lock in reversed(self._taken):
             lock.release()
         self._taken = []
+        self._entered = False
 
     def publish(self, outputs: Sequence[tuple[str | os.PathLike[str], Callable[[BinaryIO], object]]]) -> None:
         """Write every ``(path, writer)`` and publish them together; the paths are those of the set.
@@ -462,9 +493,16 @@ class FileSet:
         index = {p: t for p, t in zip(self.paths, self.targets, strict=True)}
         if sorted(map(str, (Path(p) for p, _ in outputs))) != sorted(map(str, self.paths)):
             raise ValueError(f"publish: outputs {[str(p) for p, _ in outputs]} are not the set {self.paths}")
-        if len(self._taken) != len(set(self.targets)):
+        if not self._entered:
             raise ValueError("publish: the file set is not locked (use it as a context manager)")
-        _publish_locked([(index[Path(p)], w) for p, w in outputs])
+        if not self.replace_earlier:
+            _publish_locked([(index[Path(p)], w) for p, w in outputs])
+            return
+        still = set(manifest.earlier_outputs(self.targets, self.inputs))
+        remove = [p for p in self._earlier if p in still]
+        _publish_locked([(index[Path(p)], w) for p, w in outputs], remove=remove)
+        manifest.record(self.targets)
+        manifest.forget(remove)
 
 
 def publish_files(
@@ -497,9 +535,11 @@ def publish_files(
         files.publish(outputs)
 
 
-def _publish_locked(outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]]) -> None:
-    """Write and publish resolved ``outputs`` whose locks this process holds."""
-    targets = [t for t, _ in outputs]
+def _publish_locked(
+    outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]], remove: Sequence[Path] = ()
+) -> None:
+    """Write and publish resolved ``outputs``, removing ``remove``, all locked by this process."""
+    targets = [t for t, _ in outputs] + list(remove)
     members: list[_Member] = []
     journals: list[Path] = []
     try:
@@ -508,6 +548,7 @@ def _publish_locked(outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]]
                 tmp = t.parent / _temp_name(t.name, "tmp")
                 members.append(_Member(t, tmp, None, None))
                 _write_new_file(tmp, writer)
+            members += [_Member(r, None, None, None) for r in remove]
             # journal: the whole set, beside every destination, before the first rename
             members = [
                 _Member(
@@ -543,7 +584,8 @@ def _publish_locked(outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]]
                 for m in members:
                     if m.backup is not None:
                         os.rename(m.target, m.backup)
-                    os.rename(m.tmp, m.target)
+                    if m.tmp is not None:
+                        os.rename(m.tmp, m.target)
             except BaseException:
                 _rollback(members)
                 raise
@@ -560,7 +602,8 @@ def _publish_locked(outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]]
             raise _oserror("output file", Path(exc.filename or targets[0]), exc) from None
     except BaseException:
         for m in members:
-            _remove(m.tmp)
+            if m.tmp is not None:
+                _remove(m.tmp)
             if m.absent is not None:
                 _remove(m.absent)
         for j in journals:
@@ -573,6 +616,6 @@ def _rollback(members: list[_Member]) -> None:
     for m in members:
         if m.backup is not None and os.path.lexists(m.backup):
             os.replace(m.backup, m.target)
-        elif m.absent is not None and not os.path.lexists(m.tmp):
+        elif m.absent is not None and m.tmp is not None and not os.path.lexists(m.tmp):
             with contextlib.suppress(FileNotFoundError):
                 m.target.unlink()
