@@ -192,12 +192,16 @@ def _init_worker() -> None:
 
     A Ctrl-C at the terminal reaches the whole process group; the parent stops the
     run (``dsb-verify`` exits 130 with one line), so the workers ignore SIGINT
-    instead of each printing a traceback.
+    instead of each printing a traceback. SIGTERM and SIGHUP get their default
+    action back (a forked worker inherits the command's handlers), so that the
+    parent's ``terminate()`` of its workers ends them at once.
     """
     import signal
 
     _limit_blas()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _module(claim: str) -> ModuleType:

@@ -169,7 +169,9 @@ HELP = {
         "1 internal error (a traceback follows: please report it) "
         "2 bad input or usage, including a bare 'dsb-verify' (one line on stderr) "
         "3 a verdict matched --fail-on (the claims are named on stderr) "
-        "130 interrupted (Ctrl-C; one line on stderr)",
+        "129 hung up (SIGHUP; cleaned up as for Ctrl-C, one line on stderr) "
+        "130 interrupted (Ctrl-C; one line on stderr) "
+        "143 terminated (SIGTERM; cleaned up as for Ctrl-C, one line on stderr)",
     ),
     "run": (
         ["run", "--help"],

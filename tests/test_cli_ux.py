@@ -69,7 +69,7 @@ def test_help_documents_every_exit_code(cli_main, argv):
     assert (rc, err) == (0, "")
     for code, text in cli.EXIT_CODES.items():
         assert f"  {code:<3}  {text}" in out
-    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 130}
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 129, 130, 143}
 
 
 # ---- list and explain ---------------------------------------------------------------------------

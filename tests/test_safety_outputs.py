@@ -220,3 +220,68 @@ def test_earlier_outputs_are_removed_only_with_a_successful_publication(tmp_path
     with publish.FileSet([a], replace_earlier=True) as files:
         files.publish([(a, lambda fh: fh.write(b"A1"))])
     assert sorted(os.listdir(tmp_path)) == [".a.csv.dsb-set", "a.csv"] and a.read_bytes() == b"A1"
+
+
+_SLOW = """
+import sys, time
+from pathlib import Path
+from dsb_verifier.checks import runner
+from dsb_verifier.checks.cli import effective
+
+def slow_run(profile, seed, claims, *, out_dir=None, **kwargs):
+    (Path(out_dir) / "figures").mkdir()
+    (Path(out_dir) / "figures" / "c1_new.png").write_bytes(b"new")
+    print("ready", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+def slow_compute(*a, **k):
+    print("ready", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+runner.run_checks_into = slow_run
+effective.compute = slow_compute
+from dsb_verifier.checks.cli.main import console_main
+sys.argv = ["dsb-verify", *sys.argv[1:]]
+console_main()
+"""
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("command", "sig", "code", "line"),
+    [
+        ("run", "SIGTERM", 143, "dsb-verify: terminated (SIGTERM)"),
+        ("run", "SIGHUP", 129, "dsb-verify: hung up (SIGHUP)"),
+        ("effective", "SIGTERM", 143, "dsb-verify: terminated (SIGTERM)"),
+    ],
+)
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, command, sig, code, line):
+    import signal
+    import subprocess
+    import sys
+
+    work = tmp_path / "w"
+    work.mkdir()
+    if command == "run":
+        out = work / "rep"
+        (out / "figures").mkdir(parents=True)
+        (out / "report.json").write_text("{}")
+        (out / "figures" / "c1_old.png").write_bytes(b"old")
+        argv = ["run", "--claims", "C1", "--out", str(out)]
+    else:
+        model = _npz(tmp_path / "m.npz")
+        (work / "j.json").write_text("old")
+        argv = ["effective", str(model), "--out", str(work / "j.json")]
+    before = sorted(str(p.relative_to(work)) for p in work.rglob("*"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW, *argv], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == "ready\n"
+        proc.send_signal(getattr(signal, sig))
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (code, line + "\n")
+    assert sorted(str(p.relative_to(work)) for p in work.rglob("*")) == before  # no staging, no lock

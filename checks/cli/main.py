@@ -44,7 +44,13 @@ from pathlib import Path
 from typing import Any
 
 from dsb_verifier.checks.cli.console import emit, printable, silence_stdout
-from dsb_verifier.checks.cli.interrupts import exit_now, handling_interrupts, raise_if_interrupted
+from dsb_verifier.checks.cli.interrupts import (
+    SIGNALS,
+    exit_now,
+    handling_interrupts,
+    raise_if_interrupted,
+    received_signal,
+)
 from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
 
@@ -439,7 +445,8 @@ def _explain(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code (:data:`EXIT_CODES`).
 
-    Ctrl-C anywhere in a command gives one line on stderr and exit code 130, also
+    Ctrl-C anywhere in a command gives one line on stderr and exit code 130 (SIGTERM:
+    143, SIGHUP: 129, after the same clean-up), also
     when the :class:`KeyboardInterrupt` was swallowed on its way (a SIGINT that
     lands in a finaliser): :mod:`dsb_verifier.checks.cli.interrupts`.
     """
@@ -454,9 +461,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = commands[args.command](args)
             raise_if_interrupted()
             return code
-    except KeyboardInterrupt:
-        emit("dsb-verify: interrupted", sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (handled alike)
+        what, code = SIGNALS[received_signal()]
+        emit(f"dsb-verify: {what}", sys.stderr)
+        return code
     except BrokenPipeError:  # `dsb-verify list | head -1`: the reader had enough
         silence_stdout()
         return 0
@@ -470,8 +478,8 @@ def console_main() -> None:
     cleaned up after itself.
     """
     code = main()
-    if code == 130:
-        exit_now(130)
+    if code in {c for _what, c in SIGNALS.values()}:
+        exit_now(code)
     sys.exit(code)
 
 
