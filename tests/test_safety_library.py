@@ -39,7 +39,8 @@ def fake_c1(monkeypatch):
         seen["fig_dir"] = Path(fig_dir)
         p = Path(fig_dir) / f"c1_seed{seen['seed']}.png"
         p.write_bytes(b"png")
-        seen["during"] = sorted(os.listdir(seen["out"])) if Path(seen["out"]).exists() else None  # type: ignore[arg-type]
+        out = Path(str(seen["out"]))
+        seen["during"] = sorted(os.listdir(out)) if out.exists() else None
         return [str(p)]
 
     mod.run, mod.figures = run, figures  # type: ignore[attr-defined]
