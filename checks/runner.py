@@ -62,6 +62,7 @@ __all__ = [
     "PROGRESS_INTERVAL",
     "Report",
     "run_checks",
+    "run_checks_into",
     "parse_claims",
     "validate_run_arguments",
     "process_executor",
@@ -192,12 +193,16 @@ def _init_worker() -> None:
 
     A Ctrl-C at the terminal reaches the whole process group; the parent stops the
     run (``dsb-verify`` exits 130 with one line), so the workers ignore SIGINT
-    instead of each printing a traceback.
+    instead of each printing a traceback. SIGTERM and SIGHUP get their default
+    action back (a forked worker inherits the command's handlers), so that the
+    parent's ``terminate()`` of its workers ends them at once.
     """
     import signal
 
     _limit_blas()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _module(claim: str) -> ModuleType:
@@ -315,7 +320,14 @@ def run_checks(
     claims
         Claim ids in any order; run in report order.
     out_dir
-        Where figures are written (``out_dir/figures``); None skips figures.
+        Where figures are written (``out_dir/figures``); None skips figures. The
+        folder is published as ``dsb-verify run --out`` publishes it
+        (:func:`dsb_verifier.checks.cli.publish.publish_directory`): it is locked
+        for the whole call, the figures are drawn in a hidden staging folder
+        beside it, and the folder is replaced as a whole only when all are drawn
+        (it then holds ``figures/`` only; write the report with
+        :func:`dsb_verifier.checks.cli.report.write_report`). An existing
+        ``out_dir`` must be empty or a dsb-verify report folder.
     progress
         Called with a one-line message before and after each claim, and
         within the claims that report their cases (:class:`CaseProgress`);
@@ -343,9 +355,55 @@ def run_checks(
     ------
     ValueError
         If any argument has the wrong type or value (:func:`validate_run_arguments`),
+        or ``out_dir`` cannot be published (in use by another run, not a report
+        folder, a mount point: :class:`~dsb_verifier.checks.cli.publish.PublishError`),
         before anything is computed.
     """
     validate_run_arguments(profile, seed, claims, out_dir, progress, target, target_info, executor)
+    if out_dir is None:
+        return run_checks_into(
+            profile,
+            seed,
+            claims,
+            progress=progress,
+            target=target,
+            target_info=target_info,
+            executor=executor,
+        )
+    from dsb_verifier.checks.cli.publish import publish_directory
+
+    with publish_directory(out_dir) as staging:
+        return run_checks_into(
+            profile,
+            seed,
+            claims,
+            out_dir=staging,
+            progress=progress,
+            target=target,
+            target_info=target_info,
+            executor=executor,
+        )
+
+
+def run_checks_into(
+    profile: Profile,
+    seed: int,
+    claims: Sequence[str] = CLAIM_IDS,
+    *,
+    out_dir: str | PathLike[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    target: np.ndarray | None = None,
+    target_info: dict[str, Any] | None = None,
+    executor: Executor | None = None,
+) -> Report:
+    """:func:`run_checks` drawing the figures straight into ``out_dir/figures``, unpublished.
+
+    For a caller that publishes ``out_dir`` itself (``dsb-verify run`` passes its
+    staging folder, then writes the report there too); the arguments are those
+    of :func:`run_checks`, validated again here.
+    """
+    validate_run_arguments(profile, seed, claims, out_dir, progress, target, target_info, executor)
+    seed = int(seed)
     out_dir = None if out_dir is None else Path(out_dir)
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()

@@ -146,7 +146,7 @@ def test_cli_refuses_in_process(corpus, monkeypatch, cli_main, case: files.CliCa
     def accepted(*args, **kwargs):
         raise AssertionError("bad input was accepted: the claim checks started")
 
-    monkeypatch.setattr(runner, "run_checks", accepted)  # a wrongly accepted run fails fast
+    monkeypatch.setattr(runner, "run_checks_into", accepted)  # a wrongly accepted run fails fast
     monkeypatch.chdir(corpus[0])
     rc, out, err = cli_main(*case.command())
     _assert_refused(corpus, case, rc, out, err)

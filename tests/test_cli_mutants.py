@@ -169,7 +169,9 @@ HELP = {
         "1 internal error (a traceback follows: please report it) "
         "2 bad input or usage, including a bare 'dsb-verify', or output that cannot be written (one line on stderr) "
         "3 a verdict matched --fail-on (the claims are named on stderr) "
-        "130 interrupted (Ctrl-C; one line on stderr)",
+        "129 hung up (SIGHUP; cleaned up as for Ctrl-C, one line on stderr) "
+        "130 interrupted (Ctrl-C; one line on stderr) "
+        "143 terminated (SIGTERM; cleaned up as for Ctrl-C, one line on stderr)",
     ),
     "run": (
         ["run", "--help"],
@@ -501,7 +503,11 @@ def test_all_checkpoints_json_with_figure_option(cli_main, tmp_path):
     )
     assert err.endswith(f"wrote {out}\nwrote {fig}\n")
     assert "checkpoint 30 (3/3)" in err.splitlines()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.h5", "pics", "s.json"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".dsb-set")) == [
+        "ck.h5",
+        "pics",
+        "s.json",
+    ]
 
 
 def test_all_checkpoints_npz_keeps_every_checkpoints_couplings_and_a_figure_beside_it(cli_main, tmp_path):

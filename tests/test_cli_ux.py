@@ -70,7 +70,7 @@ def test_help_documents_every_exit_code(cli_main, argv):
     assert (rc, err) == (0, "")
     for code, text in cli.EXIT_CODES.items():
         assert f"  {code:<3}  {text}" in out
-    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 130}
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 129, 130, 143}
 
 
 # ---- list and explain ---------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_interrupt_is_one_line_and_exit_130(cli_main, monkeypatch, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "run_checks", interrupted)
+    monkeypatch.setattr(runner, "run_checks_into", interrupted)
     rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"))
     assert (rc, out, err) == (130, "", "dsb-verify: interrupted\n")
 
@@ -441,7 +441,7 @@ def test_an_internal_error_exits_1_with_its_traceback(tmp_path):
         "from dsb_verifier.checks import runner\n"
         "def broken(*a, **k):\n"
         "    raise RuntimeError('a bug in a check')\n"
-        "runner.run_checks = broken\n"
+        "runner.run_checks_into = broken\n"
         "from dsb_verifier.checks.cli.main import main\n"
         f"sys.exit(main(['run', '--claims', 'C1', '--out', {str(tmp_path / 'r')!r}]))\n"
     )
@@ -464,13 +464,13 @@ def _swallow_a_ctrl_c():
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_swallowed_ctrl_c_still_stops_the_run_and_publishes_nothing(cli_main, monkeypatch, tmp_path):
-    real = runner.run_checks
+    real = runner.run_checks_into
 
     def swallowing(*args, **kwargs):
         _swallow_a_ctrl_c()
         return real(*args, **kwargs)  # goes on as if nothing happened
 
-    monkeypatch.setattr(runner, "run_checks", swallowing)
+    monkeypatch.setattr(runner, "run_checks_into", swallowing)
     rc, out, err = cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"))
     assert (rc, out) == (130, "")
     assert err.splitlines()[-1] == "dsb-verify: interrupted"
@@ -523,13 +523,13 @@ def test_a_swallowed_ctrl_c_in_effective_writes_no_output(cli_main, monkeypatch,
 def test_a_ctrl_c_recorded_by_a_command_does_not_stop_a_later_library_call(cli_main, monkeypatch, tmp_path):
     from dsb_verifier.checks.cli import interrupts, publish
 
-    real = runner.run_checks
+    real = runner.run_checks_into
 
     def swallowing(*args, **kwargs):
         _swallow_a_ctrl_c()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "run_checks", swallowing)
+    monkeypatch.setattr(runner, "run_checks_into", swallowing)
     assert cli_main("run", "--claims", "C1", "--out", str(tmp_path / "r"))[0] == 130
     assert not interrupts.interrupted()  # cleared when the command ended
     publish.publish_files([(tmp_path / "x.txt", lambda fh: fh.write(b"x"))])
@@ -553,11 +553,11 @@ def test_the_console_script_exits_130_without_finalising_after_a_swallowed_ctrl_
         "class Swallow:\n"
         "    def __del__(self):\n"
         "        signal.raise_signal(signal.SIGINT)\n"
-        "real = runner.run_checks\n"
+        "real = runner.run_checks_into\n"
         "def swallowing(*a, **k):\n"
         "    Swallow()\n"
         "    return real(*a, **k)\n"
-        "runner.run_checks = swallowing\n"
+        "runner.run_checks_into = swallowing\n"
         "atexit.register(lambda: print('finalised', file=sys.stderr))\n"
         "from dsb_verifier.checks.cli.main import console_main\n"
         f"sys.argv = ['dsb-verify', 'run', '--claims', 'C1', '--out', {str(tmp_path / 'r')!r}]\n"

@@ -31,7 +31,7 @@ from dsb_verifier.checks.cli.publish import (
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _report(out: Path, seed: int, figures: tuple[str, ...] = ("a.png",)) -> None:
+def _report(out: Path, seed: int, figures: tuple[str, ...] = ("c1_a.png",)) -> None:
     """A fake report folder: report.json naming its seed and figures, the figures, report.md."""
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for f in figures:
@@ -87,11 +87,11 @@ def test_a_new_folder_appears_complete_with_ordinary_permissions(tmp_path):
 def test_figures_of_an_earlier_run_do_not_survive(tmp_path):
     out = tmp_path / "rep"
     with publish_directory(out) as staging:
-        _report(staging, 0, ("a.png", "b.png"))
+        _report(staging, 0, ("c1_a.png", "c1_b.png"))
     with publish_directory(out) as staging:
-        _report(staging, 1, ("c.png",))
+        _report(staging, 1, ("c2_c.png",))
     assert _assert_complete(out) == 1
-    assert sorted(p.name for p in (out / "figures").iterdir()) == ["c.png"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["c2_c.png"]
 
 
 def test_an_error_inside_the_block_leaves_the_old_report_and_no_trace(tmp_path):
@@ -297,7 +297,7 @@ def _fake_run_checks(fail: OSError | None):
 
     def fake(profile, seed, claims, *, out_dir=None, **kwargs):
         (out_dir / "figures").mkdir()
-        (out_dir / "figures" / "new.png").write_bytes(b"png")
+        (out_dir / "figures" / "c1_new.png").write_bytes(b"png")
         if fail is not None:
             raise fail
         return real(profile, seed, ("C1",), **kwargs)
@@ -313,7 +313,7 @@ def test_the_command_reports_a_full_disk_in_one_line_and_keeps_the_old_report(
     out = tmp_path / "rep"
     _report(out, 0)
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "figures" / "x.png"))
-    monkeypatch.setattr(runner, "run_checks", _fake_run_checks(full))
+    monkeypatch.setattr(runner, "run_checks_into", _fake_run_checks(full))
     rc, stdout, err = cli_main("run", "--claims", "C1", "--out", str(out))
     assert (rc, stdout) == (2, "")
     assert (
@@ -363,7 +363,7 @@ def test_a_tiny_filesystem_fills_up_cleanly(tmp_path):
             _report(staging, 0)
         with pytest.raises(OSError, match="No space left on device"), publish_directory(out) as staging:
             _report(staging, 1)
-            (staging / "figures" / "big.png").write_bytes(b"\0" * 200_000)
+            (staging / "figures" / "c1_big.png").write_bytes(b"\0" * 200_000)
         assert _assert_complete(out) == 0
         assert _temps(mnt) == []
     finally:

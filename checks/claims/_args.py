@@ -21,8 +21,14 @@ def check_run_arguments(
     target: object = None,
     executor: object = None,
     progress: object = None,
-) -> None:
+) -> int:
     """Refuse ``run`` arguments of the wrong type or value (claims C1–C6), before anything runs.
+
+    Returns
+    -------
+    int
+        ``seed`` as a Python ``int`` (a numpy integer such as ``np.int64(1)`` is
+        accepted and converted, so that the reports it ends up in serialise).
 
     Raises
     ------
@@ -37,7 +43,7 @@ def check_run_arguments(
             "profile must be a dsb_verifier.checks.profiles.Profile (e.g. get_profile('quick')), "
             f"got {type(profile).__name__} {profile!r}"[:300]
         )
-    check_int(seed, "seed", minimum=0)
+    seed_int = check_int(seed, "seed", minimum=0)
     if target is not None:
         if not isinstance(target, np.ndarray | list | tuple):
             raise ValueError(
@@ -53,3 +59,4 @@ def check_run_arguments(
         )
     if progress is not None and not callable(progress):
         raise ValueError(f"progress must be None or a callable, got {type(progress).__name__}")
+    return seed_int

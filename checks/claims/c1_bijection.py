@@ -194,7 +194,7 @@ def run(
     A user ``target`` (``dsb-verify run --data``) is added to the round-trip cases.
     ``progress(done, total)`` follows the cases of the real run (not the controls').
     """
-    check_run_arguments(profile, seed, target=target, progress=progress)
+    seed = check_run_arguments(profile, seed, target=target, progress=progress)
     t0 = time.perf_counter()
     n_max = profile.max_n_generic
     targets = draw_cases(lambda rng: distribution(rng, max_n=n_max), profile.n_cases, seed, "C1", "targets")

@@ -188,7 +188,7 @@ def run(
     ``progress(done, total)`` follows the targets probed and the flows completed
     (of the real run, not the controls).
     """
-    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     n_max = min(profile.max_n_generic, 6)
     targets = draw_cases(

@@ -758,7 +758,7 @@ def run(
     :class:`concurrent.futures.Executor`; None: serially); the report does not depend on it.
     ``progress(done, total)`` follows the flows and the constructions (one per N) as they complete.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     plan = flow_plan(profile, seed)
     user_note = None

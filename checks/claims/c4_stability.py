@@ -424,7 +424,7 @@ def run(
         a flow whose end point is not kept also completes its point at once. The negative
         controls (three points) are not counted. The report does not depend on it.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     points = _teacher_points(profile, seed)
     user = None if target is None else np.asarray(target, dtype=np.float64)

@@ -169,7 +169,7 @@ def run(
         The evaluations of the verdict and the controls (under a second per seed in the
         thorough profile) are not counted. The report does not depend on it.
     """
-    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     user = None if target is None else np.asarray(target, dtype=np.float64)
     seeds = (seed, replicate_seed(seed))

@@ -52,7 +52,7 @@ from dsb_verifier.checks.cli.effective_request import (
 )
 from dsb_verifier.checks.cli.fig1 import write_figure
 from dsb_verifier.checks.cli.io import InputError, load_rbm
-from dsb_verifier.checks.cli.publish import display, publish_files, same_file
+from dsb_verifier.checks.cli.publish import FileSet, display, same_file
 from dsb_verifier.theory._validation import _fmt_bytes
 
 __all__ = ["FORMATS", "METHODS", "TIME_AXES", "run_effective"]
@@ -67,15 +67,13 @@ TIME_AXES = ("update", "effective_time")
 MAX_TABLE_ROWS = 2**24
 
 
-def _write_all(
-    outputs: list[tuple[Path, Callable[[Any], None], bool]], inputs: tuple[Path, ...] = ()
-) -> None:
-    """Publish every ``(path, writer, binary)`` together (:func:`dsb_verifier.checks.cli.publish.publish_files`).
+def _write_all(outputs: list[tuple[Path, Callable[[Any], None], bool]], files: FileSet | None = None) -> None:
+    """Publish every ``(path, writer, binary)`` together (:class:`dsb_verifier.checks.cli.publish.FileSet`).
 
     Each file is written to a hidden temporary beside it, then all are renamed
     into place as one set: after any interruption the earlier files are all
-    there, or all the new ones. An output that is one of ``inputs`` (through
-    links too) is refused before anything is written.
+    there, or all the new ones. ``files`` was opened (destinations checked, locks
+    taken) before anything was computed; None opens one here, for the writing only.
     """
 
     def as_binary(writer: Callable[[Any], None], binary: bool) -> Callable[[BinaryIO], None]:
@@ -90,7 +88,12 @@ def _write_all(
 
         return text
 
-    publish_files([(path, as_binary(w, b)) for path, w, b in outputs], inputs=inputs)
+    binary = [(path, as_binary(w, b)) for path, w, b in outputs]
+    if files is None:
+        with FileSet([p for p, _ in binary]) as own:
+            own.publish(binary)
+    else:
+        files.publish(binary)
 
 
 @dataclass(frozen=True)
@@ -266,12 +269,25 @@ def _check_finite(res: EffectiveResult) -> None:
 def run_effective(args: Any, err: Callable[[str], None]) -> None:
     """Carry out ``dsb-verify effective`` for parsed ``args``; messages go through ``err``.
 
+    The output files are checked and locked before the model is read (a second run
+    into any of them is refused at once), and stay locked until the command ends;
+    files an earlier run published with them and this run does not write (the
+    ``_norms.csv`` of a single-model CSV, say) are removed with the publication if
+    unchanged since (:mod:`dsb_verifier.checks.cli.manifest`).
+
     Raises
     ------
     InputError, ValueError
         For bad input; nothing has been written then.
     """
     plan = _plan(args)
+    paths = [p for p in (plan.figure, plan.table, plan.norms) if p is not None]
+    with FileSet(paths, inputs=(Path(args.model),), replace_earlier=True) as files:
+        _run(args, err, plan, files)
+
+
+def _run(args: Any, err: Callable[[str], None], plan: _Plan, files: FileSet) -> None:
+    """:func:`run_effective` once the outputs are checked and locked."""
     source = load_rbm(
         args.model, checkpoint=args.checkpoint, all_checkpoints=args.all_checkpoints, units=args.units
     )
@@ -325,7 +341,7 @@ def run_effective(args: Any, err: Callable[[str], None]) -> None:
         outputs.append((plan.table, text, False))
     if plan.norms is not None:
         outputs.append((plan.norms, lambda fh: out_fmt.norms_csv(res, fh), False))
-    _write_all(outputs, inputs=(Path(args.model),))
+    _write_all(outputs, files)
     if plan.table is None:  # everything is computed: the table streams to stdout row by row
         text(sys.stdout)
     for line in _summary(res, table=not series or plan.format == "npz"):

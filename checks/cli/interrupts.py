@@ -11,6 +11,12 @@ signal before raising, so that the command can stop at the next safe point
 :mod:`dsb_verifier.checks.cli.publish` just before anything is published) and
 exit 130 even when the exception itself was swallowed.
 
+SIGTERM (``kill``, a batch system's time limit, ``docker stop``) and SIGHUP (the
+terminal closed) are handled the same way: the command cleans up its staging
+folder and locks, prints one line and exits ``128 + signal number`` (143, 129),
+as a process killed by that signal would report in a shell. A signal that is
+ignored when the block starts (``nohup`` ignores SIGHUP) stays ignored.
+
 After an interrupt the command ends the process with :func:`exit_now` rather
 than by a normal interpreter shutdown: the interrupt may have unwound through an
 extension module in the middle of a call, and finalising such a module's objects
@@ -28,48 +34,74 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
-__all__ = ["exit_now", "handling_interrupts", "interrupted", "raise_if_interrupted"]
+__all__ = [
+    "SIGNALS",
+    "exit_now",
+    "handling_interrupts",
+    "interrupted",
+    "raise_if_interrupted",
+    "received_signal",
+]
+
+#: Signals treated as an interrupt: what the command prints, and its exit code (128 + number).
+SIGNALS: dict[int, tuple[str, int]] = {
+    signal.SIGINT: ("interrupted", 128 + signal.SIGINT),
+    signal.SIGTERM: ("terminated (SIGTERM)", 128 + signal.SIGTERM),
+    signal.SIGHUP: ("hung up (SIGHUP)", 128 + signal.SIGHUP),
+}
 
 
 class _State:
     received = False
+    signum = signal.SIGINT
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
+    if not _State.received:  # the first signal names the interruption
+        _State.signum = signal.Signals(signum)
     _State.received = True
     raise KeyboardInterrupt
 
 
 @contextmanager
 def handling_interrupts() -> Iterator[None]:
-    """Record every SIGINT received inside the block (and raise :class:`KeyboardInterrupt` as usual).
+    """Record every SIGINT, SIGTERM or SIGHUP received inside the block and raise :class:`KeyboardInterrupt`.
 
-    Does nothing outside the main thread (where signal handlers cannot be set) or
-    when SIGINT is ignored (a background job started with SIGINT ignored stays so).
+    Does nothing outside the main thread (where signal handlers cannot be set); a
+    signal ignored when the block starts stays so (a background job started with
+    SIGINT ignored, ``nohup``'s SIGHUP).
     The record is cleared when the block starts and when it ends, so a SIGINT of one
     command never stops code that runs outside it (a library call of
     :mod:`~dsb_verifier.checks.cli.publish`, a later command in the same process);
     the previous handler is restored on exit.
     """
     _State.received = False
-    previous = None
+    _State.signum = signal.SIGINT
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, _handler)
+        for signum in SIGNALS:
+            before = signal.getsignal(signum)
+            if before is not signal.SIG_IGN:
+                previous[signum] = before
+                signal.signal(signum, _handler)
     try:
         yield
     finally:
-        if previous is not None and previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before if before is not None else signal.SIG_DFL)
         _State.received = False
 
 
 def interrupted() -> bool:
-    """True if a SIGINT arrived inside the current :func:`handling_interrupts` block."""
+    """True if a SIGINT, SIGTERM or SIGHUP arrived inside the current :func:`handling_interrupts` block."""
     return _State.received
+
+
+def received_signal() -> int:
+    """The first signal of :data:`SIGNALS` received in the current block (SIGINT if none, or a plain Ctrl-C)."""
+    return int(_State.signum)
 
 
 def raise_if_interrupted() -> None:

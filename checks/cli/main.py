@@ -44,7 +44,13 @@ from pathlib import Path
 from typing import Any
 
 from dsb_verifier.checks.cli.console import StdoutWriteError, emit, printable, silence_stdout
-from dsb_verifier.checks.cli.interrupts import exit_now, handling_interrupts, raise_if_interrupted
+from dsb_verifier.checks.cli.interrupts import (
+    SIGNALS,
+    exit_now,
+    handling_interrupts,
+    raise_if_interrupted,
+    received_signal,
+)
 from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
 from dsb_verifier.theory import __version__
 
@@ -235,7 +241,7 @@ def _fail(message: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from dsb_verifier.checks.cli.report import write_report
     from dsb_verifier.checks.profiles import get_profile
-    from dsb_verifier.checks.runner import parse_claims, run_checks
+    from dsb_verifier.checks.runner import parse_claims, run_checks_into
 
     try:
         profile = get_profile(args.profile)
@@ -273,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
             pool = _local_pool(args.workers, claims, (lambda _msg: None) if quiet else progress)
             try:
                 with threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
-                    report = run_checks(
+                    report = run_checks_into(  # into the staging folder, published below
                         profile,
                         args.seed,
                         claims,
@@ -439,7 +445,8 @@ def _explain(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code (:data:`EXIT_CODES`).
 
-    Ctrl-C anywhere in a command gives one line on stderr and exit code 130, also
+    Ctrl-C anywhere in a command gives one line on stderr and exit code 130 (SIGTERM:
+    143, SIGHUP: 129, after the same clean-up), also
     when the :class:`KeyboardInterrupt` was swallowed on its way (a SIGINT that
     lands in a finaliser): :mod:`dsb_verifier.checks.cli.interrupts`.
     """
@@ -454,9 +461,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = commands[args.command](args)
             raise_if_interrupted()
             return code
-    except KeyboardInterrupt:
-        emit("dsb-verify: interrupted", sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (handled alike)
+        what, code = SIGNALS[received_signal()]
+        emit(f"dsb-verify: {what}", sys.stderr)
+        return code
     except BrokenPipeError:  # `dsb-verify list | head -1`: the reader had enough
         silence_stdout()
         return 0
@@ -474,8 +482,8 @@ def console_main() -> None:
     cleaned up after itself.
     """
     code = main()
-    if code == 130:
-        exit_now(130)
+    if code in {c for _what, c in SIGNALS.values()}:
+        exit_now(code)
     sys.exit(code)
 
 

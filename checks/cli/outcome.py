@@ -17,7 +17,9 @@ EXIT_CODES: dict[int, str] = {
     1: "internal error (a traceback follows: please report it)",
     2: "bad input or usage, including a bare 'dsb-verify', or output that cannot be written (one line on stderr)",
     3: "a verdict matched --fail-on (the claims are named on stderr)",
+    129: "hung up (SIGHUP; cleaned up as for Ctrl-C, one line on stderr)",
     130: "interrupted (Ctrl-C; one line on stderr)",
+    143: "terminated (SIGTERM; cleaned up as for Ctrl-C, one line on stderr)",
 }
 
 #: ``--fail-on`` choices: the verdict statuses that make ``run`` exit 3.

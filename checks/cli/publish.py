@@ -37,8 +37,12 @@ report, complete) before anything else. A crash after the second rename leaves
 the new ``DIR`` and a backup, which the next run deletes. An error or Ctrl-C
 inside the swap is undone on the spot. Because the folder is replaced as a
 whole, an existing ``DIR`` must hold nothing but a dsb-verify report
-(``report.json``, ``report.md``, ``figures/``); anything else is refused rather
-than deleted.
+(``report.json``, ``report.md``, ``figures/`` holding only files named like its
+figures, ``c4_hessian_spectra.png``); anything else (``my_plot.pdf`` in
+``figures/`` too) is refused rather than deleted. A mount point (a Docker volume, say) cannot be renamed, so it is
+refused as ``DIR`` before anything runs, with a suggestion of a folder inside
+it (swapping its contents one entry at a time would lose the all-or-nothing
+guarantee).
 
 Design of the file-set swap (:func:`publish_files`)
 ---------------------------------------------------
@@ -52,6 +56,10 @@ point); the backups and markers are deleted. The next run into any of these
 files finds a stale journal only if the commit point was not reached and then
 rolls the whole set back (restores the backups, removes files marked absent);
 without a journal it only removes stale temporaries, backups and markers.
+A set opened with ``replace_earlier`` (``dsb-verify effective``) also removes, as
+members of the same journalled swap, the files an earlier set published beside
+its own and that it no longer writes, if they are unchanged since
+(:mod:`dsb_verifier.checks.cli.manifest`); a file it did not write is never removed.
 
 Every failure raises :class:`PublishError` (a ``ValueError``) with a one-line
 message naming the path; the CLI prints it and exits with code 2.
@@ -62,12 +70,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dsb_verifier.checks.cli import manifest
 from dsb_verifier.checks.cli.interrupts import raise_if_interrupted
 from dsb_verifier.checks.cli.locks import (
     OutputLock,
@@ -85,14 +95,17 @@ __all__ = [
     "REPORT_ENTRIES",
     "OutputLock",
     "PublishError",
+    "FileSet",
     "display",
+    "file_destination",
     "publish_directory",
     "publish_files",
     "same_file",
 ]
 
-#: Names a figure of a report may have (a file of another kind in ``figures/`` is not ours).
-_FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+#: Names a figure of a report has (``c4_hessian_spectra.png``): a claim id, ``_``, a name, a
+#: figure suffix. Any other file in ``figures/`` (``my_plot.pdf``) is the user's, not ours.
+_FIGURE_NAME = re.compile(r"^c[0-9]+_[A-Za-z0-9_-]+\.(?:png|svg|pdf)$")
 
 #: What a report folder may contain (``figures`` is a folder of figure files).
 REPORT_ENTRIES = frozenset({"report.json", "report.md", "figures", ".DS_Store"})
@@ -140,10 +153,11 @@ def _check_report_folder(out: Path, shown: str) -> None:
             raise PublishError(f"cannot write to output directory {shown!r}: {name} exists there as {kind}")
         if entry.name == "figures":
             for f in os.scandir(entry.path):
-                if not f.is_file(follow_symlinks=False) or not f.name.endswith(_FIGURE_SUFFIXES):
+                if not f.is_file(follow_symlinks=False) or not _FIGURE_NAME.match(f.name):
                     raise PublishError(
                         f"cannot write to output directory {shown!r}: figures/{display(f.name)} is not a "
-                        "figure file (the folder is replaced as a whole); give a new or empty directory"
+                        "figure file of a dsb-verify report (the folder is replaced as a whole); move it or "
+                        "give a new or empty directory"
                     )
 
 
@@ -191,7 +205,8 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
     ----------
     out
         The output folder; created (with its parents) if missing. If it exists
-        it must hold only a dsb-verify report, which is replaced as a whole.
+        it must hold only a dsb-verify report, which is replaced as a whole; a
+        mount point (which no rename can replace) is refused.
 
     Yields
     ------
@@ -212,6 +227,11 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(os.path.abspath(Path(out).expanduser().resolve()))
     if target.parent == target:
         raise PublishError(f"cannot write to output directory {shown!r}: it is a filesystem root")
+    if os.path.ismount(target):  # e.g. a Docker volume: renaming it fails ("Device or resource busy")
+        raise PublishError(
+            f"cannot write to output directory {shown!r}: it is a mount point, which cannot be replaced "
+            f"as a whole; give a folder inside it, e.g. {display(Path(out) / 'report')!r}"
+        )
     try:
         created = _make_parents(target.parent)
     except OSError as exc:
@@ -252,7 +272,7 @@ def publish_directory(out: str | os.PathLike[str]) -> Iterator[Path]:
 @dataclass(frozen=True)
 class _Member:
     target: Path
-    tmp: Path
+    tmp: Path | None  # None: an earlier output to remove (renamed to its backup at the commit)
     backup: Path | None
     absent: Path | None
 
@@ -319,12 +339,181 @@ def _recover_files(targets: Sequence[Path]) -> None:
             _remove(path)
 
 
+_KINDS_OF_FILE = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_destination(path: str | os.PathLike[str]) -> Path:
+    """The file an output ``path`` will replace: a symbolic link is followed to its target.
+
+    ``dsb-verify run --out`` follows symbolic links too. Checked before anything is
+    computed; nothing is created here.
+
+    Parameters
+    ----------
+    path
+        The output path as given.
+
+    Returns
+    -------
+    Path
+        The absolute path, symbolic links resolved, of the regular file to write.
+
+    Raises
+    ------
+    PublishError
+        If ``path`` exists and is not a regular file (a directory, a FIFO, a device,
+        a socket) nor a symbolic link to one, or is a symbolic link to nothing.
+    """
+    shown = display(path)
+    if os.path.lexists(path):
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise PublishError(
+                f"cannot write to output file {shown!r}: it is a symbolic link to nothing usable "
+                f"({exc.strerror or exc}); expected a regular file or a new path"
+            ) from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((k for test, k in _KINDS_OF_FILE if test(st.st_mode)), "not a regular file")
+            raise PublishError(
+                f"cannot write to output file {shown!r}: it exists and is {kind}, expected a regular "
+                "file or a new path"
+            )
+    return Path(os.path.realpath(path))
+
+
+class FileSet:
+    """Output files locked for a whole command and published together at its end.
+
+    ``with FileSet(paths, inputs=...) as files:`` checks every destination
+    (:func:`file_destination`, outputs that are inputs or each other) and takes
+    every lock when the block starts, so that a second run into any of these files
+    is refused at once, before either computes; :meth:`publish` writes and
+    publishes the set (see the module docstring); the locks are released when the
+    block ends, whatever happens. With ``replace_earlier``, files an earlier such
+    set published beside these (:mod:`dsb_verifier.checks.cli.manifest`) and that
+    this set does not write are removed with the publication, if unchanged since.
+
+    Parameters
+    ----------
+    paths
+        The output paths, as given (shown in messages).
+    inputs
+        Files the run reads; an output that is one of them (same file, through
+        symbolic or hard links too) is refused.
+    replace_earlier
+        Keep a manifest of the set beside its files, and remove the files of an
+        earlier set (recorded so) that this one does not write.
+
+    Raises
+    ------
+    PublishError
+        An output that is an input, two outputs that are the same file, a
+        destination that is not a regular file, or one in use by another run.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        inputs: Sequence[Path] = (),
+        replace_earlier: bool = False,
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        for p in self.paths:
+            for i in inputs:
+                if same_file(p, i) or Path(os.path.realpath(p)) == Path(os.path.realpath(i)):
+                    raise PublishError(
+                        f"{display(p)}: is the input file {display(i)}; choose another output path"
+                    )
+        self.targets = [file_destination(p) for p in self.paths]
+        self.inputs = list(inputs)
+        self.replace_earlier = replace_earlier
+        self._earlier: list[Path] = []
+        self._entered = False
+        seen: dict[Path, Path] = {}
+        for p, t in zip(self.paths, self.targets, strict=True):
+            for q, u in seen.items():
+                if t == u or same_file(t, u):
+                    raise PublishError(f"{display(p)}: is the same file as the output {display(q)}")
+            seen[p] = t
+        self._taken: list[OutputLock] = []
+
+    def __enter__(self) -> FileSet:
+        try:
+            for t in sorted(set(self.targets)):
+                lock = OutputLock(t, "output file")
+                lock.acquire()
+                self._taken.append(lock)
+            _recover_files(self.targets)
+            earlier = manifest.earlier_outputs(self.targets, self.inputs) if self.replace_earlier else []
+            for p in earlier:
+                lock = OutputLock(p, "output file")
+                try:
+                    lock.acquire()
+                except PublishError:  # in use by another run: not ours to remove now
+                    continue
+                self._taken.append(lock)
+                self._earlier.append(p)
+            self._entered = True
+        except BaseException as exc:
+            self.release()
+            if isinstance(exc, OSError):
+                raise _oserror("output file", Path(exc.filename or self.targets[0]), exc) from None
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Drop every lock taken (also called when the block ends)."""
+        for lock in reversed(self._taken):
+            lock.release()
+        self._taken = []
+        self._entered = False
+
+    def publish(self, outputs: Sequence[tuple[str | os.PathLike[str], Callable[[BinaryIO], object]]]) -> None:
+        """Write every ``(path, writer)`` and publish them together; the paths are those of the set.
+
+        Raises
+        ------
+        PublishError
+            An output that cannot be written (the earlier files are then unchanged
+            and nothing new is left behind).
+        ValueError
+            If the paths are not exactly those the set was opened with.
+        """
+        index = {p: t for p, t in zip(self.paths, self.targets, strict=True)}
+        if sorted(map(str, (Path(p) for p, _ in outputs))) != sorted(map(str, self.paths)):
+            raise ValueError(f"publish: outputs {[str(p) for p, _ in outputs]} are not the set {self.paths}")
+        if not self._entered:
+            raise ValueError("publish: the file set is not locked (use it as a context manager)")
+        if not self.replace_earlier:
+            _publish_locked([(index[Path(p)], w) for p, w in outputs])
+            return
+        still = set(manifest.earlier_outputs(self.targets, self.inputs))
+        remove = [p for p in self._earlier if p in still]
+        _publish_locked([(index[Path(p)], w) for p, w in outputs], remove=remove)
+        manifest.record(self.targets)
+        manifest.forget(remove)
+
+
 def publish_files(
     outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]],
     *,
     inputs: Sequence[Path] = (),
 ) -> None:
     """Write every ``(path, writer)`` and publish them together (see the module docstring).
+
+    One call of :class:`FileSet`: the locks are taken here, for the writing only; a
+    command that computes first should open a :class:`FileSet` before computing.
 
     Parameters
     ----------
@@ -338,36 +527,28 @@ def publish_files(
     ------
     PublishError
         An output that is an input, two outputs that are the same file, an output
+        that exists and is not a regular file (nor a symbolic link to one), an output
         in use by another run, or an output that cannot be written (the earlier
         files are then unchanged and nothing new is left behind).
     """
-    targets = [Path(os.path.abspath(p)) for p, _ in outputs]
-    for p, t in zip((p for p, _ in outputs), targets, strict=True):
-        for i in inputs:
-            if same_file(t, i) or t == Path(os.path.abspath(i)):
-                raise PublishError(
-                    f"{display(p)}: is the input file {display(i)}; choose another output path"
-                )
-    seen: dict[Path, Path] = {}
-    for p, t in zip((p for p, _ in outputs), targets, strict=True):
-        for q, u in seen.items():
-            if t == u or same_file(t, u):
-                raise PublishError(f"{display(p)}: is the same file as the output {display(q)}")
-        seen[p] = t
-    locks = [OutputLock(t, "output file") for t in sorted(set(targets))]
+    with FileSet([p for p, _ in outputs], inputs=inputs) as files:
+        files.publish(outputs)
+
+
+def _publish_locked(
+    outputs: Sequence[tuple[Path, Callable[[BinaryIO], object]]], remove: Sequence[Path] = ()
+) -> None:
+    """Write and publish resolved ``outputs``, removing ``remove``, all locked by this process."""
+    targets = [t for t, _ in outputs] + list(remove)
     members: list[_Member] = []
     journals: list[Path] = []
-    taken: list[OutputLock] = []
     try:
         try:
-            for lock in locks:
-                lock.acquire()
-                taken.append(lock)
-            _recover_files(targets)
-            for (_, writer), t in zip(outputs, targets, strict=True):
+            for t, writer in outputs:
                 tmp = t.parent / _temp_name(t.name, "tmp")
                 members.append(_Member(t, tmp, None, None))
                 _write_new_file(tmp, writer)
+            members += [_Member(r, None, None, None) for r in remove]
             # journal: the whole set, beside every destination, before the first rename
             members = [
                 _Member(
@@ -403,7 +584,8 @@ def publish_files(
                 for m in members:
                     if m.backup is not None:
                         os.rename(m.target, m.backup)
-                    os.rename(m.tmp, m.target)
+                    if m.tmp is not None:
+                        os.rename(m.tmp, m.target)
             except BaseException:
                 _rollback(members)
                 raise
@@ -420,15 +602,13 @@ def publish_files(
             raise _oserror("output file", Path(exc.filename or targets[0]), exc) from None
     except BaseException:
         for m in members:
-            _remove(m.tmp)
+            if m.tmp is not None:
+                _remove(m.tmp)
             if m.absent is not None:
                 _remove(m.absent)
         for j in journals:
             _remove(j)
         raise
-    finally:
-        for lock in reversed(taken):
-            lock.release()
 
 
 def _rollback(members: list[_Member]) -> None:
@@ -436,6 +616,6 @@ def _rollback(members: list[_Member]) -> None:
     for m in members:
         if m.backup is not None and os.path.lexists(m.backup):
             os.replace(m.backup, m.target)
-        elif m.absent is not None and not os.path.lexists(m.tmp):
+        elif m.absent is not None and m.tmp is not None and not os.path.lexists(m.tmp):
             with contextlib.suppress(FileNotFoundError):
                 m.target.unlink()

@@ -101,7 +101,7 @@ def run(
     plan
         Overrides the profile's plan (tests, notebooks).
     """
-    check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
+    seed = check_run_arguments(profile, seed, target=target, executor=executor, progress=progress)
     t0 = time.perf_counter()
     plan = plan if plan is not None else plan_for(profile)
     user, user_note = _user(target)
