@@ -627,3 +627,25 @@ def test_an_unwritable_stdout_is_one_line_and_exit_2(argv, tmp_path, monkeypatch
     assert not any("Traceback" in line for line in err)
     if argv[0] == "run":  # the report itself was written before stdout failed
         assert (tmp_path / "rep" / "report.json").is_file()
+
+
+def test_the_console_script_handles_ctrl_c_before_its_heavy_imports(monkeypatch, capsys):
+    """Ctrl-C while numpy and the theory load (the first second of a run): one line, exit 130.
+
+    The console script's module imports nothing heavy; the first heavy import happens in
+    ``build_parser``, inside ``main``'s interrupt handling.
+    """
+    code = (
+        "import sys, dsb_verifier.checks.cli.main\n"
+        "print('numpy' in sys.modules, 'dsb_verifier.theory' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    from dsb_verifier.checks.cli import main as cli
+
+    def slow_imports():
+        raise KeyboardInterrupt  # as if Ctrl-C landed while dsb_verifier.theory was importing
+
+    monkeypatch.setattr(cli, "build_parser", slow_imports)
+    assert cli.main(["run"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["dsb-verify: interrupted"]

@@ -52,7 +52,9 @@ from dsb_verifier.checks.cli.interrupts import (
     received_signal,
 )
 from dsb_verifier.checks.cli.outcome import EXIT_CODES, FAIL_ON, fail_on_matches
-from dsb_verifier.theory import __version__
+
+# Nothing above imports numpy or dsb_verifier.theory: the console script installs its Ctrl-C
+# handling (main) before the heavy imports, which happen in build_parser and the commands.
 
 __all__ = ["EXIT_CODES", "FAIL_ON", "build_parser", "console_main", "fail_on_matches", "main"]
 
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from dsb_verifier.theory import __version__  # the first heavy import, under handling_interrupts
+
     parser.add_argument("--version", action="version", version=f"dsb-verify {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = sub.add_parser(
