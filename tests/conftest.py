@@ -12,12 +12,14 @@ import os
 
 import numpy  # noqa: F401  # loads BLAS: threadpoolctl limits only libraries already loaded
 import pytest
+import scipy.linalg  # noqa: F401  # scipy's wheels carry their own BLAS (numpy 1.26 / scipy 1.11)
 from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
 
 # One BLAS thread, as in the dsb-verify command: the many small matrix products of the
-# suite oversubscribe the cores otherwise. (Before numpy was imported here, this limit found
-# no BLAS library and the suite ran with the machine's default thread count.)
+# suite oversubscribe the cores otherwise. Both numpy's and scipy's BLAS must be loaded first:
+# a library loaded later keeps the default thread count (serial and process-pool reports then
+# differed in the last bits on the declared minimums).
 _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
 settings.register_profile("dev", max_examples=50, deadline=None)

@@ -33,6 +33,7 @@ def one_blas_thread() -> Iterator[None]:
     with _LOCK:
         if _holders == 0:
             import numpy  # noqa: F401  # BLAS must be loaded for threadpoolctl to find it
+            import scipy.linalg  # noqa: F401  # scipy's wheels may carry a BLAS of their own
             from threadpoolctl import threadpool_limits
 
             _limiter = threadpool_limits(limits=1, user_api="blas")
