@@ -40,6 +40,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -53,7 +54,7 @@ from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.checks.provenance import git_state, source_digest
 from dsb_verifier.checks.verdict import CLAIM_IDS, ClaimReport, jsonable
 from dsb_verifier.theory import __version__
-from dsb_verifier.theory._blas import one_blas_thread
+from dsb_verifier.theory._blas import limit_blas_threads, one_blas_thread
 from dsb_verifier.theory.precision import audit
 
 __all__ = [
@@ -166,10 +167,12 @@ def parse_claims(spec: str | None) -> tuple[str, ...]:
 
 
 def _limit_blas() -> None:
-    """Worker initializer: one BLAS thread per process (``workers`` processes share the cores)."""
-    from threadpoolctl import threadpool_limits
+    """Worker initializer: one BLAS thread per process (``workers`` processes share the cores).
 
-    threadpool_limits(limits=1, user_api="blas")
+    numpy's and scipy's BLAS alike (:func:`~dsb_verifier.theory._blas.limit_blas_threads`),
+    also in a worker started without the parent's modules (a spawned process).
+    """
+    limit_blas_threads()
 
 
 def process_executor(workers: int, n_tasks: int | None = None) -> ProcessPoolExecutor:
@@ -360,19 +363,10 @@ def run_checks(
         before anything is computed.
     """
     validate_run_arguments(profile, seed, claims, out_dir, progress, target, target_info, executor)
-    if out_dir is None:
-        return run_checks_into(
-            profile,
-            seed,
-            claims,
-            progress=progress,
-            target=target,
-            target_info=target_info,
-            executor=executor,
-        )
     from dsb_verifier.checks.cli.publish import publish_directory
 
-    with publish_directory(out_dir) as staging:
+    publishing = nullcontext(None) if out_dir is None else publish_directory(out_dir)
+    with publishing as staging:
         return run_checks_into(
             profile,
             seed,

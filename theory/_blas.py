@@ -19,11 +19,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["one_blas_thread"]
+__all__ = ["limit_blas_threads", "one_blas_thread"]
 
 _LOCK = threading.Lock()
 _holders = 0
 _limiter: Any = None
+
+
+def limit_blas_threads() -> Any:
+    """Limit every BLAS library of numpy and scipy to one thread; returns threadpoolctl's limiter.
+
+    threadpoolctl limits only the libraries already loaded, and numpy's and scipy's wheels
+    may each carry their own BLAS (numpy 1.26 / scipy 1.11): both are loaded first.
+    ``.restore_original_limits()`` on the result undoes the limit.
+    """
+    import numpy  # noqa: F401  # BLAS must be loaded for threadpoolctl to find it
+    import scipy.linalg  # noqa: F401  # scipy's wheels may carry a BLAS of their own
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 @contextmanager
@@ -32,11 +46,7 @@ def one_blas_thread() -> Iterator[None]:
     global _holders, _limiter
     with _LOCK:
         if _holders == 0:
-            import numpy  # noqa: F401  # BLAS must be loaded for threadpoolctl to find it
-            import scipy.linalg  # noqa: F401  # scipy's wheels may carry a BLAS of their own
-            from threadpoolctl import threadpool_limits
-
-            _limiter = threadpool_limits(limits=1, user_api="blas")
+            _limiter = limit_blas_threads()
         _holders += 1
     try:
         yield
