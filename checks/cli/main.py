@@ -275,14 +275,14 @@ def _run(args: argparse.Namespace) -> int:
         emit(msg, sys.stderr)
 
     from dsb_verifier.checks.executors import ExecutorPreflightError, WorkerMismatchError
-    from threadpoolctl import threadpool_limits
+    from dsb_verifier.theory._blas import one_blas_thread
 
     try:
         # everything is written into a staging folder, published as args.out only when complete
         with publish_directory(args.out) as staging:
             pool = _local_pool(args.workers, claims, (lambda _msg: None) if quiet else progress)
             try:
-                with threadpool_limits(limits=1, user_api="blas"):  # pyproject.toml: oversubscription
+                with one_blas_thread():  # pyproject.toml: oversubscription
                     report = run_checks_into(  # into the staging folder, published below
                         profile,
                         args.seed,
