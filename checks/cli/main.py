@@ -327,7 +327,6 @@ def _show(
     table = sys.stderr if as_json else sys.stdout  # with --json, stdout holds the document only
     if as_json:
         emit(json.dumps(doc, indent=1, allow_nan=False))
-        sys.stdout.flush()
     if quiet:
         return
     emit(verdict_table(report), table)
