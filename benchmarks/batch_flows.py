@@ -18,7 +18,19 @@ recording (56 log-spaced checkpoints from 1e-2) and ``gtol = 1e-7``:
 Both are timed in the same run, one after the other, as wall time
 (``time.perf_counter``) and as CPU time of this process (``time.process_time``,
 less sensitive to other processes on a shared machine), once each: a run takes
-seconds to a minute, so it is not repeated. Printed alongside: flows per second of
+seconds to a minute, so it is not repeated. Both routes run with one BLAS thread
+(:func:`dsb_verifier.theory._blas.one_blas_thread`), as inside a C5 run: with
+several threads, LSODA's small dense solves get slower and its CPU time counts the
+idle threads' spinning, which would flatter the ratio.
+
+**Ceiling.** During the ``batched, C5`` run the CPU time spent inside the batch's
+numerical kernels is accounted separately: the vector field
+(:meth:`~dsb_verifier.theory.dynamics.batch_kernels.BatchField.field`) and the
+Jacobians (:meth:`~dsb_verifier.theory.dynamics.batch_kernels.BatchField.eigen`:
+exact Hessians and their eigendecompositions). ``ceiling`` is LSODA's CPU time over
+that kernel time: the speed-up the batched BDF would reach if everything else (the
+lock-step driver's bookkeeping and its linear solves) cost nothing, with the same
+number of field evaluations and Jacobians per flow. Printed alongside: flows per second of
 each route, their ratio, the statuses, and the largest end-point difference
 between the routes relative to the tolerance of ``tests/test_batch_flow.py``
 (``n_steps * (rtol * max|theta| + atol)``; below 1 means the routes agree).
@@ -26,13 +38,18 @@ between the routes relative to the tolerance of ``tests/test_batch_flow.py``
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from dsb_verifier import theory
 from dsb_verifier.checks.claims.c5.plan import BATCH_SIZE, FLOW, LSODA_TOL
+from dsb_verifier.theory._blas import one_blas_thread
 from dsb_verifier.theory.dynamics.batch_flow import integrate_flows_batched
+from dsb_verifier.theory.dynamics.batch_kernels import BatchField
 from dsb_verifier.theory.dynamics.flow import integrate_flow
 from dsb_verifier.theory.models import RBM
 
@@ -62,6 +79,38 @@ def _in_batches(model: Any, th0: Any, q: Any, **kw: Any) -> list[Any]:
     return out
 
 
+@contextlib.contextmanager
+def _kernel_clock() -> Iterator[dict[str, float]]:
+    """CPU seconds spent in ``BatchField.field`` and ``BatchField.eigen`` while active (patched, then restored)."""
+    spent = {"field": 0.0, "jacobian": 0.0}
+    originals = {"field": BatchField.field, "eigen": BatchField.eigen}
+
+    def clocked(name: str, key: str) -> Any:
+        inner = originals[name]
+
+        def method(self: BatchField, *args: Any) -> Any:
+            c0 = time.process_time()
+            try:
+                return inner(self, *args)
+            finally:
+                spent[key] += time.process_time() - c0
+
+        return method
+
+    BatchField.field = clocked("field", "field")
+    BatchField.eigen = clocked("eigen", "jacobian")
+    try:
+        yield spent
+    finally:
+        BatchField.field = originals["field"]
+        BatchField.eigen = originals["eigen"]
+
+
+def _one_at_a_time(model: Any, th0: Any, q: Any, **kw: Any) -> list[Any]:
+    """integrate_flow once per start (LSODA)."""
+    return [integrate_flow(model, x, q, **kw) for x in th0]
+
+
 def _timed(fn: Any) -> tuple[Any, float, float]:
     c0, t0 = time.process_time(), time.perf_counter()
     out = fn()
@@ -78,13 +127,14 @@ def run(config: Config) -> SectionResult:
         q = theory.ising_target(N, {1: 0.4, 2: 0.4, 3: 0.4}, rng)
         th0 = np.stack([model.init(rng, 0.01) for _ in range(N_FLOWS)])
         kw = {**OPTIONS, "rtol": RTOL, "atol": ATOL}
-        batched, wall_b, cpu_b = _timed(lambda m=model, th=th0, q=q, kw=kw: _in_batches(m, th, q, **kw))
-        single, wall_s, cpu_s = _timed(
-            lambda m=model, th=th0, q=q, kw=kw: [integrate_flow(m, x, q, **kw) for x in th]
-        )
         # C5's route: equal accuracy at a tenth of LSODA's tolerances (docs/notes/batchflow.md)
         kw10 = {**OPTIONS, "rtol": FLOW["rtol"], "atol": FLOW["atol"]}
-        _, wall_t, cpu_t = _timed(lambda m=model, th=th0, q=q, kw=kw10: _in_batches(m, th, q, **kw))
+        with one_blas_thread():  # both routes as inside a C5 run
+            batched, wall_b, cpu_b = _timed(functools.partial(_in_batches, model, th0, q, **kw))
+            single, wall_s, cpu_s = _timed(functools.partial(_one_at_a_time, model, th0, q, **kw))
+            with _kernel_clock() as spent:
+                _, wall_t, cpu_t = _timed(functools.partial(_in_batches, model, th0, q, **kw10))
+        kernels = spent["field"] + spent["jacobian"]
         worst = 0.0
         for a, b in zip(batched, single, strict=True):
             scale = max(float(np.abs(a.theta).max()), float(np.abs(b.theta).max()))
@@ -105,6 +155,9 @@ def run(config: Config) -> SectionResult:
             "batched_tight_wall_s": wall_t,
             "batched_tight_cpu_s": cpu_t,
             "ratio_tight_cpu": cpu_s / cpu_t,
+            "batched_tight_field_cpu_s": spent["field"],
+            "batched_tight_jacobian_cpu_s": spent["jacobian"],
+            "ceiling_cpu": cpu_s / kernels,
             "same_status": same,
             "statuses": sorted({a.status for a in batched}),
             "worst_end_over_tol": worst,
@@ -124,6 +177,9 @@ def run(config: Config) -> SectionResult:
                 f"{wall_s / wall_b:.1f}x",
                 f"{cpu_s / cpu_b:.1f}x",
                 f"{cpu_s / cpu_t:.1f}x",
+                f"{100 * spent['field'] / cpu_t:.0f} %",
+                f"{100 * spent['jacobian'] / cpu_t:.0f} %",
+                f"{cpu_s / kernels:.1f}x",
                 f"{same}/{N_FLOWS}",
                 f"{worst:.2g}",
             )
@@ -134,7 +190,11 @@ def run(config: Config) -> SectionResult:
         "end/tol: largest end-point difference over n_steps * (rtol * max|theta| + atol) (< 1: agree)",
         f"CPU, C5: LSODA's CPU time over the batches' at C5's rtol {FLOW['rtol']:g}, atol {FLOW['atol']:g} "
         "(about LSODA's accuracy: what C5 runs)",
-        f"batches of {BATCH_SIZE} flows (C5's); aim of issue 14: >= 10x",
+        "field, Jacobians: share of the C5 batches' CPU time in the vector field and in the exact "
+        "Hessians with their eigendecompositions",
+        "ceiling: LSODA's CPU time over that kernel time, the speed-up if the rest of the batched "
+        "driver cost nothing",
+        f"batches of {BATCH_SIZE} flows (C5's); both routes with one BLAS thread; aim of issue 14: >= 10x",
     ]
     return SectionResult(
         name="batchflow",
@@ -150,6 +210,9 @@ def run(config: Config) -> SectionResult:
             "speed-up (wall)",
             "speed-up (CPU)",
             "CPU, C5",
+            "field",
+            "Jacobians",
+            "ceiling",
             "same status",
             "end/tol",
         ),

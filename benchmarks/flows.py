@@ -15,6 +15,7 @@ Glossary: ``N`` visible spins, ``M`` hidden units, ``P`` parameters.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -50,7 +51,7 @@ def run(config: Config) -> SectionResult:
         t0 = time.perf_counter()
         tr = integrate_flow(model, theta0, q, **kw)
         wall = time.perf_counter() - t0
-        mem = peak_memory(lambda m=model, th=theta0, q=q, kw=kw: integrate_flow(m, th, q, **kw))
+        mem = peak_memory(functools.partial(integrate_flow, model, theta0, q, **kw))
         per_eval = wall / max(tr.nfev, 1)
         records.append(
             {

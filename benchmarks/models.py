@@ -12,7 +12,9 @@ Glossary: ``N`` visible spins, ``M`` hidden units, ``P`` parameters.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,10 +41,10 @@ def run(config: Config) -> SectionResult:
         model = RBM(N, M)
         theta = model.init(rng, 0.1)
         q = theory.ising_target(N, {1: 0.2, 2: 0.2, 3: 0.2}, rng)
-        fns = {
-            "gradient": lambda m=model, th=theta, q=q: grad_loglik(m, th, q),
-            "du/dtheta": lambda m=model, th=theta: m.grad_neg_energy(th),
-            "exact Hessian": lambda m=model, th=theta, q=q: exact_hessian(m, th, q),
+        fns: dict[str, Callable[[], Any]] = {
+            "gradient": functools.partial(grad_loglik, model, theta, q),
+            "du/dtheta": functools.partial(model.grad_neg_energy, theta),
+            "exact Hessian": functools.partial(exact_hessian, model, theta, q),
         }
         cfg = Config(max_n=config.max_n, repeat=min(config.repeat, 3), min_time=1e-3, seed=config.seed)
         timings = time_calls(fns, cfg)
@@ -59,7 +61,7 @@ def run(config: Config) -> SectionResult:
             tr = integrate_flow(model, theta0, q, t_max=1e4, gtol=1e-6, n_checkpoints=50)
             wall = time.perf_counter() - t0
             flow_kw = {"t_max": 1e4, "gtol": 1e-6, "n_checkpoints": 50}
-            flow_mem = peak_memory(lambda m=model, th=theta0, q=q, kw=flow_kw: integrate_flow(m, th, q, **kw))
+            flow_mem = peak_memory(functools.partial(integrate_flow, model, theta0, q, **flow_kw))
             rec["flow"] = {
                 "wall_s": wall,
                 "status": tr.status,

@@ -356,6 +356,16 @@ BAD = {
         False,
     ),
     "subset not integers": (["effective", "good.npz", "--subsets", "0,a"], "--subsets: '0,a' is not", False),
+    "subset in other digits": (
+        ["effective", "good.npz", "--subsets", "0,\u0661"],
+        "--subsets: '0,\u0661' is not",
+        False,
+    ),
+    "order in other digits": (
+        ["effective", "ck.h5", "--all-checkpoints", "--orders", "\u00b2"],
+        "--orders must be comma-separated orders such as 1,2,3",
+        False,
+    ),
     "no effective_time": (
         ["effective", "ck.h5", "--all-checkpoints", "--time", "effective_time"],
         "--time effective_time needs 'effective_time' in every checkpoint",

@@ -116,6 +116,17 @@ def test_a_dangling_link_outside_the_checkpoints_does_not_make_the_file_unreadab
     assert src.checkpoints == (3,) and src.n_visible == 3
 
 
+def test_checkpoint_groups_are_named_with_ascii_digits_only(tmp_path):
+    rng = np.random.default_rng(1)
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        for name in ("update_3", "update_\uff14", "update_\u0665"):  # fullwidth 4, Arabic-Indic 5
+            g = f.create_group(name).create_group("params")
+            g["weight_matrix"] = rng.standard_normal((3, 2))
+            g["vbias"] = np.zeros(3)
+            g["hbias"] = np.zeros(2)
+    assert load_rbm(tmp_path / "m.h5").checkpoints == (3,)
+
+
 def test_a_data_file_named_in_non_utf8_bytes_runs_to_a_report(tmp_path, cli_main):
     name = os.fsdecode(b"s\xff.npy")
     np.save(tmp_path / name, _bits(M=20, N=3))

@@ -32,6 +32,7 @@ computed. A short human summary goes to stderr.
 from __future__ import annotations
 
 import io
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ def _check_file_path(p: Path | None) -> None:
 
 def _parse_orders(spec: str, K: int) -> tuple[int, ...]:
     parts = [x.strip() for x in str(spec).split(",")]
-    if not parts or any(not x.isdigit() for x in parts):
+    if not parts or any(not re.fullmatch(r"[0-9]+", x) for x in parts):
         raise InputError(f"--orders must be comma-separated orders such as 1,2,3; got {spec!r}")
     ks = tuple(int(x) for x in parts)
     bad = [k for k in ks if not 1 <= k <= K]

@@ -10,6 +10,7 @@ Every refusal is an :class:`InputError` naming the option or the file and key.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from math import comb
 
@@ -92,7 +93,7 @@ def parse_subsets(spec: str, N: int) -> tuple[tuple[int, ...], ...]:
         items = [x.strip() for x in part.split(",")] if part.strip() else []
         if not items:
             raise InputError(f"--subsets: empty subset in {spec!r}; write subsets as 0,1;2,5,7")
-        if any(not x.lstrip("-").isdigit() for x in items):
+        if any(not re.fullmatch(r"-?[0-9]+", x) for x in items):
             raise InputError(f"--subsets: {part.strip()!r} is not a comma-separated list of integers")
         idx = tuple(int(x) for x in items)
         if len(idx) > N:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,6 +65,16 @@ _EPILOG = (
     "names them, 'dsb-verify explain C5' says how one is checked; 'dsb-verify run --help'\n"
     "lists the options of a command.\n\n" + _EXIT_HELP
 )
+
+
+def _integer(text: str) -> int:
+    """An integer option written with ASCII digits (``int`` alone also takes other scripts' digits)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected an integer written with the digits 0-9, got {text!r}")
+    return int(text)
+
+
+_integer.__name__ = "integer"  # argparse names the type in its messages
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,11 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--profile", default="quick", help="quick (default, ~1 min) or thorough (~15 min)")
     run.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C1,C4 (default: all)")
-    run.add_argument("--seed", type=int, default=0, help="seed of every generated case (default 0)")
+    run.add_argument("--seed", type=_integer, default=0, help="seed of every generated case (default 0)")
     run.add_argument("--out", type=Path, default=Path("report"), help="output directory (default report/)")
     run.add_argument(
         "--workers",
-        type=int,
+        type=_integer,
         default=1,
         help="processes for the independent flows (default 1: serial, in this process); same report",
     )
@@ -166,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     which = eff.add_mutually_exclusive_group()
     which.add_argument(
-        "--checkpoint", type=int, default=None, metavar="N", help="HDF5: use update_N (default: the last)"
+        "--checkpoint",
+        type=_integer,
+        default=None,
+        metavar="N",
+        help="HDF5: use update_N (default: the last)",
     )
     which.add_argument(
         "--all-checkpoints",
@@ -182,18 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     eff.add_argument(
         "--max-order",
-        type=int,
+        type=_integer,
         default=None,
         metavar="K",
         help="orders 1..K (default: all with enumeration, min(N, 3) otherwise)",
     )
     eff.add_argument(
         "--samples",
-        type=int,
+        type=_integer,
         default=2000,
         help="subsets sampled per order whose C(N, k) is too large to evaluate all (default 2000)",
     )
-    eff.add_argument("--seed", type=int, default=0, help="seed of the sampled subsets (default 0)")
+    eff.add_argument("--seed", type=_integer, default=0, help="seed of the sampled subsets (default 0)")
     eff.add_argument(
         "--subsets",
         default=None,

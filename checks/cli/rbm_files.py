@@ -37,7 +37,7 @@ __all__ = ["MAX_CHECKPOINT", "RBMCheckpoints", "load_rbm"]
 
 _NPZ_KEYS = {"weight_matrix": "(Nv, Nh)", "vbias": "(Nv,)", "hbias": "(Nh,)"}
 _MODEL_TYPES = {"BBRBM": ("bernoulli", "bernoulli"), "IIRBM": ("spin", "spin")}
-_UPDATE = re.compile(r"update_(\d+)")
+_UPDATE = re.compile(r"update_([0-9]+)")
 
 #: Largest update index n of a checkpoint group update_<n> (stored as int64 in outputs).
 MAX_CHECKPOINT = 2**63 - 1
