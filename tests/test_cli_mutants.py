@@ -134,7 +134,10 @@ def test_parser_converts_every_effective_option_to_its_type():
     ("argv", "line"),
     [
         (["--bogus"], "dsb-verify: error: unrecognized arguments: --bogus"),
-        (["run", "--seed", "x"], "dsb-verify run: error: argument --seed: invalid int value: 'x'"),
+        (
+            ["run", "--seed", "x"],
+            "dsb-verify run: error: argument --seed: expected an integer written with the digits 0-9, got 'x'",
+        ),
         (["effective"], "dsb-verify effective: error: the following arguments are required: model"),
     ],
 )

@@ -616,8 +616,20 @@ CASES: list[CliCase] = [
     ),
     _c("profile-empty", "run", "--profile", "", match=_ERR + r"unknown profile ''; expected one of"),
     _c("seed-negative", "run", "--seed", "-3", match=_ERR + r"--seed must be a non-negative integer, got -3"),
-    _c("seed-float", "run", "--seed", "1.5", match=_ARGPARSE + r"argument --seed: invalid int value: '1\.5'"),
-    _c("seed-word", "run", "--seed", "zero", match=_ARGPARSE + r"argument --seed: invalid int value: 'zero'"),
+    _c(
+        "seed-float",
+        "run",
+        "--seed",
+        "1.5",
+        match=_ARGPARSE + r"argument --seed: expected an integer written with the digits 0-9, got '1\.5'",
+    ),
+    _c(
+        "seed-word",
+        "run",
+        "--seed",
+        "zero",
+        match=_ARGPARSE + r"argument --seed: expected an integer written with the digits 0-9, got 'zero'",
+    ),
     _c("workers-zero", "run", "--workers", "0", match=_ERR + r"--workers must be an integer >= 1, got 0"),
     _c(
         "workers-negative",
@@ -631,7 +643,7 @@ CASES: list[CliCase] = [
         "run",
         "--workers",
         "many",
-        match=_ARGPARSE + r"argument --workers: invalid int value: 'many'",
+        match=_ARGPARSE + r"argument --workers: expected an integer written with the digits 0-9, got 'many'",
     ),
     # ---- run: unwritable output ------------------------------------------------
     _c(
@@ -1147,7 +1159,8 @@ CASES: list[CliCase] = [
         "ck.h5",
         "--checkpoint",
         "last",
-        match=_ARGPARSE + r"argument --checkpoint: invalid int value: 'last'",
+        match=_ARGPARSE
+        + r"argument --checkpoint: expected an integer written with the digits 0-9, got 'last'",
     ),
     _c(
         "eff-checkpoint-and-all",
