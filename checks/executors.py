@@ -63,8 +63,16 @@ def _mismatch(worker: Identity, client: Identity, where: str = "a worker") -> Wo
 
 
 def _identified_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run ``fn(*args, **kwargs)`` on a worker; return ``(worker identity, result)``."""
-    return package_identity(), fn(*args, **kwargs)
+    """Run ``fn(*args, **kwargs)`` on a worker with one BLAS thread; return ``(worker identity, result)``.
+
+    One BLAS thread on every worker of every executor (a Dask worker runs no pool
+    initializer), so that the last bits of a task's result do not depend on where it ran.
+    """
+    from dsb_verifier.theory._blas import one_blas_thread
+
+    with one_blas_thread():
+        result = fn(*args, **kwargs)
+    return package_identity(), result
 
 
 #: The pre-flight task, run as ``eval(PREFLIGHT_EXPRESSION)`` on a worker. The function sent is

@@ -89,3 +89,28 @@ def test_run_checks_runs_every_claim_with_one_blas_thread_and_restores(monkeypat
         runner.run_checks(get_profile("quick"), 0, ["C1"])
         assert seen == [{1}]
         assert _blas_threads() == {2}
+
+
+def _threads_seen_by_a_task(_: object = None) -> set[int]:
+    return _blas_threads()
+
+
+@pytest.mark.skipif(len(_blas_threads()) == 0, reason="no BLAS library found by threadpoolctl")
+def test_tasks_through_any_executor_run_with_one_blas_thread():
+    """A user's own process pool runs no initializer of ours: the task wrapper pins the thread count.
+
+    (Thread executors are not tested: with OpenBLAS a limit set from a non-main thread is not
+    reliably seen, see theory/_blas.py; Dask's nanny starts its workers with one BLAS thread.)
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dsb_verifier.checks.executors import IdentityCheckedExecutor
+
+    ctx = multiprocessing.get_context("fork")
+    with threadpool_limits(limits=2, user_api="blas"), ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        assert pool.submit(_threads_seen_by_a_task).result() == {2}  # the bare pool keeps the parent's
+        checked = IdentityCheckedExecutor(pool)
+        assert checked.submit(_threads_seen_by_a_task).result() == {1}
+        assert list(checked.map(_threads_seen_by_a_task, range(2))) == [{1}, {1}]
+        assert pool.submit(_threads_seen_by_a_task).result() == {2}  # restored after each task
