@@ -649,3 +649,27 @@ def test_the_console_script_handles_ctrl_c_before_its_heavy_imports(monkeypatch,
     monkeypatch.setattr(cli, "build_parser", slow_imports)
     assert cli.main(["run"]) == 130
     assert capsys.readouterr().err.strip().splitlines() == ["dsb-verify: interrupted"]
+
+
+def test_a_recorded_interrupt_swallowed_by_a_finaliser_is_not_printed(monkeypatch):
+    """Inside a command, "Exception ignored ... KeyboardInterrupt" is not printed; other errors are."""
+    from dsb_verifier.checks.cli import interrupts
+
+    seen: list[type] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda args: seen.append(type(args.exc_value)))
+
+    class Raising:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def __del__(self) -> None:
+            raise self.exc
+
+    with interrupts.handling_interrupts():
+        Raising(KeyboardInterrupt())  # not recorded (no signal arrived): passed on
+        interrupts._State.received = True  # as the handler records it before raising
+        Raising(KeyboardInterrupt())
+        Raising(RuntimeError("a real finaliser error"))
+    assert seen == [KeyboardInterrupt, RuntimeError]
+    Raising(KeyboardInterrupt())  # outside a command: the previous hook again
+    assert seen == [KeyboardInterrupt, RuntimeError, KeyboardInterrupt]

@@ -9,7 +9,10 @@ exit 0. :func:`handling_interrupts` installs a SIGINT handler that records the
 signal before raising, so that the command can stop at the next safe point
 (:func:`raise_if_interrupted`, called by the progress callback and by
 :mod:`dsb_verifier.checks.cli.publish` just before anything is published) and
-exit 130 even when the exception itself was swallowed.
+exit 130 even when the exception itself was swallowed. Python still prints such a
+swallowed interrupt with its traceback ("Exception ignored in ..."); inside the block,
+:func:`_quiet_unraisable` drops that print for interrupts already recorded (any other
+unraisable error is printed as before), so an interrupted command prints its one line.
 
 SIGTERM (``kill``, a batch system's time limit, ``docker stop``) and SIGHUP (the
 terminal closed) are handled the same way: the command cleans up its staging
@@ -65,6 +68,17 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_unraisable(previous: Any) -> Any:
+    """An ``sys.unraisablehook`` that drops recorded interrupts and passes everything else to ``previous``."""
+
+    def hook(args: Any) -> None:
+        if isinstance(args.exc_value, KeyboardInterrupt) and _State.received:
+            return
+        previous(args)
+
+    return hook
+
+
 @contextmanager
 def handling_interrupts() -> Iterator[None]:
     """Record every SIGINT, SIGTERM or SIGHUP received inside the block and raise :class:`KeyboardInterrupt`.
@@ -75,11 +89,14 @@ def handling_interrupts() -> Iterator[None]:
     The record is cleared when the block starts and when it ends, so a SIGINT of one
     command never stops code that runs outside it (a library call of
     :mod:`~dsb_verifier.checks.cli.publish`, a later command in the same process);
-    the previous handler is restored on exit.
+    the previous handler is restored on exit. An interrupt swallowed by a finaliser is
+    not printed as "Exception ignored" (it is recorded and acted on).
     """
     _State.received = False
     _State.signum = signal.SIGINT
     previous: dict[int, Any] = {}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(previous_hook)
     if threading.current_thread() is threading.main_thread():
         for signum in SIGNALS:
             before = signal.getsignal(signum)
@@ -91,6 +108,7 @@ def handling_interrupts() -> Iterator[None]:
     finally:
         for signum, before in previous.items():
             signal.signal(signum, before if before is not None else signal.SIG_DFL)
+        sys.unraisablehook = previous_hook
         _State.received = False
 
 
