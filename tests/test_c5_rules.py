@@ -7,6 +7,7 @@ prepared tables, so every rule is exercised on both sides of its boundary withou
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -110,6 +111,7 @@ def test_lower_orders_first_supports_and_holds():
     assert v.evidence["families"]["rbm-spin"] == {
         "status": "holds",
         "n_decisive": 9,
+        "n_underpowered": 0,
         "n_supports": 9,
         "n_contradicts": 0,
         "n_undecided": 0,
@@ -247,7 +249,8 @@ def test_a_pair_the_kernel_does_not_separate_is_not_decisive():
     v = _evaluate(_runs("rbm-spin"), swap34, kappa=kappa)
     (p34,) = _pairs(v, reading="a", k_low=3)
     assert p34["predicted"] == "tie" and p34["predicted_direction"] is None
-    assert p34["outcome"] == "contradicts" and not p34["decisive"] and p34["matches_prediction"] is None
+    # decided where the kernel predicts no separation: a mismatch of the mechanism, never a status
+    assert p34["outcome"] == "contradicts" and not p34["decisive"] and p34["matches_prediction"] is False
     assert v.status is Status.HOLDS
     # the same swap where the kernel predicts the separation fails
     assert _evaluate(_runs("rbm-spin"), swap34).status is Status.FAILS
@@ -299,10 +302,54 @@ def test_unstructured_orders_are_never_paired_and_are_listed():
     assert v.status is Status.HOLDS
 
 
-def test_too_few_runs_leave_a_decisive_pair_undecided():
+def test_a_pair_with_fewer_runs_than_a_sign_test_can_decide_is_underpowered_not_decisive():
     v = _evaluate(_runs("rbm-spin", n_targets=5, n_inits=1), lambda run, rd: _up(run.N))  # 5/5 runs
     assert {p["outcome"] for p in v.evidence["pairs"]} == {"undecided"}
+    assert all(p["underpowered"] and not p["decisive"] for p in v.evidence["pairs"])
+    assert all(p["matches_prediction"] is None for p in v.evidence["pairs"])
+    fam = v.evidence["families"]["rbm-spin"]
+    assert (fam["n_decisive"], fam["n_underpowered"]) == (0, 9)
+    assert "9 underpowered left out" in v.evidence["headline"]
     assert v.status is Status.INCONCLUSIVE
+    # one run more (6 = min_decidable_runs()): decisive, and 6/6 supports
+    v6 = _evaluate(_runs("rbm-spin", n_targets=6, n_inits=1), lambda run, rd: _up(run.N))
+    assert all(not p["underpowered"] and p["decisive"] for p in v6.evidence["pairs"])
+    assert v6.status is Status.HOLDS
+
+
+def test_six_runs_with_one_tie_leave_a_decisive_pair_undecided():
+    tie_first = lambda run, rd: np.array([np.nan, 1.0, 1.0, 1.0, 1.0]) if run.target == 0 else _up(run.N)  # noqa: E731
+    v = _evaluate(_runs("rbm-spin", n_targets=6, n_inits=1), tie_first)
+    assert all(
+        p["decisive"] and p["outcome"] == "undecided" and p["n_tied"] == 1 for p in v.evidence["pairs"]
+    )
+    assert v.status is Status.INCONCLUSIVE
+
+
+def test_a_censored_order_decides_nothing_where_the_model_may_not_represent_the_target():
+    """Lower settled, higher never: lower-first if realisable; censored-unrealisable otherwise."""
+    never_high = lambda run, rd: np.array([np.nan, 1.0, 10.0, 100.0, np.inf])  # noqa: E731
+    ok = _evaluate(_runs("rbm-spin", n_targets=6, n_inits=1), never_high)
+    (p34,) = _pairs(ok, reading="a", k_low=3)
+    assert (p34["n_lower_first"], p34["n_censored_unrealisable"], p34["outcome"]) == (6, 0, "supports")
+    runs = [dataclasses.replace(r, realisable=False) for r in _runs("rbm-spin", n_targets=6, n_inits=1)]
+    v = _evaluate(runs, never_high)
+    (p34,) = _pairs(v, reading="a", k_low=3)
+    assert (p34["n_lower_first"], p34["n_censored_unrealisable"], p34["outcome"]) == (0, 6, "undecided")
+    assert p34["median_log_ratio"] == "nan" and p34["n_effect"] == 0  # left out of the effect size too
+    (p12,) = _pairs(v, reading="a", k_low=1)
+    assert (p12["n_lower_first"], p12["outcome"]) == (6, "supports")  # both settled: decided as ever
+    assert v.status is Status.INCONCLUSIVE
+
+
+def test_the_users_target_gets_rows_of_its_own():
+    gen = _runs("rbm-spin", n_targets=6, n_inits=1)
+    user = [dataclasses.replace(r, population="user", target=0, init=i) for i, r in enumerate(gen)]
+    v = _evaluate(gen + user, lambda run, rd: _up(run.N) if run.population != "user" else relabel(_up(run.N)))
+    by_source = {(p["source"], p["outcome"]) for p in v.evidence["pairs"]}
+    assert by_source == {("generated", "supports"), ("user", "contradicts")}
+    assert all(p["n_runs"] == 6 for p in v.evidence["pairs"])  # never pooled
+    assert v.status is Status.FAILS
 
 
 def test_one_family_holding_and_one_failing_is_holds_under_conditions():

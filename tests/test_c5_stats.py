@@ -10,6 +10,7 @@ from dsb_verifier.checks.claims.c5.stats import (
     clopper_pearson,
     compare,
     log_ratio_effect,
+    min_decidable_runs,
     pair_outcome,
 )
 
@@ -41,6 +42,29 @@ RHO = 1.25
 )
 def test_compare_one_run(t_lo, t_hi, expected):
     assert compare(t_lo, t_hi, RHO) == expected
+
+
+@pytest.mark.parametrize(
+    ("t_lo", "t_hi", "expected"),
+    [
+        (5.0, INF, "censored-unrealisable"),
+        (INF, 5.0, "censored-unrealisable"),
+        (INF, INF, "both-censored"),
+        (1.0, 2.0, "lower-first"),
+        (2.0, 1.0, "higher-first"),
+        (1.0, 1.25, "tied"),
+        (NAN, INF, "failed"),
+    ],
+)
+def test_compare_where_the_model_may_not_represent_the_target(t_lo, t_hi, expected):
+    assert compare(t_lo, t_hi, RHO, censor_decides=False) == expected
+
+
+def test_min_decidable_runs_is_the_first_unanimous_count_with_an_interval_above_half():
+    for confidence in (0.8, 0.9, 0.95, 0.99):
+        n = min_decidable_runs(confidence)
+        assert clopper_pearson(n, n, confidence)[0] > 0.5 >= clopper_pearson(n - 1, n - 1, confidence)[0]
+    assert min_decidable_runs() == 6 and min_decidable_runs(0.99) == 8
 
 
 def test_compare_with_no_resolution_orders_any_difference():

@@ -13,7 +13,7 @@ from dsb_verifier.theory.effective import couplings
 from dsb_verifier.theory.walsh import order_norms
 from numpy.typing import NDArray
 
-__all__ = ["baseline", "curves", "evidence_size", "excluded_orders", "headline"]
+__all__ = ["baseline", "curves", "evidence_size", "excluded_orders", "headline", "mechanism_match"]
 
 
 def headline(
@@ -22,7 +22,9 @@ def headline(
     disc = [rd for rd, v in readings.items() if v["discriminating"]]
     parts = [
         f"{f}: {v['status']} ({v['n_supports']} support, {v['n_contradicts']} contradict, "
-        f"{v['n_undecided']} undecided of {v['n_decisive']} decisive pairs)"
+        f"{v['n_undecided']} undecided of {v['n_decisive']} decisive pairs"
+        + (f"; {v['n_underpowered']} underpowered left out" if v.get("n_underpowered") else "")
+        + ")"
         for f, v in families.items()
     ]
     return f"discriminating readings: {','.join(disc) or 'none'}; " + "; ".join(parts)
@@ -30,7 +32,7 @@ def headline(
 
 def baseline(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The direct model (A = I): its small-sigma pair outcomes per reading, reported, never decided."""
-    mine = [r for r in rows if r["family"] == "direct" and r["small_init"]]
+    mine = [r for r in rows if r["family"] == "direct" and r["small_init"] and not r["underpowered"]]
     return {
         rd: {
             o: sum(r["outcome"] == o for r in mine if r["reading"] == rd)
@@ -38,6 +40,23 @@ def baseline(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         }
         for rd in READINGS
     }
+
+
+def mechanism_match(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Observed against predicted (``matches_prediction``) per family and prediction, small sigma, powered pairs.
+
+    Reported as evidence about the mechanism; it never enters the status.
+    """
+    out: dict[str, Any] = {}
+    for r in rows:
+        if not r["small_init"] or r["matches_prediction"] is None:
+            continue
+        entry = out.setdefault(r["family"], {}).setdefault(
+            r["predicted"], {"n_pairs": 0, "n_match": 0, "n_mismatch": 0}
+        )
+        entry["n_pairs"] += 1
+        entry["n_match" if r["matches_prediction"] else "n_mismatch"] += 1
+    return out
 
 
 def evidence_size(

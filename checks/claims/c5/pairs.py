@@ -3,8 +3,9 @@ r"""Settle times and pair rows of Claim C5 (docs/theory.md §7; rules in ``docs/
 :func:`settle_task` gives each (run, reading) its settle times :math:`t_k` for every
 ``tau`` (right-censored: ``+inf`` when the order had not settled when the flow ended;
 reading (c) only for ``N <= MAX_N_READING_C``). :func:`pair_rows` turns them into one
-row per (family, N, sigma, reading, tau, pair of consecutive structured and
-representable orders) with
+row per (source, family, N, sigma, reading, tau, pair of consecutive structured and
+representable orders) — ``source`` ``"generated"`` (the plan's populations) or ``"user"``
+(the ``--data`` target, kept apart) — with
 the counts, interval, outcome and effect size of :mod:`.stats` and the prediction of
 :mod:`.mechanism`; :func:`discriminating` reads the reversed-kernel control's rows.
 """
@@ -21,7 +22,7 @@ import numpy as np
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.c5.mechanism import predict
 from dsb_verifier.checks.claims.c5.plan import FlowRun
-from dsb_verifier.checks.claims.c5.stats import compare, log_ratio_effect, pair_outcome
+from dsb_verifier.checks.claims.c5.stats import compare, log_ratio_effect, min_decidable_runs, pair_outcome
 from dsb_verifier.theory.dynamics.hierarchy import READINGS, order_curves, settle_times
 from dsb_verifier.theory.maxent import MaxEntConvergenceError
 from numpy.typing import NDArray
@@ -46,8 +47,11 @@ SMALL_INIT_MAX = 0.1
 #: Bootstrap resamples of the effect size.
 BOOTSTRAP_RESAMPLES = 1000
 
-#: Pair keys: family, N, sigma, reading, tau, k, k'.
-_Key = tuple[str, int, float, str, float, int, int]
+#: Pair keys: source, family, N, sigma, reading, tau, k, k'.
+_Key = tuple[str, str, int, float, str, float, int, int]
+
+#: Fewest runs with which a pair can be decided (95 %); fewer: the row is ``underpowered``.
+MIN_DECIDABLE_RUNS = min_decidable_runs()
 
 
 # ---- settle times --------------------------------------------------------------------------
@@ -114,29 +118,41 @@ def pair_rows(
     exponents: Mapping[tuple[str, int], NDArray[np.float64]],
     representable: Mapping[tuple[str, int], tuple[int, ...]],
 ) -> list[dict[str, Any]]:
-    """One row per (family, N, sigma, reading, tau, consecutive structured pair) (module docstring).
+    """One row per (source, family, N, sigma, reading, tau, consecutive structured pair) (module docstring).
 
     The orders of a run are its target's structured orders that its family can
-    represent (``representable[(family, N)]``; all of them when absent).
+    represent (``representable[(family, N)]``; all of them when absent). A run that
+    may not represent its target (``FlowRun.realisable`` False) compares with
+    ``censor_decides=False`` and its one-censored pairs leave the effect size.
+    A row with fewer than :data:`MIN_DECIDABLE_RUNS` runs is ``underpowered``.
     """
     t_lo: dict[_Key, list[float]] = defaultdict(list)
     t_hi: dict[_Key, list[float]] = defaultdict(list)
+    real: dict[_Key, list[bool]] = defaultdict(list)
     for i, r in enumerate(runs):
+        source = "user" if r.population == "user" else "generated"
         orders = [k for k in r.structured if k in representable.get((r.family, r.N), r.structured)]
         pairs = list(itertools.pairwise(orders))
         for rd in readings_for(r.N):
             st = settle[(i, rd)]
             for it, tau in enumerate(taus):
                 for k, k2 in pairs:
-                    key = (r.family, r.N, r.init_scale, rd, float(tau), int(k), int(k2))
+                    key = (source, r.family, r.N, r.init_scale, rd, float(tau), int(k), int(k2))
                     t_lo[key].append(float(st[it, k]))
                     t_hi[key].append(float(st[it, k2]))
+                    real[key].append(bool(r.realisable))
     rows = []
-    for key in sorted(t_lo, key=lambda x: (x[0], x[1], x[2], x[3], -x[4], x[5])):
-        family, N, sigma, rd, tau, k, k2 = key
-        out = pair_outcome([compare(a, b, rho) for a, b in zip(t_lo[key], t_hi[key], strict=True)])
-        rng = seeded_rng(seed, "c5-boot", family, N, f"{sigma:g}", rd, f"{tau:g}", k, k2)
-        med, elo, ehi, n_eff = log_ratio_effect(t_lo[key], t_hi[key], rng=rng, n_boot=BOOTSTRAP_RESAMPLES)
+    for key in sorted(t_lo, key=lambda x: (x[0] != "generated", x[1], x[2], x[3], x[4], -x[5], x[6])):
+        source, family, N, sigma, rd, tau, k, k2 = key
+        lo, hi = np.array(t_lo[key]), np.array(t_hi[key])
+        ok = np.array(real[key])
+        out = pair_outcome([compare(a, b, rho, censor_decides=c) for a, b, c in zip(lo, hi, ok, strict=True)])
+        # a censored order of a run that may not represent its target says nothing about timing
+        one = np.isinf(lo) ^ np.isinf(hi)
+        lo_e, hi_e = np.where(~ok & one, np.inf, lo), np.where(~ok & one, np.inf, hi)
+        parts = ("c5-boot", family, N, f"{sigma:g}", rd, f"{tau:g}", k, k2)
+        rng = seeded_rng(seed, *(parts if source == "generated" else (*parts, source)))
+        med, elo, ehi, n_eff = log_ratio_effect(lo_e, hi_e, rng=rng, n_boot=BOOTSTRAP_RESAMPLES)
         kappa = kernels.get((family, N, sigma))
         predicted, direction, ratio = (
             predict(kappa, k, k2) if kappa is not None else ("tie", None, float("nan"))
@@ -144,6 +160,7 @@ def pair_rows(
         s = exponents.get((family, N))
         rows.append(
             {
+                "source": source,
                 "family": family,
                 "N": N,
                 "init_scale": sigma,
@@ -157,6 +174,8 @@ def pair_rows(
                 "n_tied": out.n_tied,
                 "n_both_censored": out.n_both_censored,
                 "n_failed": out.n_failed,
+                "n_censored_unrealisable": out.n_censored_unrealisable,
+                "underpowered": len(t_lo[key]) < MIN_DECIDABLE_RUNS,
                 "ci_low": out.ci_low,
                 "ci_high": out.ci_high,
                 "outcome": out.outcome,

@@ -6,18 +6,32 @@ on many targets drawn from several populations, from several initialisations,
 at every initialisation scale :math:`\sigma` of the stage:
 
 ``planted``
-    Generalised Ising models with comparable structure at every order: couplings
-    of order ``k`` i.i.d. :math:`\mathcal N(0, c^2/\binom Nk)`, so that
-    :math:`\mathbb E\|J^*_k\|^2 = c^2` at every order (``c = PLANTED_NORM``).
+    Generalised Ising models with equal structure at every order: the couplings of
+    order ``k`` point in a uniformly random direction of :math:`\mathbb R^{\binom Nk}`
+    with norm exactly :math:`\|J^*_k\| = c` (``c = PLANTED_NORM``), so every order is
+    structured (a single coupling at ``k = N`` is never left below the floor by chance).
 ``k-body``
-    Fields plus couplings of one order ``k >= 2`` only (same norm ``c`` at both
-    orders); ``k`` cycles through ``2..N`` over the population's targets.
+    Fields plus couplings of one order ``k >= 2`` only (norm ``c`` at both orders);
+    ``k`` cycles through ``2..N`` over the population's targets.
 ``teacher``
     A random model of the family itself, every parameter
     :math:`\mathcal N(0, \mathrm{TEACHER\_SCALE}^2)` — realisable by construction
     (for the direct model: a planted model).
 ``user``
     The user's ``--data`` target (``N <= MAX_N_USER``), with the first stage's settings.
+
+Power rule (decided before the runs of 0.3.0's last revision; docs/theory.md): every
+pair a population is built to produce gets at least :data:`PAIR_RUNS` runs (targets x
+initialisations) per (family, N, sigma) in the named profiles — the fewest with which a
+pair can be decided at 95 % (:func:`~dsb_verifier.checks.claims.c5.stats.min_decidable_runs`):
+``ceil(PAIR_RUNS / n_inits)`` planted and teacher targets, and as many k-body targets for
+*each* ``k = 2..N`` (pair ``(1, k)`` comes from the k-body targets of that ``k`` alone). The
+user's target gets ``PAIR_RUNS`` initialisations at least.
+
+Realisability: a run's student *may not represent* its target when the model has fewer
+parameters than the effective model (``P < 2^N - 1``) and the target is not a teacher of
+its family (``FlowRun.realisable`` False); there an order that never settles may be one the
+model cannot learn, so a censored order decides nothing (docs/theory.md).
 
 ``planted`` and ``k-body`` targets depend on the seed, ``N`` and their index only,
 so every family (and the reversed-kernel control) meets the same ones. Seed
@@ -37,13 +51,13 @@ per-order coupling norm.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
 from typing import Any
 
 import numpy as np
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims._common import make_model, seeded_rng
 from dsb_verifier.checks.claims.c5.models import HighOrderGain
+from dsb_verifier.checks.claims.c5.stats import min_decidable_runs
 from dsb_verifier.checks.profiles import Profile
 from dsb_verifier.theory.dynamics.batch_flow import integrate_flows_batched
 from dsb_verifier.theory.dynamics.flow import BATCH_METHOD, Trajectory, integrate_flow
@@ -58,6 +72,7 @@ __all__ = [
     "CONTROL_GAIN",
     "FLOW",
     "LSODA_TOL",
+    "PAIR_RUNS",
     "POPULATIONS",
     "STRUCTURE_FLOOR",
     "FlowRun",
@@ -70,14 +85,18 @@ __all__ = [
     "integrate_batch",
     "integrate_case",
     "plan_for",
+    "powered_stage",
     "population_targets",
     "tie_ratio",
 ]
 
+#: Runs per pair and (family, N, sigma) the named profiles' plans provide (the power rule).
+PAIR_RUNS = min_decidable_runs()
+
 #: Relative floor of interaction structure: order k takes part when ||J*_k|| >= floor * max_j ||J*_j||.
 STRUCTURE_FLOOR = 0.1
 
-#: Expected Frobenius norm of every planted order (planted and k-body populations).
+#: Frobenius norm of every planted order (planted and k-body populations).
 PLANTED_NORM = 0.5
 
 #: Standard deviation of every parameter of a teacher.
@@ -167,12 +186,33 @@ class Plan:
             raise ValueError("the stages of a plan must have distinct N")
 
 
+def powered_stage(
+    N: int,
+    families: tuple[str, ...],
+    n_targets: int,
+    n_inits: int,
+    scales: tuple[float, ...],
+    n_k_body: int = 0,
+) -> Stage:
+    """A stage with at least ``n_targets`` / ``n_k_body`` targets, raised to meet the power rule.
+
+    Planted and teacher targets: ``ceil(PAIR_RUNS / n_inits)`` at least; k-body targets:
+    that many for each ``k = 2..N`` (they cycle through k), so every pair a population
+    produces has ``PAIR_RUNS`` runs per (family, sigma).
+    """
+    per = -(-PAIR_RUNS // n_inits)
+    n_t = max(n_targets, per)
+    n_kb = max(n_k_body or n_t, (N - 1) * per)
+    return Stage(N, families, n_t, n_inits, scales, n_kb)
+
+
 def plan_for(profile: Profile) -> Plan:
     """The C5 plan of a profile (quick: N = 5; thorough: N = 5, 8; extended: N = 5, 8, 10, 12).
 
-    Scales and initialisations of the first stage are the profile's own, so a
-    custom profile (e.g. a test's) shrinks the experiment; unknown profile names
-    get the quick plan's shape.
+    Scales and initialisations of the first stage are the profile's own. The named
+    profiles' stages meet the power rule (:func:`powered_stage`); a custom profile
+    (e.g. a test's) gets the quick plan's shape unpowered (2 targets per population),
+    so it shrinks the experiment and its pairs may be underpowered (reported as such).
     """
     scales = tuple(sorted(float(s) for s in profile.init_scales))
     small = tuple(s for s in scales if s <= 0.1) or scales[:1]
@@ -180,18 +220,20 @@ def plan_for(profile: Profile) -> Plan:
     stages: tuple[Stage, ...]
     if profile.name == "thorough":
         stages = (
-            Stage(5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 4, 4, scales, 8),
-            Stage(8, ("direct", "rbm-spin"), 2, 2, (0.01,), 2),
+            powered_stage(5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 4, 4, scales, 8),
+            powered_stage(8, ("direct", "rbm-spin"), 2, 2, (0.01,)),
         )
     elif profile.name == "extended":
         stages = (
-            Stage(
+            powered_stage(
                 5, ("direct", "truncated-2", "rbm-spin", "rbm-bit", "tanh-1"), 6, profile.n_inits, scales, 8
             ),
-            Stage(8, ("direct", "rbm-spin", "rbm-bit", "tanh-1"), 4, 3, small, 14),
-            Stage(10, ("direct", "rbm-spin"), 2, 2, small),
-            Stage(12, ("rbm-spin",), 2, 2, small[:1]),
+            powered_stage(8, ("direct", "rbm-spin", "rbm-bit", "tanh-1"), 4, 3, small, 14),
+            powered_stage(10, ("direct", "rbm-spin"), 2, 2, small),
+            powered_stage(12, ("rbm-spin",), 2, 2, small[:1]),
         )
+    elif profile.name == "quick":
+        stages = (powered_stage(5, neural5, 2, profile.n_inits, scales),)
     else:
         stages = (Stage(5, neural5, 2, profile.n_inits, scales),)
     return Plan(stages=stages, taus=tuple(float(t) for t in profile.taus), t_max=float(profile.t_max))
@@ -205,12 +247,22 @@ def build_model(family: str, N: int) -> EnergyModel:
     return make_model(family, N, width)
 
 
+def _exact_norms(N: int, orders: tuple[int, ...], rng: np.random.Generator) -> NDArray[np.float64]:
+    """A target whose couplings of each order in ``orders`` point in a uniform random direction, norm PLANTED_NORM."""
+    J = T.random_ising(N, {k: 1.0 for k in orders}, rng)
+    ords = T.orders(N)
+    for k in orders:
+        sel = ords == k
+        J[sel] *= PLANTED_NORM / np.linalg.norm(J[sel])
+    return np.asarray(T.prob(J), dtype=np.float64)
+
+
 def _planted(N: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    return T.ising_target(N, {k: PLANTED_NORM / np.sqrt(comb(N, k)) for k in range(1, N + 1)}, rng)
+    return _exact_norms(N, tuple(range(1, N + 1)), rng)
 
 
 def _k_body(N: int, k: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    return T.ising_target(N, {1: PLANTED_NORM / np.sqrt(N), k: PLANTED_NORM / np.sqrt(comb(N, k))}, rng)
+    return _exact_norms(N, (1, k), rng)
 
 
 def _n_targets(stage: Stage, population: str) -> int:
@@ -240,7 +292,9 @@ class FlowRun:
     """One gradient flow of the C5 experiment, with the coordinates that replay it.
 
     ``structured`` lists the target's structured orders (``STRUCTURE_FLOOR``);
-    ``trajectory`` is None until the flow has run.
+    ``trajectory`` is None until the flow has run. ``realisable`` is False when the
+    student may not represent the target (``P < 2^N - 1`` and the target is not a
+    teacher of the family): a censored order then decides nothing.
     """
 
     family: str
@@ -252,6 +306,7 @@ class FlowRun:
     q: NDArray[np.float64]
     structured: tuple[int, ...]
     trajectory: Trajectory | Any = None
+    realisable: bool = True
 
 
 #: One flow to integrate: model, start, target, horizon (picklable, for an executor).
@@ -277,7 +332,7 @@ def flow_cases(
     if user is not None:
         N_user = int(user.size).bit_length() - 1
         first = stages[0]
-        stages.append(Stage(N_user, first.families, 1, first.n_inits, first.scales))
+        stages.append(Stage(N_user, first.families, 1, max(first.n_inits, PAIR_RUNS), first.scales))
     for si, stage in enumerate(stages):
         is_user = user is not None and si == len(stages) - 1
         if control and stage.N > MAX_N_CONTROL:
@@ -289,6 +344,7 @@ def flow_cases(
         )
         for family in families:
             model = build_model(family, stage.N)
+            over = model.n_params >= 2**stage.N - 1
             for pop in pops:
                 qs = (
                     [user]
@@ -300,7 +356,19 @@ def flow_cases(
                     for j in range(stage.n_inits):
                         direction = model.init(seeded_rng(seed, "c5-init", family, stage.N, pop, i, j), 1.0)
                         for s in scales:
-                            runs.append(FlowRun(family, stage.N, pop, i, j, float(s), q, structured))
+                            runs.append(
+                                FlowRun(
+                                    family,
+                                    stage.N,
+                                    pop,
+                                    i,
+                                    j,
+                                    float(s),
+                                    q,
+                                    structured,
+                                    realisable=over or pop == "teacher",
+                                )
+                            )
                             cases.append((model, float(s) * direction, q, plan.t_max))
     return runs, cases
 

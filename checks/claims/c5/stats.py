@@ -12,14 +12,19 @@ settled by the end of the flow, i.e. right-censored; NaN = no value):
 * both finite: *tied* when :math:`|\log(t_{k'}/t_k)| \le \log\rho` (``rho`` the
   reading's time resolution, the ratio between recording checkpoints), else
   *lower-first* (``t_k < t_k'``) or *higher-first*;
-* lower finite, higher censored: lower-first; the reverse: higher-first;
+* lower finite, higher censored: lower-first; the reverse: higher-first — when the
+  model can represent the target; when it may not (``censor_decides=False``: fewer
+  parameters than the effective model and a target not drawn from the family), an
+  order that never settles may be one the model cannot learn at all, so the run is
+  *censored-unrealisable* and decides nothing;
 * both censored: *both-censored*; any NaN: *failed*.
 
 Over runs (:func:`pair_outcome`): the lower-first fraction among decided runs
 (lower-first + higher-first, ties dropped as in the sign test) with its exact
 (Clopper–Pearson) 95 % interval (:func:`clopper_pearson`); ``supports`` when the
 interval lies above 1/2, ``contradicts`` when below, else ``undecided`` (no
-decided run: undecided). Effect size (:func:`log_ratio_effect`): median of
+decided run: undecided). A pair with fewer runs than :func:`min_decidable_runs` (6 at
+95 %) could not be decided even if every run agreed. Effect size (:func:`log_ratio_effect`): median of
 :math:`\log(t_{k'}/t_k)` with a seeded percentile bootstrap interval.
 
 Glossary: ``t_lo``, ``t_hi`` settle times of the lower and higher order over runs,
@@ -42,11 +47,19 @@ __all__ = [
     "clopper_pearson",
     "compare",
     "log_ratio_effect",
+    "min_decidable_runs",
     "pair_outcome",
 ]
 
 #: Values of :func:`compare`.
-COMPARISONS: tuple[str, ...] = ("lower-first", "higher-first", "tied", "both-censored", "failed")
+COMPARISONS: tuple[str, ...] = (
+    "lower-first",
+    "higher-first",
+    "tied",
+    "both-censored",
+    "failed",
+    "censored-unrealisable",
+)
 
 #: Values of :attr:`PairOutcome.outcome`.
 OUTCOMES: tuple[str, ...] = ("supports", "contradicts", "undecided")
@@ -64,8 +77,11 @@ def _check_rho(rho: object) -> float:
     return r
 
 
-def compare(t_lo: float, t_hi: float, rho: float) -> str:
+def compare(t_lo: float, t_hi: float, rho: float, *, censor_decides: bool = True) -> str:
     """Compare the settle times of the lower and the higher order of one run (see module docstring).
+
+    ``censor_decides=False``: one censored order gives ``"censored-unrealisable"`` (the
+    model may be unable to learn that order at all), not an order.
 
     Raises
     ------
@@ -80,6 +96,8 @@ def compare(t_lo: float, t_hi: float, rho: float) -> str:
         raise ValueError(f"settle times must be >= 0 (inf = censored, NaN = none), got {t_lo!r}, {t_hi!r}")
     if np.isinf(a) and np.isinf(b):
         return "both-censored"
+    if (np.isinf(a) or np.isinf(b)) and not censor_decides:
+        return "censored-unrealisable"
     if np.isinf(b):
         return "lower-first"
     if np.isinf(a):
@@ -113,6 +131,17 @@ def clopper_pearson(successes: int, n: int, confidence: float = CONFIDENCE) -> t
     lo = 0.0 if successes == 0 else float(scipy.stats.beta.ppf(alpha / 2, successes, n - successes + 1))
     hi = 1.0 if successes == n else float(scipy.stats.beta.ppf(1 - alpha / 2, successes + 1, n - successes))
     return lo, hi
+
+
+def min_decidable_runs(confidence: float = CONFIDENCE) -> int:
+    """Fewest runs with which a pair can be decided: ``n`` of ``n`` lower-first gives an interval above 1/2.
+
+    6 at 95 %. A pair with fewer runs is *underpowered*: undecided whatever its flows do.
+    """
+    n = 1
+    while clopper_pearson(n, n, confidence)[0] <= 0.5:
+        n += 1
+    return n
 
 
 def _lower_median(x: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
@@ -163,7 +192,7 @@ class PairOutcome:
 
     Attributes
     ----------
-    n_lower_first, n_higher_first, n_tied, n_both_censored, n_failed
+    n_lower_first, n_higher_first, n_tied, n_both_censored, n_failed, n_censored_unrealisable
         Runs per comparison (:func:`compare`).
     ci_low, ci_high
         95 % Clopper–Pearson interval of the lower-first fraction among decided runs.
@@ -179,9 +208,17 @@ class PairOutcome:
     ci_low: float
     ci_high: float
     outcome: str
+    n_censored_unrealisable: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_lower_first", "n_higher_first", "n_tied", "n_both_censored", "n_failed"):
+        for name in (
+            "n_lower_first",
+            "n_higher_first",
+            "n_tied",
+            "n_both_censored",
+            "n_failed",
+            "n_censored_unrealisable",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"PairOutcome.{name} must be >= 0")
         if not 0.0 <= self.ci_low <= self.ci_high <= 1.0:
@@ -219,4 +256,5 @@ def pair_outcome(comparisons: Sequence[str]) -> PairOutcome:
         ci_low=lo,
         ci_high=hi,
         outcome=outcome,
+        n_censored_unrealisable=n["censored-unrealisable"],
     )

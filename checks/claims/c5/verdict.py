@@ -21,7 +21,9 @@ one evaluation of the real run *and* of the negative control:
    higher order comes first in a strict majority of the run-level comparisons,
    ties included (:func:`.pairs.discriminating`);
 5. *decisive* pairs: ``sigma <= small_init_max``, discriminating reading,
-   ``predicted == "separation"``. Per family: ``fails`` when a decisive pair
+   ``predicted == "separation"``, not *underpowered* (at least
+   :data:`~dsb_verifier.checks.claims.c5.pairs.MIN_DECIDABLE_RUNS` runs: a pair that
+   could not be decided even if every run agreed tests nothing). Per family: ``fails`` when a decisive pair
    contradicts, ``holds`` when every decisive pair supports (at least one),
    else ``inconclusive``. Overall over the decided families: all hold ->
    ``holds``; all fail -> ``fails``; both -> ``holds-under-conditions``; none
@@ -60,6 +62,7 @@ __all__ = [
     "evaluate",
     "family_status",
     "overall_status",
+    "prediction_matches",
 ]
 
 STATEMENT = (
@@ -87,6 +90,22 @@ def _label(r: Mapping[str, Any]) -> str:
         f"{r['family']} N={r['N']} sigma={r['init_scale']:g} pair=({r['k_low']},{r['k_high']}) "
         f"reading={r['reading']} tau={r['tau']:g}"
     )
+
+
+def prediction_matches(row: Mapping[str, Any]) -> bool | None:
+    """Observed against predicted for one pair row; None when the row is underpowered.
+
+    ``separation`` (with a direction) matches the outcome that direction implies
+    (``supports`` for lower-first, ``contradicts`` for higher-first); ``tie`` matches
+    ``undecided`` — a pair that is decided in either direction where the kernel
+    predicts no separation is a mismatch of the mechanism, reported, never a status.
+    """
+    if row["underpowered"]:
+        return None
+    if row["predicted"] == "tie":
+        return bool(row["outcome"] == "undecided")
+    exp = {"lower-first": "supports", "higher-first": "contradicts"}.get(row["predicted_direction"] or "")
+    return None if exp is None else bool(row["outcome"] == exp)
 
 
 def family_status(decisive_outcomes: Sequence[str]) -> Status:
@@ -170,10 +189,12 @@ def evaluate(
     readings = discriminating(ref_rows)
     for r in rows:
         r["decisive"] = bool(
-            r["small_init"] and readings[r["reading"]]["discriminating"] and r["predicted"] == "separation"
+            r["small_init"]
+            and readings[r["reading"]]["discriminating"]
+            and r["predicted"] == "separation"
+            and not r["underpowered"]
         )
-        exp = {"lower-first": "supports", "higher-first": "contradicts"}.get(r["predicted_direction"] or "")
-        r["matches_prediction"] = None if exp is None else r["outcome"] == exp
+        r["matches_prediction"] = prediction_matches(r)
     families: dict[str, dict[str, Any]] = {}
     for family in dict.fromkeys(r.family for r in runs):
         dec = [r for r in rows if r["family"] == family and r["decisive"]]
@@ -181,6 +202,14 @@ def evaluate(
         families[family] = {
             "status": st.value,
             "n_decisive": len(dec),
+            "n_underpowered": sum(
+                r["family"] == family
+                and r["underpowered"]
+                and r["small_init"]
+                and readings[r["reading"]]["discriminating"]
+                and r["predicted"] == "separation"
+                for r in rows
+            ),
             **{
                 f"n_{o}": sum(r["outcome"] == o for r in dec)
                 for o in ("supports", "contradicts", "undecided")
@@ -213,6 +242,7 @@ def evaluate(
         "pairs": rows,
         "tie_ratio": rho,
         "baseline": E.baseline(rows),
+        "mechanism_match": E.mechanism_match(rows),
         "evidence_size": E.evidence_size(runs, settle),
         "excluded_orders": E.excluded_orders(runs),
         "unrepresentable_orders": {
