@@ -115,7 +115,9 @@ def test_shared_populations_are_the_same_for_every_family_teachers_are_not():
 def test_flow_cases_same_direction_at_every_scale_and_control_small_scales_only():
     p = Plan(stages=(Stage(3, ("direct", "rbm-spin"), 1, 2, (0.01, 0.1, 1.0), 1),), taus=(0.1,), t_max=10.0)
     runs, cases = flow_cases(p, 5, control=False)
-    assert len(runs) == len(cases) == 2 * 3 * 2 * 3
+    # per family: planted and teacher at 3 scales, k-body at the 2 small ones; 2 initialisations
+    assert len(runs) == len(cases) == 2 * (2 * 3 + 2) * 2
+    assert {r.init_scale for r in runs if r.population == "k-body"} == {0.01, 0.1}
     for family in ("direct", "rbm-spin"):
         mine = [(r, c) for r, c in zip(runs, cases, strict=True) if r.family == family and r.target == 0]
         by_init: dict = {}

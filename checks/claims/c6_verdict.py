@@ -403,6 +403,16 @@ def evaluate(
     )
 
 
+def _mostly_unresolved(regime: Mapping[str, Any]) -> str:
+    """The models of a regime with more than half their flows unresolved (the status pools them)."""
+    worst = [
+        f"{m} {row.get('unresolved', 0)}/{sum(row.values())}"
+        for m, row in regime.get("flows_by_model", {}).items()
+        if 2 * row.get("unresolved", 0) > sum(row.values())
+    ]
+    return f" (more than half unresolved: {', '.join(worst)})" if worst else ""
+
+
 def _headline(
     regimes: Mapping[str, Mapping[str, Any]],
     alt: Mapping[str, Any] | None,
@@ -415,7 +425,7 @@ def _headline(
             f"{name} {r['status']}: {r['n_spurious_distinct']} distinct spurious point(s) "
             f"({cats.get('saddle', 0)} low-order saddle(s), {r['n_counterexamples']} counterexample(s), "
             f"{cats.get('near-consistent', 0)} near-consistent, {cats.get('high-order', 0)} high-order); "
-            f"{r['n_flows']} flows, {r['n_unresolved']} unresolved"
+            f"{r['n_flows']} flows, {r['n_unresolved']} unresolved{_mostly_unresolved(r)}"
         )
 
     text = "; ".join(one(n, regimes[n]) for n in ("E1", "E2"))

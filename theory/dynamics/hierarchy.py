@@ -217,16 +217,29 @@ def _maxent_logp(logp: NDArray[np.float64], K: int, N: int) -> NDArray[np.float6
     log-probability changes by more than ``_MAXENT_MAX_DU`` nats, then Armijo
     backtracking). Same problem as :func:`theory.maxent_fit`, which tests compare against.
     """
+    return _maxent_fit(logp, K, N)[0]
+
+
+def _maxent_fit(
+    logp: NDArray[np.float64], K: int, N: int, start: NDArray[np.float64] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_maxent_logp` and the couplings ``(B, 2^N)`` it found, from ``start`` (None: uniform).
+
+    ``start`` holds full coupling vectors (entries above order ``K`` are ignored): the
+    order-``K - 1`` projection's couplings are a warm start for order ``K`` (a valid
+    distribution that already matches every moment below ``K``).
+    """
     n = 2**N
     B = logp.shape[0]
     if K >= N:
-        return logp.copy()
+        return logp.copy(), np.full((B, n), np.nan)
     if K == 0:
-        return np.full((B, n), -N * np.log(2.0))
+        return np.full((B, n), -N * np.log(2.0)), np.zeros((B, n))
     idx = np.flatnonzero((_orders(N) <= K) & (np.arange(n) > 0))
     xor = idx[:, None] ^ idx[None, :]
     m_t = wht(np.exp(logp))[:, idx]
-    J = np.zeros((B, idx.size))  # the uniform distribution: F = I there
+    # the uniform distribution (F = I there), or the warm start
+    J = np.zeros((B, idx.size)) if start is None else np.array(start[:, idx], dtype=np.float64)
 
     def evaluate(
         Js: NDArray[np.float64], rows: NDArray[np.int64]
@@ -248,7 +261,7 @@ def _maxent_logp(logp: NDArray[np.float64], K: int, N: int) -> NDArray[np.float6
         done = gmax <= _MAXENT_GTOL
         active[rows[done]] = False
         if not active.any():
-            return lp
+            return lp, _full(J, idx, n)
         rows, m, g, gmax = rows[~done], m[~done], g[~done], gmax[~done]
         F = m[:, xor] - m[:, idx, None] * m[:, None, idx]
         delta = _solve_batch(F, g)
@@ -274,11 +287,17 @@ def _maxent_logp(logp: NDArray[np.float64], K: int, N: int) -> NDArray[np.float6
         floor = ~accept & (gmax <= _MAXENT_GTOL_FLOOR)
         active[rows[floor]] = False
     if not active.any():
-        return lp
+        return lp, _full(J, idx, n)
     raise MaxEntConvergenceError(
         f"batched max-ent projection to order {K} did not reach moment residual "
         f"{_MAXENT_GTOL:.0e} in {_MAXENT_MAX_ITER} Newton iterations"
     )
+
+
+def _full(J: NDArray[np.float64], idx: NDArray[np.int64], n: int) -> NDArray[np.float64]:
+    out = np.zeros((J.shape[0], n))
+    out[:, idx] = J
+    return out
 
 
 def _solve_batch(F: NDArray[np.float64], g: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -291,7 +310,11 @@ def _solve_batch(F: NDArray[np.float64], g: NDArray[np.float64]) -> NDArray[np.f
 
 def _projections(logp: NDArray[np.float64], N: int) -> list[NDArray[np.float64]]:
     """``[log p_(0), ..., log p_(N)]`` for a batch of normalised log-probabilities ``(B, 2^N)``."""
-    return [_maxent_logp(logp, K, N) for K in range(N + 1)]
+    out, J = [], None
+    for K in range(N + 1):  # each order starts from the one below (it matches every lower moment)
+        lp, J = _maxent_fit(logp, K, N, J)
+        out.append(lp)
+    return out
 
 
 def _connected_information_log(logp: NDArray[np.float64], N: int) -> NDArray[np.float64]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.c5.mechanism import predict
-from dsb_verifier.checks.claims.c5.plan import FlowRun
+from dsb_verifier.checks.claims.c5.plan import SMALL_INIT_MAX, FlowRun
 from dsb_verifier.checks.claims.c5.stats import compare, log_ratio_effect, min_decidable_runs, pair_outcome
 from dsb_verifier.theory.dynamics.hierarchy import READINGS, order_curves, settle_times
 from dsb_verifier.theory.maxent import MaxEntConvergenceError
@@ -41,8 +41,6 @@ __all__ = [
 #: Reading (c) needs N max-ent projections per recorded time: computed up to this N.
 MAX_N_READING_C = 6
 
-#: Largest initialisation scale that counts as small (decisive pairs, discrimination).
-SMALL_INIT_MAX = 0.1
 
 #: Bootstrap resamples of the effect size.
 BOOTSTRAP_RESAMPLES = 1000

@@ -74,6 +74,7 @@ __all__ = [
     "LSODA_TOL",
     "PAIR_RUNS",
     "POPULATIONS",
+    "SMALL_INIT_MAX",
     "STRUCTURE_FLOOR",
     "FlowRun",
     "Plan",
@@ -92,6 +93,10 @@ __all__ = [
 
 #: Runs per pair and (family, N, sigma) the named profiles' plans provide (the power rule).
 PAIR_RUNS = min_decidable_runs()
+
+#: Largest initialisation scale that counts as small (decisive pairs, discrimination, the control
+#: and the k-body population run at these scales only).
+SMALL_INIT_MAX = 0.1
 
 #: Relative floor of interaction structure: order k takes part when ||J*_k|| >= floor * max_j ||J*_j||.
 STRUCTURE_FLOOR = 0.1
@@ -186,6 +191,11 @@ class Plan:
             raise ValueError("the stages of a plan must have distinct N")
 
 
+def _small(scales: tuple[float, ...]) -> tuple[float, ...]:
+    """The small scales (``<= SMALL_INIT_MAX``), or the smallest one if none is."""
+    return tuple(s for s in scales if s <= SMALL_INIT_MAX) or tuple(sorted(scales)[:1])
+
+
 def powered_stage(
     N: int,
     families: tuple[str, ...],
@@ -215,7 +225,7 @@ def plan_for(profile: Profile) -> Plan:
     so it shrinks the experiment and its pairs may be underpowered (reported as such).
     """
     scales = tuple(sorted(float(s) for s in profile.init_scales))
-    small = tuple(s for s in scales if s <= 0.1) or scales[:1]
+    small = _small(scales)
     neural5 = ("direct", "rbm-spin", "tanh-1")
     stages: tuple[Stage, ...]
     if profile.name == "thorough":
@@ -323,8 +333,10 @@ def flow_cases(
     """Runs (without trajectories) and their flow cases, in a fixed order.
 
     ``control=False``: every family of every stage on planted, k-body and teacher
-    targets (and ``user``). ``control=True``: the reversed-kernel control on the
-    planted and k-body targets (and ``user``) at each stage's scales ``<= 0.1``.
+    targets (and ``user``); k-body targets at the small scales only (``<= SMALL_INIT_MAX``:
+    the population exists to power the decisive pairs ``(1, k)``; large-scale behaviour is
+    reported from the planted and teacher targets). ``control=True``: the reversed-kernel
+    control on the planted and k-body targets (and ``user``) at the small scales.
     """
     runs: list[FlowRun] = []
     cases: list[FlowCase] = []
@@ -338,7 +350,7 @@ def flow_cases(
         if control and stage.N > MAX_N_CONTROL:
             continue
         families = (CONTROL_FAMILY,) if control else stage.families
-        scales = (tuple(s for s in stage.scales if s <= 0.1) or stage.scales[:1]) if control else stage.scales
+        small = _small(stage.scales)
         pops = (
             ("user",) if is_user else ("planted", "k-body") if control else ("planted", "k-body", "teacher")
         )
@@ -353,6 +365,8 @@ def flow_cases(
                 )
                 for i, q in enumerate(qs):
                     structured = tuple(int(k) for k in structured_orders(q, STRUCTURE_FLOOR))
+                    # the control and the k-body population (built for the decisive (1, k) pairs) at small scales
+                    scales = small if (control or pop == "k-body") else stage.scales
                     for j in range(stage.n_inits):
                         direction = model.init(seeded_rng(seed, "c5-init", family, stage.N, pop, i, j), 1.0)
                         for s in scales:
