@@ -273,8 +273,11 @@ def test_unresolved_flows_are_counted_in_the_regime_and_the_headline(table):
     assert (e1["n_flows"], e1["n_flows_resolved"], e1["n_unresolved"]) == (5, 2, 3)
     assert e1["status"] == "inconclusive" and v.status is Status.INCONCLUSIVE  # 3 > 2
     assert "5 flows, 3 unresolved" in v.evidence["headline"]
+    (model,) = e1["flows_by_model"]
+    assert f"(more than half unresolved: {model} 3/5)" in v.evidence["headline"]
     assert e1["flow_ends"]["unresolved"] == 3
     assert _evaluate(items[:-1]).status is Status.HOLDS  # 2 unresolved of 4: decided
+    assert "more than half unresolved" not in _evaluate(items[:-1]).evidence["headline"]
 
 
 def test_e2_is_a_condition_never_a_failure_of_e1(table):
