@@ -209,7 +209,7 @@ def _one_seed(
     conditions: dict[str, Any] = {
         "k_low": K_LOW,
         "alternative_k_low": "N (every order), evaluated in E1",
-        "N": plan_Ns(profile),
+        "N": sorted({*plan_Ns(profile), *(p.case.N for p in plan)}),  # with the user's N, if it ran
         "regime_rule": "E1: P >= 2^N - 1 and rank A = 2^N - 1 at a generic theta; E2: same-size "
         "teacher-student with P < 2^N - 1; other: neither",
         "material_rule": f"|r_k| >= {MATERIAL_FRACTION} s_k (s_k = structure_at_order(q, k))",
@@ -221,6 +221,10 @@ def _one_seed(
         "n_inits": profile.n_inits,
         "init_scales": sorted({s for p in plan for s, _ in p.case.inits}),
         "t_max": profile.t_max,
+        "t_max_by_regime": {
+            r: sorted({p.case.t_max for p in plan if p.regime == r})
+            for r in dict.fromkeys(p.regime for p in plan)
+        },
         "seed": seed,
     }
     if user is not None:

@@ -50,9 +50,10 @@ from dsb_verifier.checks.claims.c6_points import (
     distinct_points,
     target_structure,
 )
+from dsb_verifier.checks.claims.c6_probe import ascent_probe
 from dsb_verifier.checks.verdict import Counterexample, Status, Verdict
 from dsb_verifier.theory.dynamics.fixed_points import FixedPoint, HessianFn, represented_orders
-from dsb_verifier.theory.likelihood import exact_hessian, grad_loglik, loglik
+from dsb_verifier.theory.likelihood import exact_hessian
 from dsb_verifier.theory.models import EnergyModel
 
 __all__ = ["CATEGORIES", "categorise", "evaluate", "regime_status"]
@@ -66,14 +67,6 @@ CATEGORIES = (
     "counterexample",
     "no-structure",
 )
-
-_PROBE_EPS = (1e-2, 2e-2, 4e-2)
-_PROBE_DIRECTIONS = 48
-#: Changes of L below ``_PROBE_FLOOR * max(1, |L|)`` are rounding (L summed over 2^N states).
-_PROBE_FLOOR = 1e-13
-#: The probe's rise must also clear ``_PROBE_LINEAR_FACTOR * eps * |grad L|`` (the base point's
-#: own first-order term: polished points are stationary only to |grad L| <= stationary_gtol).
-_PROBE_LINEAR_FACTOR = 10.0
 
 
 def categorise(
@@ -203,49 +196,6 @@ def _regime(
     return out
 
 
-def _ascent_probe(item: Item, fp: FixedPoint, seed: int) -> dict[str, Any]:
-    """Largest rise of L along unit directions of the neutral eigenspace, per step eps (reported).
-
-    Directions along which L stays within rounding of ``L0`` at every step are exact
-    invariances (e.g. a hidden bias whose unit has zero weights): they can show
-    neither ascent nor fall, so they are counted (``n_flat_directions``) and left
-    out of the maximum. Which of the eigenvectors of a degenerate eigenspace
-    happen to be such invariances depends on the LAPACK build, not on the point.
-    """
-    c = item.candidate
-    lam, V = np.linalg.eigh(exact_hessian(c.model, c.theta, c.q))
-    V0 = V[:, np.abs(lam) <= fp.hessian_tol]
-    if V0.shape[1] == 0:
-        return {"n_directions": 0}
-    rng = seeded_rng(seed, "c6-probe", c.family, c.N, c.origin)
-    dirs = V0 @ rng.standard_normal((V0.shape[1], _PROBE_DIRECTIONS))
-    dirs = np.concatenate([V0, dirs / np.linalg.norm(dirs, axis=0)], axis=1)
-    L0 = float(loglik(c.model, c.theta, c.q))
-    g = float(np.linalg.norm(grad_loglik(c.model, c.theta, c.q)))
-    n_dirs = dirs.shape[1]
-    changes = np.empty((len(_PROBE_EPS), 2 * n_dirs))
-    for e, eps in enumerate(_PROBE_EPS):
-        trial = np.concatenate([c.theta + eps * dirs.T, c.theta - eps * dirs.T])
-        changes[e] = loglik(c.model, trial, c.q) - L0
-    rounding = _PROBE_FLOOR * max(1.0, abs(L0))
-    flat = np.all(np.abs(changes) <= rounding, axis=0)  # per signed direction, at every step
-    moving = changes[:, ~flat]
-    best = [float(x) for x in (np.max(moving, axis=1) if moving.shape[1] else np.zeros(len(_PROBE_EPS)))]
-    rise = np.array(best)
-    floor = rounding + _PROBE_LINEAR_FACTOR * np.asarray(_PROBE_EPS) * g
-    resolved = bool(np.all(np.abs(rise) > floor) and (np.all(rise > 0) or np.all(rise < 0)))
-    slope = float(np.polyfit(np.log(_PROBE_EPS), np.log(np.abs(rise)), 1)[0]) if resolved else None
-    return {
-        "eps": list(_PROBE_EPS),
-        "max_rise": best,
-        "floor": floor.tolist(),
-        "ascent_found": bool(rise[-1] > floor[-1]),
-        "loglog_slope_of_abs_rise": slope,
-        "n_directions": int(n_dirs),
-        "n_flat_directions": int(np.sum(flat[:n_dirs] & flat[n_dirs:])),
-    }
-
-
 def _point_row(dp: DistinctPoint, items: Sequence[Item], fps: Sequence[FixedPoint | None]) -> dict[str, Any]:
     ref = items[dp.members[0]]
     fp = fps[dp.members[0]]
@@ -368,7 +318,7 @@ def evaluate(
         fp = fps[dp.members[0]]
         assert fp is not None
         if dp.kind == "spurious" and dp.saddle != "yes" and fp.n_neutral > 0:
-            rows[id(dp)]["higher_order_probe"] = _ascent_probe(items[dp.members[0]], fp, seed)
+            rows[id(dp)]["higher_order_probe"] = ascent_probe(items[dp.members[0]], fp, seed)
     evidence = {
         "headline": _headline(regimes, alt, alt_k_low, conds),
         "regimes": regimes,
