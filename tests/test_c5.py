@@ -26,6 +26,9 @@ PROFILE = dataclasses.replace(
 PLAN = Plan(stages=(Stage(4, ("direct", "rbm-spin"), 3, 2, (0.01, 1.0), 3),), taus=(0.1, 0.01), t_max=2e3)
 
 PAIR_KEYS = {
+    "source",
+    "underpowered",
+    "n_censored_unrealisable",
     "family",
     "N",
     "init_scale",
@@ -71,7 +74,8 @@ def test_report_json_contract(report):
     (control,) = [c for c in doc["controls"] if c["claim"] == "C5"]
     assert control["name"] == "reversed-kernel" and control["expected"] == "fails"
     size = ev["evidence_size"]
-    assert size["n_flows"] == 2 * 9 * 2 * 2 and size["n_inits"] == 2
+    # 2 families x (6 planted and teacher targets at 2 scales + 3 k-body at the small one) x 2 inits
+    assert size["n_flows"] == 2 * (6 * 2 + 3 * 1) * 2 and size["n_inits"] == 2
     assert {"n_targets", "n_flows_at_t_max", "n_failed_flows", "n_censored_settle_times"} <= set(size)
     assert set(ev["excluded_orders"]) == {"planted", "k-body", "teacher"}
     json.dumps(doc, allow_nan=False)
@@ -166,7 +170,7 @@ def test_the_run_is_decided_at_its_seed_and_the_replicate_seed(report):
     statuses = [Status(b["status"]) for b in rep["by_seed"]]
     assert report.verdict.status is stable_status(statuses[0], statuses[1], (0, r))[0]
     assert rep["agree"] is (statuses[0] is statuses[1])
-    assert {b["evidence_size"]["n_flows"] for b in rep["by_seed"]} == {2 * 9 * 2 * 2}  # same plan at both
+    assert {b["evidence_size"]["n_flows"] for b in rep["by_seed"]} == {2 * (6 * 2 + 3) * 2}  # same plan at both
     (control,) = report.controls
     assert [b["status"] for b in control.verdict.evidence["replicate"]["by_seed"]] == ["fails", "fails"]
 
