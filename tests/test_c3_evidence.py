@@ -1,4 +1,4 @@
-"""Claim C3 (checks/c3_fixed_points.py): existence outcomes, evidence fields, run conditions, controls.
+"""Claim C3 (checks/claims/c3_*.py): existence outcomes, evidence fields, run conditions, controls.
 
 What this pins, beyond the end-to-end run of tests/test_c3_c6.py and the flow plan and point rows of
 tests/test_claim_evidence.py:
@@ -40,6 +40,7 @@ import types
 import numpy as np
 import pytest
 from dsb_verifier import theory as T
+from dsb_verifier.checks.claims import c3_constructions, c3_flows
 from dsb_verifier.checks.claims import c3_fixed_points as c3
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.verdict import Status
@@ -252,7 +253,7 @@ def test_construction_task_passes_t_max_to_the_tied_flows(monkeypatch):
         calls.append(kw)
         return T.independent_point(q, kw["n_copies"], kw["hidden"])  # stationary: first draw kept
 
-    monkeypatch.setattr(c3, "tied_point", tied_point)
+    monkeypatch.setattr(c3_constructions, "tied_point", tied_point)
     out = c3.construction_task((3, 0, ("spin", "bit"), 2.5e5))
     assert [(kw["hidden"], kw["t_max"], kw["n_copies"]) for kw in calls] == [
         ("spin", 2.5e5, 2),
@@ -512,7 +513,7 @@ def built():
         return T.independent_point(q, kw["n_copies"], kw["hidden"])  # stationary: the first draw is kept
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(c3, "tied_point", tied_point)
+        mp.setattr(c3_constructions, "tied_point", tied_point)
         out = c3.construction_candidates(3, 4, orders=(1, 2, 3))
     return out, draws
 
@@ -570,7 +571,7 @@ def test_construction_ii_tries_three_seeded_teachers_then_reports_the_last(monke
         model, theta = T.independent_point(q, kw["n_copies"], kw["hidden"])
         return model, theta + 0.1  # never stationary
 
-    monkeypatch.setattr(c3, "tied_point", tied_point)
+    monkeypatch.setattr(c3_constructions, "tied_point", tied_point)
     out = c3.construction_candidates(3, 4, hidden=("bit",), orders=())
     assert [c.origin for c in out] == ["teacher", "construction-i", "construction-ii"]
     assert len(calls) == 3 and {h for h, _, _ in calls} == {"bit"}
@@ -603,7 +604,7 @@ def test_flow_end_from_a_stationary_start_stops_at_t_0(small):
 def test_flow_end_uses_the_flow_tolerances_then_polishes_with_the_polish_tolerance(small, monkeypatch):
     c = small["i_spin"]
     seen = {}
-    integrate, polish = c3.integrate_flow, c3.polish
+    integrate, polish = c3_flows.integrate_flow, c3_flows.polish
 
     def integrate_flow(model, theta0, q, **kw):
         seen["flow"] = kw
@@ -613,8 +614,8 @@ def test_flow_end_uses_the_flow_tolerances_then_polishes_with_the_polish_toleran
         seen["polish"] = kw
         return polish(model, theta, q, **kw)
 
-    monkeypatch.setattr(c3, "integrate_flow", integrate_flow)
-    monkeypatch.setattr(c3, "polish", polish_)
+    monkeypatch.setattr(c3_flows, "integrate_flow", integrate_flow)
+    monkeypatch.setattr(c3_flows, "polish", polish_)
     theta0 = c.theta + 0.05
     _, _, info = c3._flow_end((c.model, theta0, c.q, 50.0))
     tol = c3.TOLERANCES

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dsb_verifier import theory as T
-from dsb_verifier.checks.claims import c4_point
+from dsb_verifier.checks.claims import c4_point, c4_sweep
 from dsb_verifier.checks.claims import c4_stability as c4
 from dsb_verifier.checks.claims._common import seeded_rng
 from dsb_verifier.checks.claims.controls import WrongJacobian
@@ -868,9 +868,11 @@ def test_c4_flow_points_log_every_flow_and_keep_the_polished_converged_ones(monk
         theta_end = teacher + nudge if key[1] == 0 else init  # flow 0 converges, flow 1 stops far away
         return SimpleNamespace(theta_end=theta_end, status=f"status-{key[1]}")
 
-    polish = c4._polish
-    monkeypatch.setattr(c4, "integrate_flow", integrate_flow)
-    monkeypatch.setattr(c4, "_polish", lambda m, th, q: None if m.family == "tanh-1" else polish(m, th, q))
+    polish = c4_sweep._polish
+    monkeypatch.setattr(c4_sweep, "integrate_flow", integrate_flow)
+    monkeypatch.setattr(
+        c4_sweep, "_polish", lambda m, th, q: None if m.family == "tanh-1" else polish(m, th, q)
+    )
     seen: list[tuple[int, int]] = []
     tally = Tally(2 * 6, lambda done, total: seen.append((done, total)))  # six flows and their points
     points, log = c4._flow_points(profile, 4, start=20, tally=tally)

@@ -24,6 +24,7 @@ import pytest
 from dsb_verifier import theory as T
 from dsb_verifier.checks.claims import c3_fixed_points as c3
 from dsb_verifier.checks.claims import c4_stability as c4
+from dsb_verifier.checks.claims import c4_sweep
 from dsb_verifier.checks.profiles import get_profile
 from dsb_verifier.checks.verdict import Status
 from dsb_verifier.theory.models import RBM, rbm_teacher
@@ -219,7 +220,7 @@ def test_c4_flow_points_keep_only_converged_polished_flows(monkeypatch):
     profile = dataclasses.replace(get_profile("quick"), n_inits=1)  # one flow per family
     points, log = c4._flow_points(profile, 0, start=7)
     assert [e["family"] for e in log["cases"]] == ["rbm-spin", "rbm-bit", "tanh-1"]
-    assert log["run"] == 3 and log["t_max"] == c4._FLOW_T_MAX
+    assert log["run"] == 3 and log["t_max"] == c4_sweep._FLOW_T_MAX
     # at the 1e5 horizon every flow converges, is polished onto J(theta) = J(q), and is used
     assert log["converged"] == sum(e["kl_end"] <= c4.TOLERANCES["flow_kl_max"] for e in log["cases"]) == 3
     assert log["used"] == sum(e["used"] for e in log["cases"]) == len(points) == 3
@@ -230,7 +231,7 @@ def test_c4_flow_points_keep_only_converged_polished_flows(monkeypatch):
         dJ = pt.model.couplings(pt.theta)[1:] - T.couplings(pt.q)[1:]
         assert np.max(np.abs(dJ)) <= c4.TOLERANCES["polish_J_abs"]
     # too short a horizon: no flow reaches the data-consistent set, none is used or polished
-    monkeypatch.setattr(c4, "_FLOW_T_MAX", 100.0)
+    monkeypatch.setattr(c4_sweep, "_FLOW_T_MAX", 100.0)
     points, log = c4._flow_points(profile, 0, start=7)
     assert points == [] and log["t_max"] == 100.0
     assert (log["run"], log["converged"], log["used"]) == (3, 0, 0)
