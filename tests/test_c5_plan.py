@@ -128,7 +128,11 @@ def test_flow_cases_same_direction_at_every_scale_and_control_small_scales_only(
                 np.testing.assert_allclose(s, starts[0], rtol=1e-12)
     ctl, _ = flow_cases(p, 5, control=True)
     assert {r.family for r in ctl} == {plan.CONTROL_FAMILY}
-    assert {r.init_scale for r in ctl} == {0.01, 0.1} and {r.population for r in ctl} == {"planted", "k-body"}
+    assert {r.init_scale for r in ctl} == {0.01, 0.1}
+    assert {r.population for r in ctl} == {"planted", "k-body", "teacher"}
+    # the control meets the real run's targets: every family's teachers included
+    real_q = {r.q.tobytes() for r in runs}
+    assert {r.q.tobytes() for r in ctl} == real_q
     # the control starts at the direct model's couplings on the same targets
     d = [c for r, c in zip(runs, cases, strict=True) if r.family == "direct" and r.population == "planted"]
     g = flow_cases(p, 5, control=True)[1]

@@ -242,16 +242,17 @@ def _maxent_fit(
     J = np.zeros((B, idx.size)) if start is None else np.array(start[:, idx], dtype=np.float64)
 
     def evaluate(
-        Js: NDArray[np.float64], rows: NDArray[np.int64]
+        Js: NDArray[np.float64], u: NDArray[np.float64], rows: NDArray[np.int64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Dual objective L_K and normalised log-probabilities at couplings ``Js`` of members ``rows``."""
-        full = np.zeros((Js.shape[0], n))
-        full[:, idx] = Js
-        u = wht(full)
+        """Dual objective L_K and normalised log-probabilities at couplings ``Js`` (``u`` = their
+        unnormalised log-probabilities, ``wht`` of the full coupling vector) of members ``rows``."""
         logZ = logsumexp(u, axis=-1)
         return np.einsum("bi,bi->b", Js, m_t[rows]) - logZ, u - logZ[:, None]
 
-    L, lp = evaluate(J, np.arange(B))
+    # unnormalised log-probabilities of the current couplings: the transform is linear, so a
+    # step delta moves them by wht(delta), computed once per Newton step (not per trial step)
+    U = wht(_full(J, idx, n))
+    L, lp = evaluate(J, U, np.arange(B))
     active = np.ones(B, dtype=bool)
     for _ in range(_MAXENT_MAX_ITER):
         rows = np.flatnonzero(active)
@@ -266,18 +267,19 @@ def _maxent_fit(
         F = m[:, xor] - m[:, idx, None] * m[:, None, idx]
         delta = _solve_batch(F, g)
         slope = np.einsum("bi,bi->b", g, delta)
-        full = np.zeros((rows.size, n))
-        full[:, idx] = delta
+        du = wht(_full(delta, idx, n))
         # cap the change of log p per step: a full step from the uniform start can
         # overshoot into a nearly deterministic region where F is numerically singular
-        step = np.minimum(1.0, _MAXENT_MAX_DU / np.maximum(np.max(np.abs(wht(full)), axis=-1), 1e-300))
+        step = np.minimum(1.0, _MAXENT_MAX_DU / np.maximum(np.max(np.abs(du), axis=-1), 1e-300))
         accept = np.zeros(rows.size, dtype=bool)
         for _ in range(40):
             todo = np.flatnonzero(~accept)
-            Lt, lpt = evaluate(J[rows[todo]] + step[todo, None] * delta[todo], rows[todo])
+            Ut = U[rows[todo]] + step[todo, None] * du[todo]
+            Lt, lpt = evaluate(J[rows[todo]] + step[todo, None] * delta[todo], Ut, rows[todo])
             ok = Lt >= L[rows[todo]] + 1e-4 * step[todo] * slope[todo] - 1e-13 * np.abs(L[rows[todo]])
             new = todo[ok]
             J[rows[new]] += step[new, None] * delta[new]
+            U[rows[new]] = Ut[ok]
             L[rows[new]], lp[rows[new]] = Lt[ok], lpt[ok]
             accept[new] = True
             if accept.all():

@@ -211,7 +211,7 @@ def _decide(
             "exponent_window": list(KERNEL_WINDOW),
             "separation_ratio": SEPARATION_RATIO,
         },
-        "control": f"{CONTROL_FAMILY}: J_S = g^|S| theta_S, g = {CONTROL_GAIN:g}, on the planted and k-body targets",
+        "control": f"{CONTROL_FAMILY}: J_S = g^|S| theta_S, g = {CONTROL_GAIN:g}, on the planted, k-body and every family's teacher targets",
         "seed": seed,
     }
     common = {

@@ -336,7 +336,8 @@ def flow_cases(
     targets (and ``user``); k-body targets at the small scales only (``<= SMALL_INIT_MAX``:
     the population exists to power the decisive pairs ``(1, k)``; large-scale behaviour is
     reported from the planted and teacher targets). ``control=True``: the reversed-kernel
-    control on the planted and k-body targets (and ``user``) at the small scales.
+    control on the same targets — planted, k-body, every family's teachers (and ``user``) —
+    at the small scales.
     """
     runs: list[FlowRun] = []
     cases: list[FlowCase] = []
@@ -351,18 +352,21 @@ def flow_cases(
             continue
         families = (CONTROL_FAMILY,) if control else stage.families
         small = _small(stage.scales)
-        pops = (
-            ("user",) if is_user else ("planted", "k-body") if control else ("planted", "k-body", "teacher")
-        )
+        pops = ("user",) if is_user else ("planted", "k-body", "teacher")
         for family in families:
             model = build_model(family, stage.N)
             over = model.n_params >= 2**stage.N - 1
             for pop in pops:
-                qs = (
-                    [user]
-                    if pop == "user" and user is not None
-                    else population_targets(pop, family, stage.N, _n_targets(stage, pop), seed)
-                )
+                if pop == "user" and user is not None:
+                    qs = [user]
+                elif control and pop == "teacher":  # the control meets every family's teachers
+                    qs = [
+                        q
+                        for f in stage.families
+                        for q in population_targets(pop, f, stage.N, _n_targets(stage, pop), seed)
+                    ]
+                else:
+                    qs = population_targets(pop, family, stage.N, _n_targets(stage, pop), seed)
                 for i, q in enumerate(qs):
                     structured = tuple(int(k) for k in structured_orders(q, STRUCTURE_FLOOR))
                     # the control and the k-body population (built for the decisive (1, k) pairs) at small scales

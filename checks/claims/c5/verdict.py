@@ -46,6 +46,7 @@ from dsb_verifier.checks.claims.c5.mechanism import SEPARATION_RATIO
 from dsb_verifier.checks.claims.c5.pairs import (
     BOOTSTRAP_RESAMPLES,
     MAX_N_READING_C,
+    MIN_DECIDABLE_RUNS,
     SMALL_INIT_MAX,
     discriminating,
     pair_rows,
@@ -77,6 +78,7 @@ STATEMENT = (
 TOLERANCES: dict[str, float] = {
     "structure_floor": STRUCTURE_FLOOR,
     "confidence": 0.95,
+    "min_runs_per_pair": MIN_DECIDABLE_RUNS,
     "small_init_max": SMALL_INIT_MAX,
     "separation_ratio": SEPARATION_RATIO,
     "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
