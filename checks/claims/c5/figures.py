@@ -27,7 +27,7 @@ def _forest(rows: list[dict[str, Any]], family: str, path: Path) -> str:  # prag
 
     tau = min(r["tau"] for r in rows)
     mine = [r for r in rows if r["tau"] == tau]
-    mine.sort(key=lambda r: (r["N"], r["init_scale"], r["reading"], r["k_low"]))
+    mine.sort(key=lambda r: (r.get("source") == "user", r["N"], r["init_scale"], r["reading"], r["k_low"]))
     n = len(mine)
     fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.22 * n))
     for y, r in enumerate(mine):
@@ -38,7 +38,8 @@ def _forest(rows: list[dict[str, Any]], family: str, path: Path) -> str:  # prag
         ax.plot([frac], [y], _MARKERS[r["reading"]], color=c, mfc=c if r.get("decisive") else "white", ms=5)
     ax.axvline(0.5, color="k", lw=0.8, ls="--")
     labels = [
-        f"N={r['N']} σ={r['init_scale']:g} ({r['k_low']},{r['k_high']}) {r['reading']} "
+        ("your data " if r.get("source") == "user" else "")
+        + f"N={r['N']} σ={r['init_scale']:g} ({r['k_low']},{r['k_high']}) {r['reading']} "
         f"[{r['n_lower_first']}/{r['n_higher_first']}/{r['n_tied']}/{r['n_both_censored']}]"
         + ("*" if r.get("decisive") else "")
         for r in mine

@@ -41,7 +41,6 @@ __all__ = [
 #: Reading (c) needs N max-ent projections per recorded time: computed up to this N.
 MAX_N_READING_C = 6
 
-
 #: Bootstrap resamples of the effect size.
 BOOTSTRAP_RESAMPLES = 1000
 
