@@ -170,7 +170,9 @@ def test_the_run_is_decided_at_its_seed_and_the_replicate_seed(report):
     statuses = [Status(b["status"]) for b in rep["by_seed"]]
     assert report.verdict.status is stable_status(statuses[0], statuses[1], (0, r))[0]
     assert rep["agree"] is (statuses[0] is statuses[1])
-    assert {b["evidence_size"]["n_flows"] for b in rep["by_seed"]} == {2 * (6 * 2 + 3) * 2}  # same plan at both
+    assert {b["evidence_size"]["n_flows"] for b in rep["by_seed"]} == {
+        2 * (6 * 2 + 3) * 2
+    }  # same plan at both
     (control,) = report.controls
     assert [b["status"] for b in control.verdict.evidence["replicate"]["by_seed"]] == ["fails", "fails"]
 

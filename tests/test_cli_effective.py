@@ -468,3 +468,36 @@ def test_bad_input_in_process(bad_dir, monkeypatch, cli_main, name):
     i = list(BAD).index(name)
     rc, out, err = cli_main(*args, *_out_args(i, name, args))
     _assert_refused(bad_dir, name, rc, out, err)
+
+
+# ---- progress within one long checkpoint ------------------------------------------------------
+def test_pass_progress_lines_are_throttled_and_name_the_checkpoint():
+    from dsb_verifier.checks.cli import effective_compute as ec
+
+    now = [0.0]
+    lines: list[str] = []
+    prog = ec._PassProgress("m.npz", lines.append, lambda: now[0])
+    for done, t in [(1, 4.0), (2, 12.0), (3, 15.0), (4, 40.0)]:
+        now[0] = t
+        prog(done, 4)
+    # 4 s: too early; 12 s: a line; 15 s: within 10 s of the last line; the last chunk: the pass is done
+    assert lines == ["m.npz: couplings, quadrature pass 50 % (12 s, about 12 s left in this pass)"]
+
+
+def test_a_long_checkpoint_reports_progress_on_stderr(tmp_path, cli_main, monkeypatch):
+    from dsb_verifier.checks.cli import effective_compute as ec
+    from dsb_verifier.theory.rbm import accumulators
+
+    monkeypatch.setattr(accumulators, "_CHUNK_ENTRIES", 64)  # several chunks on a small model
+    monkeypatch.setattr(ec, "PROGRESS_EVERY", 0.0)  # every chunk would be "long"
+    _npz(tmp_path / "m.npz", Nv=8, Nh=6)
+    rc, _, err = cli_main(
+        "effective", str(tmp_path / "m.npz"), "--method", "integral", "--out", str(tmp_path / "J.csv")
+    )
+    assert rc == 0, err
+    assert "m.npz: couplings, quadrature pass" in err and "left in this pass" in err
+    monkeypatch.setattr(ec, "PROGRESS_EVERY", 10.0)  # the default: a quick checkpoint prints nothing
+    rc, _, err = cli_main(
+        "effective", str(tmp_path / "m.npz"), "--method", "integral", "--out", str(tmp_path / "K.csv")
+    )
+    assert rc == 0 and "quadrature pass" not in err

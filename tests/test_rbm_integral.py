@@ -335,3 +335,25 @@ def test_log_magnitude_route_matches_the_tangent_route(monkeypatch):
     log_route = T.rbm_couplings(p, subs), T.rbm_couplings(big, big_subs)
     for a, b, q_ in zip(tan_route, log_route, (p, big), strict=True):
         assert np.abs(a - b).max() <= INTEGRAL_RTOL * np.max(np.abs(T.rbm_fields(q_)))
+
+
+def test_reporting_progress_counts_every_chunk_and_changes_nothing(monkeypatch):
+    from dsb_verifier.theory.rbm import accumulators
+
+    monkeypatch.setattr(accumulators, "_CHUNK_ENTRIES", 64)  # many chunks on a small model
+    rng = np.random.default_rng(3)
+    p = T.RBMParams(
+        rng.standard_normal((8, 5)) * 0.5, rng.standard_normal(8) * 0.1, rng.standard_normal(5) * 0.1
+    )
+    plain = T.rbm_pairwise(p)
+    calls: list[tuple[int, int]] = []
+    with T.rbm.reporting_progress(lambda done, total: calls.append((done, total))):
+        seen = T.rbm_pairwise(p)
+    np.testing.assert_array_equal(seen, plain)
+    total = calls[0][1]
+    assert total > 1 and calls == [(i, total) for i in range(1, total + 1)]
+    T.rbm_pairwise(p)  # outside the block: no calls
+    assert len(calls) == total
+    with pytest.raises(ValueError, match="callback must be callable"):
+        with T.rbm.reporting_progress(3):  # type: ignore[arg-type]
+            pass

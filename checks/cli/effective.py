@@ -315,7 +315,7 @@ def _run(args: Any, err: Callable[[str], None], plan: _Plan, files: FileSet) -> 
     orders = _parse_orders(args.orders, K) if args.orders is not None else None
     if not series and plan.format != "npz" and not subsets:
         _check_table_rows(N, K, method, request.exhaustive_limit)
-    res = compute(source, request, progress=err if series else None)
+    res = compute(source, request, progress=err)  # per checkpoint for series; within a long one always
     _check_finite(res)
     axis = args.time
     text: Callable[[Any], None]

@@ -50,7 +50,9 @@ Glossary: ``T`` checkpoints, ``K`` largest order, ``N``/``M`` visible/hidden uni
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
@@ -217,6 +219,42 @@ class EffectiveResult:
         return "gaussian" if self.method == "gaussian" else "exact"
 
 
+#: Seconds of one checkpoint's computation before its first progress line, and between lines.
+PROGRESS_EVERY = 10.0
+
+
+class _PassProgress:
+    """Throttled progress lines of the quadrature passes of one checkpoint (``reporting_progress``)."""
+
+    def __init__(self, where: str, emit: Callable[[str], None], clock: Callable[[], float]) -> None:
+        self.where, self.emit, self.clock = where, emit, clock
+        self.start = self.last = clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if now - self.last < PROGRESS_EVERY or done >= total:
+            return
+        self.last = now
+        frac = done / total
+        left = (now - self.start) * (1.0 - frac) / frac  # of this pass; a checkpoint may make two
+        self.emit(
+            f"{self.where}: couplings, quadrature pass {100 * frac:.0f} % "
+            f"({now - self.start:.0f} s, about {left:.0f} s left in this pass)"
+        )
+
+
+@contextlib.contextmanager
+def _pass_progress(
+    where: str, progress: Callable[[str], None] | None, clock: Callable[[], float] = time.monotonic
+) -> Iterator[None]:
+    """Progress lines for a long checkpoint: the first after PROGRESS_EVERY seconds (quick ones print none)."""
+    if progress is None:
+        yield
+        return
+    with _theory_rbm().reporting_progress(_PassProgress(where, progress, clock)):
+        yield
+
+
 def _theory_rbm() -> Any:
     from dsb_verifier.theory import rbm as theory_rbm
 
@@ -374,35 +412,36 @@ def compute(
     for t, params in enumerate(source.params):
         at = where(source, t)
         try:
-            J = enumerate_couplings(params) if method == "enumerate" else None
-            exact = _Evaluator(params, law, J, plan if J is None else ())
-            if J is not None:
-                assert J_empty is not None
-                J_empty[t] = J[0]
-                norms[t] = order_norms_streamed(J)[1 : K + 1]
-            else:
-                assert exact.floor is not None
-                floor[t] = exact.floor
-                for k, (idx, full, total) in enumerate(plan, start=1):
-                    norms[t, k - 1], stderr[t, k - 1] = _estimate(exact.values(k, idx), total, full)
-            gauss = _Evaluator(params, "gaussian", None, plan) if compare else None
-            JG = None
-            if gauss is not None:
-                assert gauss.floor is not None
-                gfloor[t] = gauss.floor
+            with _pass_progress(at, progress):
+                J = enumerate_couplings(params) if method == "enumerate" else None
+                exact = _Evaluator(params, law, J, plan if J is None else ())
                 if J is not None:
-                    JG = np.full(J.shape, np.nan)
-                for k, (idx, full, total) in enumerate(plan, start=1):
-                    g, e = gauss.values(k, idx), exact.values(k, idx)
-                    gn[t, k - 1], gse[t, k - 1] = _estimate(g, total, full)
-                    d = g - e
-                    den = float(np.sum(e * e))
-                    grel[t, k - 1] = np.sqrt(float(np.sum(d * d)) / den) if den > 0 else np.inf
-                    gmax[t, k - 1] = float(np.max(np.abs(d)))
-                    if JG is not None and full:
-                        JG[_bitmasks(idx)] = g
-            if request.keep:
-                kept.append(_kept(exact, gauss, JG, K, chosen_idx, table_orders, perms))
+                    assert J_empty is not None
+                    J_empty[t] = J[0]
+                    norms[t] = order_norms_streamed(J)[1 : K + 1]
+                else:
+                    assert exact.floor is not None
+                    floor[t] = exact.floor
+                    for k, (idx, full, total) in enumerate(plan, start=1):
+                        norms[t, k - 1], stderr[t, k - 1] = _estimate(exact.values(k, idx), total, full)
+                gauss = _Evaluator(params, "gaussian", None, plan) if compare else None
+                JG = None
+                if gauss is not None:
+                    assert gauss.floor is not None
+                    gfloor[t] = gauss.floor
+                    if J is not None:
+                        JG = np.full(J.shape, np.nan)
+                    for k, (idx, full, total) in enumerate(plan, start=1):
+                        g, e = gauss.values(k, idx), exact.values(k, idx)
+                        gn[t, k - 1], gse[t, k - 1] = _estimate(g, total, full)
+                        d = g - e
+                        den = float(np.sum(e * e))
+                        grel[t, k - 1] = np.sqrt(float(np.sum(d * d)) / den) if den > 0 else np.inf
+                        gmax[t, k - 1] = float(np.max(np.abs(d)))
+                        if JG is not None and full:
+                            JG[_bitmasks(idx)] = g
+                if request.keep:
+                    kept.append(_kept(exact, gauss, JG, K, chosen_idx, table_orders, perms))
         except InputError:
             raise
         except (ValueError, OverflowError, FloatingPointError, MemoryError) as exc:

@@ -4,6 +4,7 @@
 and the central-limit mapping of Decelle et al., SciPost 2024 (:mod:`.gaussian`; also
 ``law="gaussian"`` of the integral route)."""
 
+from dsb_verifier.theory.rbm.accumulators import reporting_progress
 from dsb_verifier.theory.rbm.integral import LAWS, rbm_couplings, rbm_fields, rbm_pairwise
 from dsb_verifier.theory.rbm.norms import (
     MappingError,
@@ -26,5 +27,6 @@ __all__ = [
     "rbm_order_norms",
     "rbm_order_couplings",
     "rbm_pairwise",
+    "reporting_progress",
     "sample_subsets",
 ]

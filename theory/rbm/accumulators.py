@@ -27,7 +27,9 @@ product, ``t`` tangents, ``D`` column weights, ``u = omega^2 w^2 / 2``, ``V = om
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,11 +290,35 @@ class _Subsets:
                     self.A[lo : lo + step] += np.abs(P) @ np.abs(d_r)
 
 
+#: Called as ``callback(done, total)`` after each column chunk of every pass (:func:`reporting_progress`).
+_PROGRESS: ContextVar[Callable[[int, int], None] | None] = ContextVar("dsb_rbm_progress", default=None)
+
+
+@contextmanager
+def reporting_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Within the block, every quadrature pass calls ``callback(done, total)`` after each chunk of columns.
+
+    For progress lines of long computations (``dsb-verify effective`` on a large RBM); the
+    couplings do not depend on it. Context-local (threads and asyncio tasks keep their own).
+    """
+    if not callable(callback):
+        raise ValueError(f"callback must be callable as callback(done, total), got {type(callback).__name__}")
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 def _run(model: _Model, accumulators: Sequence[_Fields | _Pairs | _Subsets]) -> None:
     """One pass over the column chunks feeding every accumulator (the tables are computed once)."""
-    for ch in _chunks(model):
+    callback = _PROGRESS.get()
+    total = -(-model.grid.n_cols // max(1, _CHUNK_ENTRIES // model.N))
+    for done, ch in enumerate(_chunks(model), start=1):
         for acc in accumulators:
             acc.step(ch)
+        if callback is not None:
+            callback(done, total)
 
 
 def _fields(model: _Model) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
