@@ -244,14 +244,12 @@ class _PassProgress:
 
 
 @contextlib.contextmanager
-def _pass_progress(
-    where: str, progress: Callable[[str], None] | None, clock: Callable[[], float] = time.monotonic
-) -> Iterator[None]:
+def _pass_progress(where: str, progress: Callable[[str], None] | None) -> Iterator[None]:
     """Progress lines for a long checkpoint: the first after PROGRESS_EVERY seconds (quick ones print none)."""
     if progress is None:
         yield
         return
-    with _theory_rbm().reporting_progress(_PassProgress(where, progress, clock)):
+    with _theory_rbm().reporting_progress(_PassProgress(where, progress, time.monotonic)):
         yield
 
 

@@ -74,9 +74,6 @@ def _integer(text: str) -> int:
     return int(text)
 
 
-_integer.__name__ = "integer"  # argparse names the type in its messages
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors, exit code 2, and output any stream can encode."""
 

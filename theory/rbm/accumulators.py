@@ -113,11 +113,16 @@ class _Chunk:
         return (self.Wc * self.omega) ** 2 / 2.0
 
 
+def _chunk_columns(model: _Model) -> int:
+    """Columns per chunk: at most ``_CHUNK_ENTRIES`` entries per table of ``N`` rows."""
+    return max(1, _CHUNK_ENTRIES // model.N)
+
+
 def _chunks(model: _Model) -> Iterator[_Chunk]:
     """Column chunks with their sine and cosine tables; at most ``_CHUNK_ENTRIES`` entries per table."""
     g = model.grid
     N = model.N
-    step = max(1, _CHUNK_ENTRIES // N)
+    step = _chunk_columns(model)
     check_fits(
         8.0 * 8 * N * min(step, g.n_cols),
         f"the quadrature tables of N = {N} visible units",
@@ -313,7 +318,7 @@ def reporting_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
 def _run(model: _Model, accumulators: Sequence[_Fields | _Pairs | _Subsets]) -> None:
     """One pass over the column chunks feeding every accumulator (the tables are computed once)."""
     callback = _PROGRESS.get()
-    total = -(-model.grid.n_cols // max(1, _CHUNK_ENTRIES // model.N))
+    total = -(-model.grid.n_cols // _chunk_columns(model))
     for done, ch in enumerate(_chunks(model), start=1):
         for acc in accumulators:
             acc.step(ch)

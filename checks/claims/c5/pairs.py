@@ -142,11 +142,13 @@ def pair_rows(
     for key in sorted(t_lo, key=lambda x: (x[0] != "generated", x[1], x[2], x[3], x[4], -x[5], x[6])):
         source, family, N, sigma, rd, tau, k, k2 = key
         lo, hi = np.array(t_lo[key]), np.array(t_hi[key])
-        ok = np.array(real[key])
-        out = pair_outcome([compare(a, b, rho, censor_decides=c) for a, b, c in zip(lo, hi, ok, strict=True)])
+        comparisons = [
+            compare(a, b, rho, censor_decides=c) for a, b, c in zip(lo, hi, real[key], strict=True)
+        ]
+        out = pair_outcome(comparisons)
         # a censored order of a run that may not represent its target says nothing about timing
-        one = np.isinf(lo) ^ np.isinf(hi)
-        lo_e, hi_e = np.where(~ok & one, np.inf, lo), np.where(~ok & one, np.inf, hi)
+        drop = np.array([c == "censored-unrealisable" for c in comparisons])
+        lo_e, hi_e = np.where(drop, np.inf, lo), np.where(drop, np.inf, hi)
         parts = ("c5-boot", family, N, f"{sigma:g}", rd, f"{tau:g}", k, k2)
         rng = seeded_rng(seed, *(parts if source == "generated" else (*parts, source)))
         med, elo, ehi, n_eff = log_ratio_effect(lo_e, hi_e, rng=rng, n_boot=BOOTSTRAP_RESAMPLES)

@@ -189,13 +189,14 @@ def evaluate(
         rows if reference is runs else pair_rows(reference, settle_all(reference, taus_, executor)[0], **opts)
     )
     readings = discriminating(ref_rows)
-    for r in rows:
-        r["decisive"] = bool(
-            r["small_init"]
-            and readings[r["reading"]]["discriminating"]
-            and r["predicted"] == "separation"
-            and not r["underpowered"]
-        )
+    # pairs the verdict selects (small sigma, discriminating reading, predicted separation);
+    # decisive unless underpowered
+    selected = [
+        bool(r["small_init"] and readings[r["reading"]]["discriminating"] and r["predicted"] == "separation")
+        for r in rows
+    ]
+    for r, sel in zip(rows, selected, strict=True):
+        r["decisive"] = sel and not r["underpowered"]
         r["matches_prediction"] = prediction_matches(r)
     families: dict[str, dict[str, Any]] = {}
     for family in dict.fromkeys(r.family for r in runs):
@@ -205,12 +206,8 @@ def evaluate(
             "status": st.value,
             "n_decisive": len(dec),
             "n_underpowered": sum(
-                r["family"] == family
-                and r["underpowered"]
-                and r["small_init"]
-                and readings[r["reading"]]["discriminating"]
-                and r["predicted"] == "separation"
-                for r in rows
+                sel and r["family"] == family and r["underpowered"]
+                for r, sel in zip(rows, selected, strict=True)
             ),
             **{
                 f"n_{o}": sum(r["outcome"] == o for r in dec)
